@@ -1,0 +1,1 @@
+//! Sistema TS simulator (being written).

@@ -1,0 +1,2 @@
+//! The `tsgate` command (being written).
+fn main() {}
