@@ -1,2 +1,36 @@
-//! The `tsgate` command (being written).
-fn main() {}
+//! `tsgate`: one shared Sistema TS second factor (ID-SESSIONE) for every doctor and
+//! workstation of a practice.
+//!
+//! This binary only parses the command line, sets up logging and wires the crates together;
+//! the behaviour lives in the library crates.
+
+mod cli;
+mod commands;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.verbose);
+    sistemats::client::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tsgate: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(commands::run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("tsgate: {failure:#}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
