@@ -1,1 +1,50 @@
-//! Session domain (being written).
+//! # tsgate-session
+//!
+//! The domain of tsgate: one shared ID-SESSIONE per (Sistema TS user, `RICETTA-DEM`,
+//! application), its states, the rules that protect the doctor's account, and the async
+//! [`SessionManager`] that applies them with at most one `create` in flight per key.
+//!
+//! - [`machine::decide`] is the whole rule book as a pure function (tested exhaustively);
+//! - [`SessionManager`] does the I/O around it through the [`ports`] traits
+//!   ([`SessionStore`], [`UserDirectory`], [`AuditSink`], [`EventSink`]), the [`Upstream`]
+//!   trait (A2F) and a [`Clock`];
+//! - [`normalize_code`] turns whatever a doctor pastes into a code;
+//! - [`SessionView`] is what workstations see: never the code.
+
+pub mod audit;
+pub mod clock;
+pub mod code;
+pub mod error;
+pub mod ids;
+pub mod italy;
+pub mod machine;
+mod manager;
+pub mod memory;
+pub mod policy;
+pub mod ports;
+pub mod record;
+pub mod upstream;
+pub mod user;
+pub mod view;
+
+pub use async_trait::async_trait;
+
+pub use audit::{AuditEvent, AuditKind};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use code::{FormatError, normalize_code};
+pub use error::{RejectReason, SessionError};
+pub use ids::{Actor, Application, CONTEXT, SessionKey, UserId, WorkstationId};
+pub use machine::{Decision, Effect, Event, decide};
+pub use manager::{Ports, RequestOutcome, SessionManager};
+pub use memory::MemoryStore;
+pub use policy::Policy;
+pub use ports::{AuditSink, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
+pub use record::{
+    BlockKind, CodeRequest, CodeSlot, CredentialsBlock, CurrentCode, EndReason, RecordedError,
+    RequestStage, SessionRecord, UpstreamHealth,
+};
+pub use upstream::{CreateResult, RevokeOutcome, TokenCheck, Upstream, UpstreamError};
+pub use user::{Credentials, Environment, Identity, Role, UserProfile};
+pub use view::{Level, SessionView, StateName, ViewError};
+
+pub use sistemats::secret::{Password, Pin, SessionCode};

@@ -1,0 +1,354 @@
+//! Errors of session operations: each has a stable code, an HTTP status for the API and an
+//! Italian message that says what to do next. Internal causes stay out of the message.
+
+use time::OffsetDateTime;
+
+use crate::code::FormatError;
+use crate::ids::UserId;
+use crate::italy;
+use crate::record::BlockKind;
+
+/// Why Sistema TS refused a typed or pasted code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Sistema TS does not know the code for this user.
+    NotFound,
+    /// A newer code is already in use: going back would alternate codes.
+    Superseded,
+    /// Past its validity.
+    Expired {
+        /// `dataFineValidita` if known.
+        at: Option<OffsetDateTime>,
+    },
+    /// Revoked.
+    Revoked,
+    /// The code belongs to another user.
+    WrongUser,
+}
+
+impl RejectReason {
+    /// The 422 reason of the API: `rejected`, `expired`, `revoked`, `wrong_user`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotFound | Self::Superseded => "rejected",
+            Self::Expired { .. } => "expired",
+            Self::Revoked => "revoked",
+            Self::WrongUser => "wrong_user",
+        }
+    }
+}
+
+/// A session operation that did not succeed.
+///
+/// `Display` is the Italian message for the doctor. Use [`SessionError::code`] and
+/// [`SessionError::http_status`] for the API body `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The user is not configured in tsgate. HTTP 404.
+    #[error("L'utente {0} non è configurato in tsgate: aggiungilo con «tsgate user add».")]
+    UnknownUser(UserId),
+    /// Password and PIN were never entered. HTTP 409.
+    #[error(
+        "Password e PIN di Sistema TS dell'utente {0} non sono configurati: inseriscili nelle impostazioni dell'utente."
+    )]
+    CredentialsMissing(UserId),
+    /// There is no usable code (copy, proxy). HTTP 404.
+    #[error("Nessun codice valido per l'utente {0}: richiedine uno nuovo.")]
+    NoCode(UserId),
+    /// A valid code exists and the request did not confirm its replacement. HTTP 409.
+    #[error(
+        "C'è già un codice valido fino {until}: confermi di volerlo sostituire? Il nuovo codice prenderà il posto di quello attuale appena verificato."
+    )]
+    CodeActive {
+        /// "alle 11:51" in Italian time.
+        until: String,
+        /// The expiry itself.
+        expires_at: OffsetDateTime,
+    },
+    /// The minimum interval between two requests has not passed. HTTP 429.
+    #[error(
+        "Un codice è stato richiesto da poco: controlla la casella di posta certificata. Potrai richiederne un altro {when}."
+    )]
+    TooSoon {
+        /// "alle 10:42:07".
+        when: String,
+        /// When a new request is possible (for `Retry-After`).
+        retry_at: OffsetDateTime,
+    },
+    /// The pasted text is not a code. HTTP 422, reason `format`.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// Sistema TS refused the code; nothing was replaced. HTTP 422 with the reason.
+    #[error("{message}")]
+    Rejected {
+        /// Why.
+        reason: RejectReason,
+        /// The Italian message, with the time for an expired code.
+        message: String,
+    },
+    /// Sistema TS refused the first factor: tsgate makes no automatic call until it is
+    /// changed. HTTP 423.
+    #[error("{message}")]
+    CredentialsRefused {
+        /// Password, PIN or user.
+        kind: BlockKind,
+        /// The Italian message.
+        message: String,
+    },
+    /// A2F 200. HTTP 502.
+    #[error(
+        "Sistema TS non ha un indirizzo e-mail certificato per questo utente: certificalo sul portale Sistema TS (Sicurezza → Certifica mail), poi richiedi di nuovo il codice."
+    )]
+    NoCertifiedMail,
+    /// A2F 100. HTTP 502.
+    #[error(
+        "Sistema TS non è riuscito a inviare la mail con il codice: riprova tra qualche minuto."
+    )]
+    MailSendFailed,
+    /// Timeout, 5xx, connection refused. HTTP 503.
+    #[error("{message}")]
+    Unavailable {
+        /// "Sistema TS non risponde …" with the time of the last success.
+        message: String,
+    },
+    /// Another A2F error. HTTP 502.
+    #[error("Sistema TS ha risposto con l'errore {code}: {message}")]
+    Upstream {
+        /// A2F `codEsito`.
+        code: String,
+        /// Sistema TS' description.
+        message: String,
+    },
+    /// Database or internal failure. HTTP 500. The cause is for the log only.
+    #[error("Errore interno di tsgate: riprova; se si ripete, contatta l'assistenza.")]
+    Internal {
+        /// For the log; never shown to the doctor.
+        cause: String,
+    },
+}
+
+impl SessionError {
+    /// Stable machine-readable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownUser(_) => "unknown_user",
+            Self::CredentialsMissing(_) => "credentials_missing",
+            Self::NoCode(_) => "no_code",
+            Self::CodeActive { .. } => "code_active",
+            Self::TooSoon { .. } => "too_soon",
+            Self::Format(_) => "format",
+            Self::Rejected { reason, .. } => reason.as_str(),
+            Self::CredentialsRefused { kind, .. } => kind.as_str(),
+            Self::NoCertifiedMail => "no_certified_mail",
+            Self::MailSendFailed => "mail_send_failed",
+            Self::Unavailable { .. } => "upstream_unavailable",
+            Self::Upstream { .. } => "upstream_error",
+            Self::Internal { .. } => "internal",
+        }
+    }
+
+    /// The HTTP status the API should answer with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::UnknownUser(_) | Self::NoCode(_) => 404,
+            Self::CredentialsMissing(_) | Self::CodeActive { .. } => 409,
+            Self::TooSoon { .. } => 429,
+            Self::Format(_) | Self::Rejected { .. } => 422,
+            Self::CredentialsRefused { .. } => 423,
+            Self::NoCertifiedMail | Self::MailSendFailed | Self::Upstream { .. } => 502,
+            Self::Unavailable { .. } => 503,
+            Self::Internal { .. } => 500,
+        }
+    }
+
+    /// The internal cause for the log, if any (never shown to users).
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Self::Internal { cause } => Some(cause),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn rejected(reason: RejectReason, now: OffsetDateTime) -> Self {
+        let message = match &reason {
+            RejectReason::NotFound => {
+                "Sistema TS non riconosce questo codice per questo utente: controlla di averlo copiato per intero dall'ultima mail ricevuta.".to_owned()
+            }
+            RejectReason::Superseded => {
+                "Questo codice è stato sostituito da uno più recente, già in uso: non serve inserirlo.".to_owned()
+            }
+            RejectReason::Expired { at: Some(at) } => format!(
+                "Il codice è scaduto {}: richiedine uno nuovo.",
+                italy::at_time(*at, now)
+            ),
+            RejectReason::Expired { at: None } => {
+                "Il codice è scaduto: richiedine uno nuovo.".to_owned()
+            }
+            RejectReason::Revoked => {
+                "Il codice è stato revocato: richiedine uno nuovo.".to_owned()
+            }
+            RejectReason::WrongUser => {
+                "Questo codice appartiene a un altro utente: inserisci il codice ricevuto nella mail di questo utente.".to_owned()
+            }
+        };
+        Self::Rejected { reason, message }
+    }
+
+    pub(crate) fn credentials_refused(kind: BlockKind) -> Self {
+        let message = match kind {
+            BlockKind::Password => {
+                "Sistema TS ha rifiutato la password: è scaduta o errata. Cambiala sul portale Sistema TS se è scaduta e aggiornala in tsgate; fino ad allora tsgate non farà altri tentativi, per non far bloccare l'utenza."
+            }
+            BlockKind::Pin => {
+                "Sistema TS ha rifiutato il PIN: correggilo nelle impostazioni dell'utente in tsgate; fino ad allora tsgate non farà altri tentativi, per non far bloccare l'utenza."
+            }
+            BlockKind::User => {
+                "Sistema TS non riconosce l'utente con questi dati: controlla identificativo, codice fiscale, regione e ASL nelle impostazioni dell'utente; fino ad allora tsgate non farà altri tentativi."
+            }
+        };
+        Self::CredentialsRefused {
+            kind,
+            message: message.to_owned(),
+        }
+    }
+
+    pub(crate) fn unavailable(last_success: Option<OffsetDateTime>, now: OffsetDateTime) -> Self {
+        let message = match last_success {
+            Some(t) => format!(
+                "Sistema TS non risponde (ultimo contatto riuscito {}): riprova tra qualche minuto, tsgate riprende da solo appena torna disponibile.",
+                italy::at_time(t, now)
+            ),
+            None => "Sistema TS non risponde: riprova tra qualche minuto, tsgate riprende da solo appena torna disponibile.".to_owned(),
+        };
+        Self::Unavailable { message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn statuses_and_codes() {
+        let now = datetime!(2026-11-27 08:00 UTC);
+        let cases: Vec<(SessionError, u16, &str)> = vec![
+            (
+                SessionError::UnknownUser(UserId::new("X").unwrap()),
+                404,
+                "unknown_user",
+            ),
+            (
+                SessionError::CredentialsMissing(UserId::new("X").unwrap()),
+                409,
+                "credentials_missing",
+            ),
+            (
+                SessionError::NoCode(UserId::new("X").unwrap()),
+                404,
+                "no_code",
+            ),
+            (
+                SessionError::CodeActive {
+                    until: "alle 10:00".into(),
+                    expires_at: now,
+                },
+                409,
+                "code_active",
+            ),
+            (
+                SessionError::TooSoon {
+                    when: "alle 10:00:00".into(),
+                    retry_at: now,
+                },
+                429,
+                "too_soon",
+            ),
+            (SessionError::Format(FormatError::Empty), 422, "format"),
+            (
+                SessionError::rejected(RejectReason::NotFound, now),
+                422,
+                "rejected",
+            ),
+            (
+                SessionError::rejected(RejectReason::Superseded, now),
+                422,
+                "rejected",
+            ),
+            (
+                SessionError::rejected(RejectReason::Expired { at: None }, now),
+                422,
+                "expired",
+            ),
+            (
+                SessionError::rejected(RejectReason::Revoked, now),
+                422,
+                "revoked",
+            ),
+            (
+                SessionError::rejected(RejectReason::WrongUser, now),
+                422,
+                "wrong_user",
+            ),
+            (
+                SessionError::credentials_refused(BlockKind::Password),
+                423,
+                "password_refused",
+            ),
+            (
+                SessionError::credentials_refused(BlockKind::Pin),
+                423,
+                "pin_refused",
+            ),
+            (SessionError::NoCertifiedMail, 502, "no_certified_mail"),
+            (SessionError::MailSendFailed, 502, "mail_send_failed"),
+            (
+                SessionError::unavailable(None, now),
+                503,
+                "upstream_unavailable",
+            ),
+            (
+                SessionError::Upstream {
+                    code: "9999".into(),
+                    message: "x".into(),
+                },
+                502,
+                "upstream_error",
+            ),
+            (
+                SessionError::Internal {
+                    cause: "disk full".into(),
+                },
+                500,
+                "internal",
+            ),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.http_status(), status, "{e:?}");
+            assert_eq!(e.code(), code, "{e:?}");
+            assert!(!e.to_string().is_empty());
+        }
+        assert!(
+            !SessionError::Internal {
+                cause: "disk full".into()
+            }
+            .to_string()
+            .contains("disk")
+        );
+    }
+
+    #[test]
+    fn expired_message_has_the_time() {
+        let now = datetime!(2026-11-27 08:00 UTC);
+        let e = SessionError::rejected(
+            RejectReason::Expired {
+                at: Some(datetime!(2026-11-26 23:05 UTC)),
+            },
+            now,
+        );
+        assert_eq!(
+            e.to_string(),
+            "Il codice è scaduto alle 00:05: richiedine uno nuovo."
+        );
+    }
+}

@@ -1,0 +1,690 @@
+//! The async shell around [`decide`]: loads and commits records, performs upstream calls,
+//! single-flights `create`, publishes changes.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sistemats::secret::SessionCode;
+use tokio::sync::{broadcast, watch};
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::clock::Clock;
+use crate::code::normalize_code;
+use crate::error::SessionError;
+use crate::ids::{Actor, SessionKey, UserId};
+use crate::machine::{Decision, Effect, Event, decide};
+use crate::policy::Policy;
+use crate::ports::{AuditSink, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
+use crate::record::SessionRecord;
+use crate::upstream::Upstream;
+use crate::user::{Identity, UserProfile};
+use crate::view::SessionView;
+
+/// How many times a commit is retried when another writer got there first.
+const CAS_ATTEMPTS: usize = 8;
+
+/// The outside world of a [`SessionManager`].
+#[derive(Clone)]
+pub struct Ports {
+    /// Session records (CAS).
+    pub store: Arc<dyn SessionStore>,
+    /// Audit lines that do not change a record.
+    pub audit: Arc<dyn AuditSink>,
+    /// Users and credentials.
+    pub directory: Arc<dyn UserDirectory>,
+    /// The A2F service.
+    pub upstream: Arc<dyn Upstream>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ports")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to [`SessionManager::request`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestOutcome {
+    /// The session after the `create` (and, in test mode, the verification of the issued code).
+    pub view: SessionView,
+    /// `true` when this request joined a `create` already in flight.
+    pub joined: bool,
+}
+
+type Outcome = Result<(), SessionError>;
+
+struct Inner {
+    ports: Ports,
+    policy: Policy,
+    events: broadcast::Sender<SessionChanged>,
+    sink: Option<Arc<dyn EventSink>>,
+    locks: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Mutex<HashMap<SessionKey, watch::Receiver<Option<Outcome>>>>,
+}
+
+/// Shared sessions of every user, with their rules. Cheap to clone (one `Arc`).
+///
+/// Per key, every change goes through one async mutex (in-process) and a compare-and-swap
+/// commit (across processes and, later, nodes). At most one `create` is in flight per key:
+/// concurrent requests join it and get its result. Upstream calls run in spawned tasks, so a
+/// caller that goes away (closed HTTP connection) never leaves a `create` half-recorded.
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn internal(e: StoreError) -> SessionError {
+    SessionError::Internal {
+        cause: e.to_string(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SessionManager {
+    /// A manager over `ports` with `policy`. `sink` receives every change besides the local
+    /// broadcast channel (e.g. a PostgreSQL `NOTIFY` publisher later); pass `None` for now.
+    pub fn new(ports: Ports, policy: Policy, sink: Option<Arc<dyn EventSink>>) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Self {
+            inner: Arc::new(Inner {
+                ports,
+                policy,
+                events,
+                sink,
+                locks: Mutex::new(HashMap::new()),
+                inflight: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Every change of every session from now on (the gateway filters per workstation).
+    /// A lagging receiver gets `RecvError::Lagged` and should re-read the states.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionChanged> {
+        self.inner.events.subscribe()
+    }
+
+    /// Feeds a change that happened on another node (received via the future
+    /// LISTEN/NOTIFY) to this node's subscribers.
+    pub fn publish_external(&self, change: SessionChanged) {
+        let _ = self.inner.events.send(change);
+    }
+
+    async fn profile(&self, user: &UserId) -> Result<UserProfile, SessionError> {
+        self.inner
+            .ports
+            .directory
+            .user(user)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| SessionError::UnknownUser(user.clone()))
+    }
+
+    async fn identity(&self, profile: &UserProfile) -> Result<Identity, SessionError> {
+        let credentials = self
+            .inner
+            .ports
+            .directory
+            .credentials(&profile.user_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| SessionError::CredentialsMissing(profile.user_id.clone()))?;
+        Ok(Identity {
+            application: profile.role.application(),
+            profile: profile.clone(),
+            credentials,
+        })
+    }
+
+    fn key_lock(&self, key: &SessionKey) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.inner.locks)
+            .entry(key.clone())
+            .or_default()
+            .clone()
+    }
+
+    fn warning(&self, profile: &UserProfile) -> Option<String> {
+        let p = &self.inner.policy;
+        profile.password_warning(
+            self.inner.ports.clock.now().date(),
+            p.password_max_age,
+            p.password_warn_before,
+        )
+    }
+
+    fn view(&self, profile: &UserProfile, record: &SessionRecord) -> SessionView {
+        SessionView::build(
+            record,
+            self.inner.ports.clock.now(),
+            &self.inner.policy,
+            self.warning(profile),
+        )
+    }
+
+    /// Loads, decides, commits (CAS, with the audit) and notifies, under the key's lock.
+    /// `hook` runs under the lock after the commit (single-flight registration).
+    async fn step(
+        &self,
+        profile: &UserProfile,
+        key: &SessionKey,
+        event: Event,
+        hook: impl FnOnce(&Decision),
+    ) -> Result<Decision, SessionError> {
+        let key_lock = self.key_lock(key);
+        let _guard = key_lock.lock().await;
+        let ports = &self.inner.ports;
+        let mut attempt = 0;
+        let decision = loop {
+            attempt += 1;
+            let current = ports
+                .store
+                .load(key)
+                .await
+                .map_err(internal)?
+                .unwrap_or_else(|| SessionRecord::new(key.clone()));
+            let now = ports.clock.now();
+            let mut decision = decide(&current, event.clone(), now, &self.inner.policy);
+            let audit: Vec<AuditEvent> = decision
+                .effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Audit(a) => Some(AuditEvent {
+                        at: now,
+                        user: key.user.clone(),
+                        application: key.application,
+                        actor: a.actor.clone(),
+                        kind: a.kind,
+                        outcome: a.outcome.clone(),
+                        code_hint: a.code_hint.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            if decision.next == current && audit.is_empty() {
+                break decision;
+            }
+            match ports
+                .store
+                .commit(&decision.next, current.version, &audit)
+                .await
+            {
+                Ok(()) => {
+                    decision.next.version = current.version + 1;
+                    break decision;
+                }
+                Err(StoreError::Conflict) if attempt < CAS_ATTEMPTS => continue,
+                Err(e) => return Err(internal(e)),
+            }
+        };
+        hook(&decision);
+        if decision.effects.contains(&Effect::Notify) {
+            let change = SessionChanged {
+                key: key.clone(),
+                view: self.view(profile, &decision.next),
+            };
+            if let Some(sink) = &self.inner.sink {
+                sink.publish(&change);
+            }
+            let _ = self.inner.events.send(change);
+        }
+        Ok(decision)
+    }
+
+    /// Performs the upstream calls in `effects` and feeds their results back, until no call
+    /// is left. Returns the outcome of the last decision.
+    async fn execute(
+        &self,
+        profile: &UserProfile,
+        mut identity: Option<Identity>,
+        key: &SessionKey,
+        by: &Actor,
+        effects: Vec<Effect>,
+    ) -> Outcome {
+        let mut outcome = Ok(());
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            if matches!(effect, Effect::Notify | Effect::Audit(_)) {
+                continue;
+            }
+            let ident = match &identity {
+                Some(i) => i.clone(),
+                None => {
+                    let i = self.identity(profile).await?;
+                    identity = Some(i.clone());
+                    i
+                }
+            };
+            let revision = ident.credentials.revision;
+            let upstream = &self.inner.ports.upstream;
+            let by = by.clone();
+            let event = match effect {
+                Effect::CallCreate => match upstream.create(&ident).await {
+                    Ok(result) => Event::CreateSucceeded { result, by },
+                    Err(error) => Event::CreateFailed {
+                        error,
+                        by,
+                        revision,
+                    },
+                },
+                Effect::CallCheckToken(code) => {
+                    let result = upstream.check_token(&ident, &code).await;
+                    Event::CheckResult {
+                        code,
+                        by,
+                        revision,
+                        result,
+                    }
+                }
+                Effect::CallRevoke(code) => {
+                    let result = upstream.revoke(&ident, &code).await;
+                    Event::RevokeResult {
+                        code,
+                        by,
+                        revision,
+                        result,
+                    }
+                }
+                Effect::Notify | Effect::Audit(_) => continue,
+            };
+            let decision = self.step(profile, key, event, |_| {}).await?;
+            outcome = decision.outcome.clone();
+            queue.extend(decision.effects);
+        }
+        outcome
+    }
+
+    /// Runs [`Self::execute`] in its own task so that it finishes even if the caller is dropped.
+    async fn execute_detached(
+        &self,
+        profile: &UserProfile,
+        identity: Option<Identity>,
+        key: &SessionKey,
+        by: &Actor,
+        effects: Vec<Effect>,
+    ) -> Outcome {
+        if !effects.iter().any(|e| {
+            matches!(
+                e,
+                Effect::CallCreate | Effect::CallCheckToken(_) | Effect::CallRevoke(_)
+            )
+        }) {
+            return Ok(());
+        }
+        let this = self.clone();
+        let (profile, key, by) = (profile.clone(), key.clone(), by.clone());
+        tokio::spawn(async move { this.execute(&profile, identity, &key, &by, effects).await })
+            .await
+            .unwrap_or_else(|e| {
+                Err(SessionError::Internal {
+                    cause: format!("session task failed: {e}"),
+                })
+            })
+    }
+
+    /// Lifts a credentials block if the credentials have changed since they were refused.
+    async fn lift_block_if_changed(
+        &self,
+        profile: &UserProfile,
+        key: &SessionKey,
+        revision: i64,
+    ) -> Result<(), SessionError> {
+        let record = self.inner.ports.store.load(key).await.map_err(internal)?;
+        if record
+            .and_then(|r| r.blocked)
+            .is_some_and(|b| b.revision != revision)
+        {
+            let decision = self
+                .step(profile, key, Event::CredentialsChanged { revision }, |_| {})
+                .await?;
+            let _ = self
+                .execute_detached(profile, None, key, &Actor::System, decision.effects)
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn current_view(&self, profile: &UserProfile) -> Result<SessionView, SessionError> {
+        let key = profile.session_key();
+        let record = self
+            .inner
+            .ports
+            .store
+            .load(&key)
+            .await
+            .map_err(internal)?
+            .unwrap_or_else(|| SessionRecord::new(key));
+        // Expiry as of now, even if the ticker has not committed it yet.
+        let now = self.inner.ports.clock.now();
+        let seen = decide(&record, Event::Tick, now, &self.inner.policy).next;
+        Ok(self.view(profile, &seen))
+    }
+
+    /// The session of `user` as workstations see it.
+    pub async fn status(&self, user: &UserId) -> Result<SessionView, SessionError> {
+        let profile = self.profile(user).await?;
+        self.current_view(&profile).await
+    }
+
+    /// Asks Sistema TS for a new code (`create`), or joins the one in flight.
+    ///
+    /// Waits for the `create` answer (and, in test mode, the verification of the issued
+    /// code). Errors: `CodeActive` (409) when a valid code exists and `replace` is false,
+    /// `TooSoon` (429), `CredentialsRefused` (423), `CredentialsMissing` (409), upstream
+    /// errors (502/503). The API answers 202 on `Ok`.
+    pub async fn request(
+        &self,
+        user: &UserId,
+        replace: bool,
+        by: Actor,
+    ) -> Result<RequestOutcome, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let identity = self.identity(&profile).await?;
+        self.lift_block_if_changed(&profile, &key, identity.credentials.revision)
+            .await?;
+        let mut waiter = None;
+        let mut leader = None;
+        let decision = self
+            .step(
+                &profile,
+                &key,
+                Event::RequestCode {
+                    replace,
+                    by: by.clone(),
+                },
+                |d| {
+                    if d.outcome.is_err() {
+                        return;
+                    }
+                    let mut inflight = lock(&self.inner.inflight);
+                    if d.effects.contains(&Effect::CallCreate) {
+                        let (tx, rx) = watch::channel(None);
+                        inflight.insert(key.clone(), rx.clone());
+                        waiter = Some(rx);
+                        leader = Some(tx);
+                    } else {
+                        waiter = inflight.get(&key).cloned();
+                    }
+                },
+            )
+            .await?;
+        decision.outcome.clone()?;
+        let joined = leader.is_none();
+        if let Some(tx) = leader {
+            let this = self.clone();
+            let (profile, key, by) = (profile.clone(), key.clone(), by.clone());
+            tokio::spawn(async move {
+                let result = this
+                    .execute(&profile, Some(identity), &key, &by, decision.effects)
+                    .await;
+                lock(&this.inner.inflight).remove(&key);
+                let _ = tx.send(Some(result));
+            });
+        }
+        if let Some(mut rx) = waiter {
+            let result = loop {
+                if let Some(r) = rx.borrow_and_update().clone() {
+                    break r;
+                }
+                if rx.changed().await.is_err() {
+                    // The leader task ended without a result (it panicked): report the state.
+                    break rx.borrow().clone().unwrap_or(Ok(()));
+                }
+            };
+            result?;
+        }
+        Ok(RequestOutcome {
+            view: self.current_view(&profile).await?,
+            joined,
+        })
+    }
+
+    /// A typed, pasted or mailbox-found code: normalised, verified with `checkToken`, and
+    /// only then made current (every workstation switches at once).
+    ///
+    /// Errors: `Format` (422 `format`), `Rejected` (422 `rejected`/`expired`/`revoked`/
+    /// `wrong_user`), `CredentialsRefused` (423), upstream errors (502/503).
+    pub async fn submit_code(
+        &self,
+        user: &UserId,
+        raw: &str,
+        by: Actor,
+    ) -> Result<SessionView, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let code = match normalize_code(raw) {
+            Ok(code) => code,
+            Err(e) => {
+                let event = AuditEvent {
+                    at: self.inner.ports.clock.now(),
+                    user: key.user.clone(),
+                    application: key.application,
+                    actor: by,
+                    kind: AuditKind::Inserted,
+                    outcome: "format".into(),
+                    code_hint: None,
+                };
+                self.inner
+                    .ports
+                    .audit
+                    .record(&event)
+                    .await
+                    .map_err(internal)?;
+                return Err(e.into());
+            }
+        };
+        let identity = self.identity(&profile).await?;
+        self.lift_block_if_changed(&profile, &key, identity.credentials.revision)
+            .await?;
+        let decision = self
+            .step(
+                &profile,
+                &key,
+                Event::CodeSubmitted {
+                    code,
+                    by: by.clone(),
+                },
+                |_| {},
+            )
+            .await?;
+        decision.outcome.clone()?;
+        self.execute_detached(&profile, Some(identity), &key, &by, decision.effects)
+            .await?;
+        self.current_view(&profile).await
+    }
+
+    /// Revokes the current code here at once and at Sistema TS. On an upstream error the
+    /// local revocation has still happened; the error says Sistema TS did not confirm.
+    pub async fn revoke(&self, user: &UserId, by: Actor) -> Result<SessionView, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let decision = self
+            .step(&profile, &key, Event::Revoke { by: by.clone() }, |_| {})
+            .await?;
+        decision.outcome.clone()?;
+        self.execute_detached(&profile, None, &key, &by, decision.effects)
+            .await?;
+        self.current_view(&profile).await
+    }
+
+    /// A proxied business call sent with `used` came back with 9101: the code becomes suspect
+    /// and is re-verified; returns the resulting view (active again, revoked or expired).
+    pub async fn on_dem_9101(
+        &self,
+        user: &UserId,
+        used: &SessionCode,
+        by: Actor,
+    ) -> Result<SessionView, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let decision = self
+            .step(
+                &profile,
+                &key,
+                Event::DemCall9101 {
+                    code: used.clone(),
+                    by: by.clone(),
+                },
+                |_| {},
+            )
+            .await?;
+        // Rejected or unavailable outcomes are in the view; only internal failures are errors.
+        if let Err(e @ SessionError::Internal { .. }) = self
+            .execute_detached(&profile, None, &key, &by, decision.effects)
+            .await
+        {
+            return Err(e);
+        }
+        self.current_view(&profile).await
+    }
+
+    /// A proxied business call went through with `used` (audited as `used`).
+    pub async fn record_use(
+        &self,
+        user: &UserId,
+        used: &SessionCode,
+        by: Actor,
+    ) -> Result<(), SessionError> {
+        let profile = self.profile(user).await?;
+        let event = Event::CodeUsed {
+            code: used.clone(),
+            by,
+        };
+        self.step(&profile, &profile.session_key(), event, |_| {})
+            .await?;
+        Ok(())
+    }
+
+    /// The code to put in `Authorization2F` for `user` (not audited here: the proxy calls
+    /// [`Self::record_use`] or [`Self::on_dem_9101`] with the outcome). `NoCode` (404) when
+    /// nothing usable exists: the proxy answers with a SOAP Fault saying what to do.
+    pub async fn code_for_proxy(&self, user: &UserId) -> Result<SessionCode, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let record = self.inner.ports.store.load(&key).await.map_err(internal)?;
+        let now = self.inner.ports.clock.now();
+        record
+            .as_ref()
+            .and_then(SessionRecord::usable_code)
+            .filter(|c| c.valid_until > now)
+            .map(|c| c.code.clone())
+            .ok_or_else(|| SessionError::NoCode(user.clone()))
+    }
+
+    /// The code itself for "Copia codice" (a doctor's own workstation only: the gateway
+    /// checks that), audited as `copied`.
+    pub async fn copy_code(&self, user: &UserId, by: Actor) -> Result<SessionCode, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let decision = self
+            .step(&profile, &key, Event::CodeCopied { by }, |_| {})
+            .await?;
+        decision.outcome?;
+        decision
+            .next
+            .usable_code()
+            .map(|c| c.code.clone())
+            .ok_or_else(|| SessionError::NoCode(user.clone()))
+    }
+
+    /// To call after password or PIN were changed: lifts a "credentials refused" block (and
+    /// re-verifies a suspect code).
+    pub async fn credentials_changed(&self, user: &UserId) -> Result<SessionView, SessionError> {
+        let profile = self.profile(user).await?;
+        let identity = self.identity(&profile).await?;
+        self.lift_block_if_changed(
+            &profile,
+            &profile.session_key(),
+            identity.credentials.revision,
+        )
+        .await?;
+        self.current_view(&profile).await
+    }
+
+    /// A proxied call to Sistema TS timed out or got a 5xx.
+    pub async fn upstream_unavailable(&self, user: &UserId) -> Result<(), SessionError> {
+        let profile = self.profile(user).await?;
+        self.step(
+            &profile,
+            &profile.session_key(),
+            Event::UpstreamUnavailable,
+            |_| {},
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A proxied call to Sistema TS got an answer again.
+    pub async fn upstream_recovered(&self, user: &UserId) -> Result<(), SessionError> {
+        let profile = self.profile(user).await?;
+        self.step(
+            &profile,
+            &profile.session_key(),
+            Event::UpstreamRecovered,
+            |_| {},
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Applies the passing of time to every stored session: expiry, lost `create`s,
+    /// re-verification of suspect codes, green→yellow. Call it periodically
+    /// (see [`Self::spawn_ticker`]).
+    pub async fn tick(&self) -> Result<(), SessionError> {
+        let keys = self.inner.ports.store.keys().await.map_err(internal)?;
+        for key in keys {
+            let Ok(profile) = self.profile(&key.user).await else {
+                continue;
+            };
+            let decision = self.step(&profile, &key, Event::Tick, |_| {}).await?;
+            if decision
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::CallCheckToken(_)))
+            {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let _ = this
+                        .execute(&profile, None, &key, &Actor::System, decision.effects)
+                        .await;
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs [`Self::tick`] every `period` until the returned task is aborted.
+    pub fn spawn_ticker(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if let Err(e) = this.tick().await {
+                    tracing::warn!(error = %e, cause = e.cause().unwrap_or(""), "session tick failed");
+                }
+            }
+        })
+    }
+}

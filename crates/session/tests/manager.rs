@@ -1,0 +1,370 @@
+//! The async manager with a counting fake upstream (the real simulator is used in the
+//! end-to-end tests of the binary).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use time::Duration;
+use time::macros::datetime;
+use tokio::sync::Semaphore;
+use tsgate_session::*;
+
+const ISSUED: &str = "11111111-2222-4333-8444-555555555555";
+const OTHER: &str = "99999999-2222-4333-8444-555555555555";
+
+#[derive(Default)]
+struct Fake {
+    creates: AtomicUsize,
+    checks: AtomicUsize,
+    revokes: AtomicUsize,
+    /// When set, `create` waits for a permit.
+    gate: Option<Semaphore>,
+    create_result: Mutex<Option<Result<CreateResult, UpstreamError>>>,
+    tokens: Mutex<HashMap<String, TokenCheck>>,
+}
+
+#[async_trait]
+impl Upstream for Fake {
+    async fn create(&self, _: &Identity) -> Result<CreateResult, UpstreamError> {
+        self.creates.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        self.create_result
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(Ok(CreateResult::Mailed))
+    }
+    async fn check_token(
+        &self,
+        _: &Identity,
+        code: &SessionCode,
+    ) -> Result<TokenCheck, UpstreamError> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .tokens
+            .lock()
+            .unwrap()
+            .get(code.expose_secret())
+            .cloned()
+            .unwrap_or(TokenCheck::NotFound))
+    }
+    async fn revoke(&self, _: &Identity, _: &SessionCode) -> Result<RevokeOutcome, UpstreamError> {
+        self.revokes.fetch_add(1, Ordering::SeqCst);
+        Ok(RevokeOutcome::Revoked)
+    }
+}
+
+struct Env {
+    store: Arc<MemoryStore>,
+    fake: Arc<Fake>,
+    clock: ManualClock,
+    manager: SessionManager,
+    user: UserId,
+}
+
+fn ws(n: usize) -> Actor {
+    Actor::Workstation(WorkstationId(format!("w{n}")))
+}
+
+fn env(fake: Fake) -> Env {
+    let store = Arc::new(MemoryStore::new());
+    let user = UserId::new("PROVAX00X00X000Y").unwrap();
+    store.put_user(UserProfile {
+        user_id: user.clone(),
+        fiscal_code: "PROVAX00X00X000Y".into(),
+        region: "130".into(),
+        asl: "202".into(),
+        ssa: "000000".into(),
+        specialization: None,
+        display_name: None,
+        environment: Environment::Test,
+        role: Role::Titolare,
+        password_changed_at: None,
+    });
+    store.set_credentials(
+        &user,
+        Credentials {
+            password: "pw".into(),
+            pin: "123".into(),
+            revision: 0,
+        },
+    );
+    let clock = ManualClock::new(datetime!(2026-11-27 07:00 UTC));
+    let fake = Arc::new(fake);
+    let valid_from = clock.now();
+    fake.tokens.lock().unwrap().insert(
+        ISSUED.into(),
+        TokenCheck::Valid {
+            valid_from,
+            valid_until: valid_from + Duration::hours(16),
+        },
+    );
+    let ports = Ports {
+        store: store.clone(),
+        audit: store.clone(),
+        directory: store.clone(),
+        upstream: fake.clone(),
+        clock: Arc::new(clock.clone()),
+    };
+    let manager = SessionManager::new(ports, Policy::default(), None);
+    Env {
+        store,
+        fake,
+        clock,
+        manager,
+        user,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_requests_make_exactly_one_create() {
+    let e = env(Fake {
+        gate: Some(Semaphore::new(0)),
+        ..Fake::default()
+    });
+    *e.fake.create_result.lock().unwrap() =
+        Some(Ok(CreateResult::Issued(SessionCode::new(ISSUED))));
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (m, u) = (e.manager.clone(), e.user.clone());
+        tasks.push(tokio::spawn(
+            async move { m.request(&u, false, ws(i)).await },
+        ));
+    }
+    // Hold the create until all 40 requests were recorded (one sent, 39 joined).
+    while e
+        .store
+        .audit_events()
+        .iter()
+        .filter(|a| a.kind == AuditKind::Requested)
+        .count()
+        < 40
+    {
+        tokio::task::yield_now().await;
+    }
+    e.fake.gate.as_ref().unwrap().add_permits(1);
+    let mut joined = 0;
+    for t in tasks {
+        let outcome = t.await.unwrap().unwrap();
+        assert_eq!(outcome.view.state, StateName::Active);
+        joined += usize::from(outcome.joined);
+    }
+    assert_eq!(e.fake.creates.load(Ordering::SeqCst), 1);
+    assert_eq!(joined, 39);
+    assert_eq!(
+        e.fake.checks.load(Ordering::SeqCst),
+        1,
+        "the issued code is verified once"
+    );
+    let outcomes: Vec<String> = e
+        .store
+        .audit_events()
+        .iter()
+        .filter(|a| a.kind == AuditKind::Requested)
+        .map(|a| a.outcome.clone())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "sent").count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| *o == "joined").count(), 39);
+}
+
+#[tokio::test]
+async fn conflict_min_interval_and_replacement() {
+    let e = env(Fake::default());
+    *e.fake.create_result.lock().unwrap() =
+        Some(Ok(CreateResult::Issued(SessionCode::new(ISSUED))));
+    let first = e.manager.request(&e.user, false, ws(1)).await.unwrap();
+    assert!(!first.joined);
+    assert_eq!(first.view.state, StateName::Active);
+    let err = e.manager.request(&e.user, false, ws(2)).await.unwrap_err();
+    assert_eq!(err.http_status(), 409);
+    let err = e.manager.request(&e.user, true, ws(2)).await.unwrap_err();
+    assert_eq!(err.http_status(), 429);
+    assert_eq!(e.fake.creates.load(Ordering::SeqCst), 1);
+    e.clock.advance(Duration::seconds(60));
+    *e.fake.create_result.lock().unwrap() = Some(Ok(CreateResult::Mailed));
+    let again = e.manager.request(&e.user, true, ws(2)).await.unwrap();
+    assert_eq!(
+        (again.view.state, again.view.pending),
+        (StateName::Active, true)
+    );
+}
+
+#[tokio::test]
+async fn pasted_code_is_normalised_verified_and_announced_once() {
+    let e = env(Fake::default());
+    let mut events = e.manager.subscribe();
+    let view = e
+        .manager
+        .submit_code(&e.user, &format!(" «{}» \n", ISSUED.to_uppercase()), ws(1))
+        .await
+        .unwrap();
+    assert_eq!((view.state, view.level), (StateName::Active, Level::Green));
+    let change = events.try_recv().unwrap();
+    assert_eq!(change.view.state, StateName::Active);
+    assert!(events.try_recv().is_err(), "one switch, one notification");
+    assert!(!format!("{change:?}").contains(ISSUED));
+
+    let err = e
+        .manager
+        .submit_code(&e.user, OTHER, ws(2))
+        .await
+        .unwrap_err();
+    assert_eq!((err.http_status(), err.code()), (422, "rejected"));
+    let err = e
+        .manager
+        .submit_code(&e.user, "12345", ws(2))
+        .await
+        .unwrap_err();
+    assert_eq!((err.http_status(), err.code()), (422, "format"));
+    assert_eq!(
+        e.manager.status(&e.user).await.unwrap().state,
+        StateName::Active
+    );
+    assert_eq!(
+        e.manager
+            .code_for_proxy(&e.user)
+            .await
+            .unwrap()
+            .expose_secret(),
+        ISSUED
+    );
+    assert_eq!(
+        e.manager
+            .copy_code(&e.user, ws(1))
+            .await
+            .unwrap()
+            .expose_secret(),
+        ISSUED
+    );
+    let kinds: Vec<(AuditKind, String)> = e
+        .store
+        .audit_events()
+        .into_iter()
+        .map(|a| (a.kind, a.outcome))
+        .collect();
+    assert!(kinds.contains(&(AuditKind::Copied, "ok".into())));
+    assert!(kinds.contains(&(AuditKind::Inserted, "format".into())));
+    assert!(kinds.contains(&(AuditKind::Rejected, "rejected".into())));
+}
+
+#[tokio::test]
+async fn dem_9101_re_verifies_and_every_workstation_sees_the_revocation() {
+    let e = env(Fake::default());
+    e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
+    let mut events = e.manager.subscribe();
+    e.fake
+        .tokens
+        .lock()
+        .unwrap()
+        .insert(ISSUED.into(), TokenCheck::Revoked);
+    let view = e
+        .manager
+        .on_dem_9101(&e.user, &SessionCode::new(ISSUED), ws(2))
+        .await
+        .unwrap();
+    assert_eq!((view.state, view.level), (StateName::Revoked, Level::Red));
+    assert_eq!(events.try_recv().unwrap().view.state, StateName::Suspect);
+    assert_eq!(events.try_recv().unwrap().view.state, StateName::Revoked);
+    assert_eq!(
+        e.manager
+            .code_for_proxy(&e.user)
+            .await
+            .unwrap_err()
+            .http_status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn refused_password_stops_calls_until_credentials_change() {
+    let e = env(Fake::default());
+    *e.fake.create_result.lock().unwrap() = Some(Err(UpstreamError::PasswordRefused));
+    let err = e.manager.request(&e.user, false, ws(1)).await.unwrap_err();
+    assert_eq!((err.http_status(), err.code()), (423, "password_refused"));
+    e.clock.advance(Duration::minutes(10));
+    assert_eq!(
+        e.manager
+            .request(&e.user, false, ws(1))
+            .await
+            .unwrap_err()
+            .http_status(),
+        423
+    );
+    assert_eq!(
+        e.manager
+            .submit_code(&e.user, ISSUED, ws(1))
+            .await
+            .unwrap_err()
+            .http_status(),
+        423
+    );
+    assert_eq!(e.fake.creates.load(Ordering::SeqCst), 1);
+    assert_eq!(e.fake.checks.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        e.manager.status(&e.user).await.unwrap().state,
+        StateName::CredentialsRefused
+    );
+
+    e.store.set_credentials(
+        &e.user,
+        Credentials {
+            password: "new".into(),
+            pin: "123".into(),
+            revision: 0,
+        },
+    );
+    *e.fake.create_result.lock().unwrap() = Some(Ok(CreateResult::Mailed));
+    let ok = e.manager.request(&e.user, false, ws(1)).await.unwrap();
+    assert_eq!(ok.view.state, StateName::AwaitingCode);
+    assert_eq!(e.fake.creates.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn revoke_and_expiry_by_tick() {
+    let e = env(Fake::default());
+    e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
+    e.clock.advance(Duration::hours(16));
+    e.manager.tick().await.unwrap();
+    let v = e.manager.status(&e.user).await.unwrap();
+    assert_eq!(v.state, StateName::Expired);
+    assert!(
+        e.store
+            .audit_events()
+            .iter()
+            .any(|a| a.kind == AuditKind::Expired)
+    );
+
+    let e = env(Fake::default());
+    e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
+    let v = e.manager.revoke(&e.user, ws(1)).await.unwrap();
+    assert_eq!(v.state, StateName::Revoked);
+    assert_eq!(e.fake.revokes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unknown_user_and_missing_credentials() {
+    let e = env(Fake::default());
+    let nobody = UserId::new("NOBODY").unwrap();
+    assert_eq!(
+        e.manager.status(&nobody).await.unwrap_err().http_status(),
+        404
+    );
+    e.store.put_user(UserProfile {
+        user_id: nobody.clone(),
+        ..e.store_profile()
+    });
+    let err = e.manager.request(&nobody, false, ws(1)).await.unwrap_err();
+    assert_eq!(err.code(), "credentials_missing");
+}
+
+impl Env {
+    fn store_profile(&self) -> UserProfile {
+        futures::executor::block_on(self.store.user(&self.user))
+            .unwrap()
+            .unwrap()
+    }
+}

@@ -1,0 +1,220 @@
+//! The SQLite backend: one file, WAL journal, `synchronous = FULL`, foreign keys on.
+//!
+//! Every state change is one transaction; a session commit writes the record and its audit
+//! lines together, with compare-and-swap on `version`. After a crash (even `kill -9`) the
+//! database holds exactly the committed transactions.
+
+mod audit;
+mod sessions;
+mod users;
+mod workstations;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use time::OffsetDateTime;
+use tokio::sync::RwLock;
+
+use crate::crypto::{KeyRing, MasterKey, Slot};
+use crate::error::{Error, Result};
+
+const KEY_CHECK: Slot<'static> = Slot {
+    table: "meta",
+    column: "value",
+    row: "key_check",
+};
+
+/// The SQLite store. Cheap to clone (a pool and a shared key ring).
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    keys: Arc<RwLock<KeyRing>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_ms(v: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000)
+        .map_err(|e| Error::Corrupt(format!("timestamp {v}: {e}")))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with mode 0600) the database at `path`, applies the
+    /// migrations and checks that `keys` can read its secrets ([`Error::WrongMasterKey`]
+    /// otherwise).
+    pub async fn open(path: impl AsRef<Path>, keys: KeyRing) -> Result<Self> {
+        let path = path.as_ref();
+        let existed = path.exists();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed transaction survives a power loss too, not only a process kill.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        #[cfg(unix)]
+        if !existed {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        let store = Self {
+            pool,
+            keys: Arc::new(RwLock::new(keys)),
+        };
+        store.check_key().await?;
+        Ok(store)
+    }
+
+    /// The connection pool (health checks).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Runs a trivial query: for `/readyz` and `tsgate check`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn check_key(&self) -> Result<()> {
+        let keys = self.keys.read().await;
+        let row = sqlx::query("SELECT value FROM meta WHERE name = 'key_check'")
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => {
+                let sealed: Vec<u8> = row.try_get("value")?;
+                keys.open(&sealed, KEY_CHECK)
+                    .map(|_| ())
+                    .map_err(|_| Error::WrongMasterKey)
+            }
+            None => {
+                let sealed = keys.seal(b"tsgate key check", KEY_CHECK);
+                sqlx::query(
+                    "INSERT INTO meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(sealed)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Re-encrypts every secret under `new` in one transaction, then uses `new` for
+    /// everything (the previous key stays in the ring as retired). Returns how many values
+    /// were re-encrypted. See [`crate::crypto`] for the whole procedure.
+    pub async fn rotate_key(&self, new: MasterKey) -> Result<usize> {
+        // Held for the whole rotation: no value can be sealed under the old key meanwhile.
+        let mut keys = self.keys.write().await;
+        let ring = keys.rotated(new);
+        let mut tx = self.pool.begin().await?;
+        // Take the write lock first, so that nothing changes between reading and rewriting.
+        sqlx::query("UPDATE meta SET value = value WHERE name = 'key_check'")
+            .execute(&mut *tx)
+            .await?;
+        let mut count = 0;
+
+        let rows = sqlx::query("SELECT user_id, password_enc, pin_enc FROM credentials")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let user: String = row.try_get("user_id")?;
+            let mut values = Vec::new();
+            for column in ["password_enc", "pin_enc"] {
+                let slot = Slot {
+                    table: "credentials",
+                    column,
+                    row: &user,
+                };
+                let sealed: Vec<u8> = row.try_get(column)?;
+                values.push(ring.seal(&ring.open(&sealed, slot)?, slot));
+            }
+            sqlx::query("UPDATE credentials SET password_enc = ?, pin_enc = ? WHERE user_id = ?")
+                .bind(&values[0])
+                .bind(&values[1])
+                .bind(&user)
+                .execute(&mut *tx)
+                .await?;
+            count += 2;
+        }
+
+        let rows = sqlx::query("SELECT user_id, password_enc FROM mailboxes")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let user: String = row.try_get("user_id")?;
+            let slot = Slot {
+                table: "mailboxes",
+                column: "password_enc",
+                row: &user,
+            };
+            let sealed: Vec<u8> = row.try_get("password_enc")?;
+            let resealed = ring.seal(&ring.open(&sealed, slot)?, slot);
+            sqlx::query("UPDATE mailboxes SET password_enc = ? WHERE user_id = ?")
+                .bind(resealed)
+                .bind(&user)
+                .execute(&mut *tx)
+                .await?;
+            count += 1;
+        }
+
+        let rows = sqlx::query(
+            "SELECT user_id, application, code_enc FROM sessions WHERE code_enc IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let user: String = row.try_get("user_id")?;
+            let application: String = row.try_get("application")?;
+            let key = format!("{user}/{application}");
+            let slot = Slot {
+                table: "sessions",
+                column: "code_enc",
+                row: &key,
+            };
+            let sealed: Vec<u8> = row.try_get("code_enc")?;
+            let resealed = ring.seal(&ring.open(&sealed, slot)?, slot);
+            sqlx::query("UPDATE sessions SET code_enc = ? WHERE user_id = ? AND application = ?")
+                .bind(resealed)
+                .bind(&user)
+                .bind(&application)
+                .execute(&mut *tx)
+                .await?;
+            count += 1;
+        }
+
+        sqlx::query("UPDATE meta SET value = ? WHERE name = 'key_check'")
+            .bind(ring.seal(b"tsgate key check", KEY_CHECK))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        *keys = ring;
+        Ok(count)
+    }
+}

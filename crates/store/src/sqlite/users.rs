@@ -1,0 +1,284 @@
+//! Users, credentials and mailbox settings.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+use tsgate_session::{
+    Credentials, Environment, Password, Pin, Role, StoreError, UserDirectory, UserId, UserProfile,
+};
+
+use super::{SqliteStore, ms};
+use crate::crypto::Slot;
+use crate::error::{Error, Result};
+use crate::model::MailboxSettings;
+use crate::traits::UserRepo;
+
+const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]");
+
+fn profile_from_row(row: &SqliteRow) -> Result<UserProfile> {
+    let corrupt = |what: &str| Error::Corrupt(format!("user: {what}"));
+    let changed: Option<String> = row.try_get("password_changed_on")?;
+    Ok(UserProfile {
+        user_id: UserId::new(row.try_get::<String, _>("user_id")?)
+            .map_err(|_| corrupt("user id"))?,
+        fiscal_code: row.try_get("fiscal_code")?,
+        region: row.try_get("region")?,
+        asl: row.try_get("asl")?,
+        ssa: row.try_get("ssa")?,
+        specialization: row.try_get("specialization")?,
+        display_name: row.try_get("display_name")?,
+        environment: Environment::parse(&row.try_get::<String, _>("environment")?)
+            .ok_or_else(|| corrupt("environment"))?,
+        role: Role::parse(&row.try_get::<String, _>("role")?).ok_or_else(|| corrupt("role"))?,
+        password_changed_at: changed
+            .map(|d| Date::parse(&d, DATE).map_err(|_| corrupt("password_changed_on")))
+            .transpose()?,
+    })
+}
+
+fn date_text(d: Date) -> Result<String> {
+    d.format(DATE).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+impl SqliteStore {
+    async fn credentials_of(&self, user: &UserId) -> Result<Option<Credentials>> {
+        let row = sqlx::query(
+            "SELECT password_enc, pin_enc, revision FROM credentials WHERE user_id = ?",
+        )
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let keys = self.keys.read().await;
+        let slot = |column| Slot {
+            table: "credentials",
+            column,
+            row: user.as_str(),
+        };
+        let password = keys.open_string(
+            &row.try_get::<Vec<u8>, _>("password_enc")?,
+            slot("password_enc"),
+        )?;
+        let pin = keys.open_string(&row.try_get::<Vec<u8>, _>("pin_enc")?, slot("pin_enc"))?;
+        Ok(Some(Credentials {
+            password: Password::new(password.as_str()),
+            pin: Pin::new(pin.as_str()),
+            revision: row.try_get("revision")?,
+        }))
+    }
+}
+
+#[async_trait]
+impl UserRepo for SqliteStore {
+    async fn put_user(&self, p: &UserProfile) -> Result<()> {
+        let now = ms(OffsetDateTime::now_utc());
+        sqlx::query(
+            "INSERT INTO users (user_id, fiscal_code, region, asl, ssa, specialization, display_name,
+                 environment, role, password_changed_on, created_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (user_id) DO UPDATE SET fiscal_code = excluded.fiscal_code,
+                 region = excluded.region, asl = excluded.asl, ssa = excluded.ssa,
+                 specialization = excluded.specialization, display_name = excluded.display_name,
+                 environment = excluded.environment, role = excluded.role,
+                 password_changed_on = excluded.password_changed_on,
+                 updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(p.user_id.as_str())
+        .bind(&p.fiscal_code)
+        .bind(&p.region)
+        .bind(&p.asl)
+        .bind(&p.ssa)
+        .bind(&p.specialization)
+        .bind(&p.display_name)
+        .bind(p.environment.as_str())
+        .bind(p.role.as_str())
+        .bind(p.password_changed_at.map(date_text).transpose()?)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_user(&self, user: &UserId) -> Result<Option<UserProfile>> {
+        sqlx::query(
+            "SELECT user_id, fiscal_code, region, asl, ssa, specialization, display_name,
+                 environment, role, password_changed_on FROM users WHERE user_id = ?",
+        )
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(profile_from_row)
+        .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserProfile>> {
+        let rows = sqlx::query(
+            "SELECT user_id, fiscal_code, region, asl, ssa, specialization, display_name,
+                 environment, role, password_changed_on FROM users ORDER BY user_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn remove_user(&self, user: &UserId) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM workstation_users WHERE user_id = ?")
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("DELETE FROM users WHERE user_id = ?")
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn set_credentials(
+        &self,
+        user: &UserId,
+        password: &Password,
+        pin: &Pin,
+        password_changed_on: Option<Date>,
+    ) -> Result<i64> {
+        let keys = self.keys.read().await;
+        let slot = |column| Slot {
+            table: "credentials",
+            column,
+            row: user.as_str(),
+        };
+        let password_enc = keys.seal(password.expose_secret().as_bytes(), slot("password_enc"));
+        let pin_enc = keys.seal(pin.expose_secret().as_bytes(), slot("pin_enc"));
+        let now = ms(OffsetDateTime::now_utc());
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(Error::NotFound(format!("user {user}")));
+        }
+        let revision: i64 = sqlx::query(
+            "INSERT INTO credentials (user_id, password_enc, pin_enc, revision, updated_at_ms)
+             VALUES (?, ?, ?, 1, ?)
+             ON CONFLICT (user_id) DO UPDATE SET password_enc = excluded.password_enc,
+                 pin_enc = excluded.pin_enc, revision = credentials.revision + 1,
+                 updated_at_ms = excluded.updated_at_ms
+             RETURNING revision",
+        )
+        .bind(user.as_str())
+        .bind(password_enc)
+        .bind(pin_enc)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("revision")?;
+        if let Some(day) = password_changed_on {
+            sqlx::query(
+                "UPDATE users SET password_changed_on = ?, updated_at_ms = ? WHERE user_id = ?",
+            )
+            .bind(date_text(day)?)
+            .bind(now)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(revision)
+    }
+
+    async fn get_credentials(&self, user: &UserId) -> Result<Option<Credentials>> {
+        self.credentials_of(user).await
+    }
+
+    async fn set_mailbox(&self, user: &UserId, m: &MailboxSettings) -> Result<()> {
+        let keys = self.keys.read().await;
+        let password_enc = keys.seal(
+            m.password.expose_secret().as_bytes(),
+            Slot {
+                table: "mailboxes",
+                column: "password_enc",
+                row: user.as_str(),
+            },
+        );
+        let folders =
+            serde_json::to_string(&m.folders).map_err(|e| Error::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO mailboxes (user_id, host, port, tls, username, password_enc, folders, address, updated_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (user_id) DO UPDATE SET host = excluded.host, port = excluded.port,
+                 tls = excluded.tls, username = excluded.username,
+                 password_enc = excluded.password_enc, folders = excluded.folders,
+                 address = excluded.address, updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(user.as_str())
+        .bind(&m.host)
+        .bind(i64::from(m.port))
+        .bind(m.tls)
+        .bind(&m.username)
+        .bind(password_enc)
+        .bind(folders)
+        .bind(&m.address)
+        .bind(ms(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_mailbox(&self, user: &UserId) -> Result<Option<MailboxSettings>> {
+        let row = sqlx::query(
+            "SELECT host, port, tls, username, password_enc, folders, address FROM mailboxes WHERE user_id = ?",
+        )
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let password = self.keys.read().await.open_string(
+            &row.try_get::<Vec<u8>, _>("password_enc")?,
+            Slot {
+                table: "mailboxes",
+                column: "password_enc",
+                row: user.as_str(),
+            },
+        )?;
+        let folders: String = row.try_get("folders")?;
+        Ok(Some(MailboxSettings {
+            host: row.try_get("host")?,
+            port: u16::try_from(row.try_get::<i64, _>("port")?)
+                .map_err(|_| Error::Corrupt("mailbox port".into()))?,
+            tls: row.try_get("tls")?,
+            username: row.try_get("username")?,
+            password: Password::new(password.as_str()),
+            folders: serde_json::from_str(&folders).map_err(|e| Error::Corrupt(e.to_string()))?,
+            address: row.try_get("address")?,
+        }))
+    }
+
+    async fn remove_mailbox(&self, user: &UserId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM mailboxes WHERE user_id = ?")
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl UserDirectory for SqliteStore {
+    async fn user(&self, user: &UserId) -> Result<Option<UserProfile>, StoreError> {
+        Ok(self.get_user(user).await?)
+    }
+
+    async fn credentials(&self, user: &UserId) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.credentials_of(user).await?)
+    }
+}

@@ -1,0 +1,599 @@
+//! The SQLite store against a real database file.
+
+use std::path::Path;
+
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+use tsgate_session::*;
+use tsgate_store::*;
+
+const PASSWORD: &str = "Pw-Planted-7f3c91";
+const PIN: &str = "5938271046";
+const MAIL_PASSWORD: &str = "Mail-Planted-a8e2d4";
+const CODE: &str = "c0dec0de-1234-4abc-8def-0123456789ab";
+
+fn uid(s: &str) -> UserId {
+    UserId::new(s).unwrap()
+}
+
+fn profile(id: &str) -> UserProfile {
+    UserProfile {
+        user_id: uid(id),
+        fiscal_code: "PROVAX00X00X000Y".into(),
+        region: "130".into(),
+        asl: "202".into(),
+        ssa: "000000".into(),
+        specialization: Some("MMG".into()),
+        display_name: Some("Dr.ssa Rossi".into()),
+        environment: Environment::Test,
+        role: Role::Titolare,
+        password_changed_at: Some(date!(2026 - 10 - 01)),
+    }
+}
+
+async fn open(dir: &Path, key: &MasterKey) -> SqliteStore {
+    SqliteStore::open(dir.join("tsgate.db"), KeyRing::new(key.clone()))
+        .await
+        .unwrap()
+}
+
+fn active_record(user: &str) -> SessionRecord {
+    let t = datetime!(2026-11-27 07:00 UTC);
+    let mut r = SessionRecord::new(SessionKey::new(uid(user), Application::Prescrittore));
+    r.code = CodeSlot::Active(CurrentCode {
+        code: SessionCode::new(CODE),
+        valid_from: datetime!(2026-11-27 08:00 +01:00),
+        valid_until: datetime!(2026-11-28 00:00 +01:00),
+        verified_at: t,
+    });
+    r.request = Some(CodeRequest {
+        requested_at: t,
+        by: Actor::Workstation(WorkstationId("w1".into())),
+        stage: RequestStage::Sent { sent_at: t },
+    });
+    r.last_create_at = Some(t);
+    r.last_error = Some(RecordedError {
+        code: "x".into(),
+        message: "è".into(),
+        at: t,
+    });
+    r.upstream.last_success_at = Some(t);
+    r.announced_level = Some(Level::Green);
+    r.newest_valid_from = Some(datetime!(2026-11-27 08:00 +01:00));
+    r
+}
+
+fn audit(user: &str, kind: AuditKind, actor: Actor, at: OffsetDateTime) -> AuditEvent {
+    AuditEvent {
+        at,
+        user: uid(user),
+        application: Application::Prescrittore,
+        actor,
+        kind,
+        outcome: "ok".into(),
+        code_hint: Some(SessionCode::new(CODE).hint()),
+    }
+}
+
+#[tokio::test]
+async fn users_credentials_and_mailboxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    store.put_user(&profile("BIANCHI")).await.unwrap();
+    assert_eq!(
+        store.get_user(&uid("ROSSI")).await.unwrap(),
+        Some(profile("ROSSI"))
+    );
+    assert_eq!(store.list_users().await.unwrap().len(), 2);
+    let mut changed = profile("ROSSI");
+    changed.role = Role::Sostituto;
+    store.put_user(&changed).await.unwrap();
+    assert_eq!(
+        store.get_user(&uid("ROSSI")).await.unwrap().unwrap().role,
+        Role::Sostituto
+    );
+
+    let r1 = store
+        .set_credentials(
+            &uid("ROSSI"),
+            &Password::new(PASSWORD),
+            &Pin::new(PIN),
+            None,
+        )
+        .await
+        .unwrap();
+    let r2 = store
+        .set_credentials(
+            &uid("ROSSI"),
+            &Password::new("other"),
+            &Pin::new(PIN),
+            Some(date!(2026 - 11 - 20)),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r1, r2), (1, 2));
+    let c = store.get_credentials(&uid("ROSSI")).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            c.password.expose_secret(),
+            c.pin.expose_secret(),
+            c.revision
+        ),
+        ("other", PIN, 2)
+    );
+    assert_eq!(
+        store
+            .get_user(&uid("ROSSI"))
+            .await
+            .unwrap()
+            .unwrap()
+            .password_changed_at,
+        Some(date!(2026 - 11 - 20))
+    );
+    assert!(matches!(
+        store
+            .set_credentials(&uid("NOBODY"), &Password::new("x"), &Pin::new("y"), None)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+
+    let mailbox = MailboxSettings {
+        host: "imap.example.it".into(),
+        port: 993,
+        tls: true,
+        username: "rossi@example.it".into(),
+        password: Password::new(MAIL_PASSWORD),
+        folders: vec!["INBOX".into(), "Junk".into()],
+        address: Some("rossi@example.it".into()),
+    };
+    store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
+    assert_eq!(
+        store.get_mailbox(&uid("ROSSI")).await.unwrap(),
+        Some(mailbox)
+    );
+    assert!(store.remove_mailbox(&uid("ROSSI")).await.unwrap());
+    assert!(store.get_mailbox(&uid("ROSSI")).await.unwrap().is_none());
+
+    assert!(store.remove_user(&uid("ROSSI")).await.unwrap());
+    assert!(
+        store
+            .get_credentials(&uid("ROSSI"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.remove_user(&uid("ROSSI")).await.unwrap());
+}
+
+#[tokio::test]
+async fn session_records_round_trip_with_cas_and_audit_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    let key = SessionKey::new(uid("ROSSI"), Application::Prescrittore);
+    assert!(SessionStore::load(&store, &key).await.unwrap().is_none());
+
+    let record = active_record("ROSSI");
+    let t = datetime!(2026-11-27 07:00 UTC);
+    let ev = audit("ROSSI", AuditKind::Verified, Actor::Mailbox, t);
+    store
+        .commit(&record, 0, std::slice::from_ref(&ev))
+        .await
+        .unwrap();
+    let loaded = SessionStore::load(&store, &key).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    assert_eq!(
+        SessionRecord {
+            version: 0,
+            ..loaded.clone()
+        },
+        record
+    );
+
+    // A writer holding version 0 loses, and its audit is not written either.
+    let lost = store.commit(&record, 0, std::slice::from_ref(&ev)).await;
+    assert_eq!(lost, Err(StoreError::Conflict));
+    assert_eq!(
+        store
+            .query_audit(&AuditFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Every slot shape survives.
+    let mut next = loaded.clone();
+    let current = match &loaded.code {
+        CodeSlot::Active(c) => c.clone(),
+        _ => unreachable!(),
+    };
+    for slot in [
+        CodeSlot::Suspect {
+            code: current.clone(),
+            since: t,
+            last_check_at: t,
+        },
+        CodeSlot::Ended {
+            reason: EndReason::Revoked,
+            at: t,
+        },
+        CodeSlot::Empty,
+        CodeSlot::Active(current),
+    ] {
+        next.code = slot;
+        next.request = Some(CodeRequest {
+            requested_at: t,
+            by: Actor::Cli,
+            stage: RequestStage::Creating { started_at: t },
+        });
+        next.blocked = Some(CredentialsBlock {
+            kind: BlockKind::Pin,
+            at: t,
+            revision: 3,
+        });
+        store.commit(&next, next.version, &[]).await.unwrap();
+        let back = SessionStore::load(&store, &key).await.unwrap().unwrap();
+        assert_eq!(back.version, next.version + 1);
+        assert_eq!(
+            SessionRecord {
+                version: next.version,
+                ..back.clone()
+            },
+            next
+        );
+        next = back;
+    }
+    assert_eq!(store.keys().await.unwrap(), vec![key]);
+}
+
+#[tokio::test]
+async fn workstations_tokens_are_hashed_and_revocable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    store.put_user(&profile("VERDI")).await.unwrap();
+    let (ws, token) = store
+        .create_workstation("Ambulatorio 1", WorkstationRole::Doctor, &[uid("ROSSI")])
+        .await
+        .unwrap();
+    assert!(token.expose_secret().starts_with("tsg_"));
+    assert!(!format!("{token:?} {token}").contains(token.expose_secret()));
+    let found = store.authenticate(&token).await.unwrap().unwrap();
+    assert_eq!(found, ws);
+    assert!(found.may_act_for(&uid("ROSSI")) && !found.may_act_for(&uid("VERDI")));
+    assert!(found.may_see_codes());
+    assert!(
+        store
+            .authenticate(&WorkstationToken::new("tsg_wrong"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store
+        .set_workstation_users(&ws.id, &[uid("ROSSI"), uid("VERDI")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_workstation(&ws.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .users
+            .len(),
+        2
+    );
+    let (staff, _) = store
+        .create_workstation("Reception", WorkstationRole::Staff, &[])
+        .await
+        .unwrap();
+    assert!(!staff.may_see_codes());
+    assert_eq!(store.list_workstations().await.unwrap().len(), 2);
+
+    assert!(store.revoke_workstation(&ws.id).await.unwrap());
+    assert!(!store.revoke_workstation(&ws.id).await.unwrap());
+    assert!(store.authenticate(&token).await.unwrap().is_none());
+    assert!(
+        !store
+            .get_workstation(&ws.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .may_act_for(&uid("ROSSI"))
+    );
+    assert!(matches!(
+        store
+            .set_workstation_users(&WorkstationId("nope".into()), &[])
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn audit_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    let t = datetime!(2026-11-27 07:00 UTC);
+    let w1 = Actor::Workstation(WorkstationId("w1".into()));
+    for (i, (user, kind, actor)) in [
+        ("ROSSI", AuditKind::Requested, w1.clone()),
+        ("ROSSI", AuditKind::Verified, Actor::Mailbox),
+        ("VERDI", AuditKind::Requested, w1.clone()),
+        ("ROSSI", AuditKind::Used, w1.clone()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = t + Duration::minutes(i as i64);
+        store.record(&audit(user, kind, actor, at)).await.unwrap();
+    }
+    let q = |f: AuditFilter| {
+        let store = store.clone();
+        async move { store.query_audit(&f).await.unwrap() }
+    };
+    let all = q(AuditFilter::default()).await;
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0].kind, AuditKind::Used, "newest first");
+    assert_eq!(
+        q(AuditFilter {
+            user: Some(uid("ROSSI")),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert_eq!(
+        q(AuditFilter {
+            actor: Some("ws:w1".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert_eq!(
+        q(AuditFilter {
+            kind: Some(AuditKind::Requested),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    let window = q(AuditFilter {
+        since: Some(t + Duration::minutes(1)),
+        until: Some(t + Duration::minutes(3)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(window.len(), 2);
+    assert_eq!(
+        q(AuditFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(all[3], audit("ROSSI", AuditKind::Requested, w1, t));
+}
+
+fn raw_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    ["tsgate.db", "tsgate.db-wal", "tsgate.db-shm"]
+        .iter()
+        .filter_map(|n| std::fs::read(dir.join(n)).ok().map(|b| (n.to_string(), b)))
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn planted_secrets_never_reach_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    store
+        .set_credentials(
+            &uid("ROSSI"),
+            &Password::new(PASSWORD),
+            &Pin::new(PIN),
+            None,
+        )
+        .await
+        .unwrap();
+    let mailbox = MailboxSettings {
+        host: "h".into(),
+        port: 993,
+        tls: true,
+        username: "u".into(),
+        password: Password::new(MAIL_PASSWORD),
+        folders: vec![],
+        address: None,
+    };
+    store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
+    let ev = audit(
+        "ROSSI",
+        AuditKind::Verified,
+        Actor::Mailbox,
+        OffsetDateTime::now_utc(),
+    );
+    store
+        .commit(&active_record("ROSSI"), 0, &[ev])
+        .await
+        .unwrap();
+    let (_, token) = store
+        .create_workstation("w", WorkstationRole::Doctor, &[uid("ROSSI")])
+        .await
+        .unwrap();
+
+    let files = raw_files(dir.path());
+    assert!(
+        files
+            .iter()
+            .any(|(n, b)| n.ends_with("-wal") && !b.is_empty()),
+        "WAL checked too"
+    );
+    let code_no_dashes = CODE.replace('-', "");
+    for (name, bytes) in &files {
+        for secret in [
+            PASSWORD,
+            PIN,
+            MAIL_PASSWORD,
+            CODE,
+            code_no_dashes.as_str(),
+            token.expose_secret(),
+        ] {
+            assert!(
+                !contains(bytes, secret),
+                "a planted secret is in {name} in clear"
+            );
+        }
+        assert!(
+            contains(bytes, "Dr.ssa Rossi") || name.ends_with("-shm") || name == "tsgate.db",
+            "sanity: the search works"
+        );
+    }
+    store.close().await;
+    for (name, bytes) in raw_files(dir.path()) {
+        for secret in [PASSWORD, PIN, MAIL_PASSWORD, CODE] {
+            assert!(
+                !contains(&bytes, secret),
+                "a planted secret is in {name} after checkpoint"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_key_is_refused_and_moved_ciphertexts_do_not_decrypt() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let store = open(dir.path(), &key).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    store.put_user(&profile("VERDI")).await.unwrap();
+    store
+        .set_credentials(
+            &uid("ROSSI"),
+            &Password::new(PASSWORD),
+            &Pin::new(PIN),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .set_credentials(&uid("VERDI"), &Password::new("verdi"), &Pin::new("1"), None)
+        .await
+        .unwrap();
+    // Copy Rossi's encrypted password onto Verdi's row.
+    sqlx::query("UPDATE credentials SET password_enc = (SELECT password_enc FROM credentials WHERE user_id = 'ROSSI') WHERE user_id = 'VERDI'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_credentials(&uid("VERDI")).await,
+        Err(Error::Decrypt { .. })
+    ));
+    assert!(store.get_credentials(&uid("ROSSI")).await.is_ok());
+    store.close().await;
+
+    let e = SqliteStore::open(
+        dir.path().join("tsgate.db"),
+        KeyRing::new(MasterKey::generate()),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, Error::WrongMasterKey), "{e}");
+}
+
+#[tokio::test]
+async fn rotate_key_re_encrypts_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = MasterKey::generate();
+    let store = open(dir.path(), &old).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    store
+        .set_credentials(
+            &uid("ROSSI"),
+            &Password::new(PASSWORD),
+            &Pin::new(PIN),
+            None,
+        )
+        .await
+        .unwrap();
+    let mailbox = MailboxSettings {
+        host: "h".into(),
+        port: 993,
+        tls: true,
+        username: "u".into(),
+        password: Password::new(MAIL_PASSWORD),
+        folders: vec!["INBOX".into()],
+        address: None,
+    };
+    store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
+    store.commit(&active_record("ROSSI"), 0, &[]).await.unwrap();
+    let new = MasterKey::generate();
+    assert_eq!(store.rotate_key(new.clone()).await.unwrap(), 4);
+    store.close().await;
+
+    // Only the new key is needed now; the old one alone is refused.
+    let store = open(dir.path(), &new).await;
+    let c = store.get_credentials(&uid("ROSSI")).await.unwrap().unwrap();
+    assert_eq!(c.password.expose_secret(), PASSWORD);
+    assert_eq!(
+        store
+            .get_mailbox(&uid("ROSSI"))
+            .await
+            .unwrap()
+            .unwrap()
+            .password
+            .expose_secret(),
+        MAIL_PASSWORD
+    );
+    let key = SessionKey::new(uid("ROSSI"), Application::Prescrittore);
+    let r = SessionStore::load(&store, &key).await.unwrap().unwrap();
+    assert_eq!(r.usable_code().unwrap().code.expose_secret(), CODE);
+    store.close().await;
+    assert!(matches!(
+        SqliteStore::open(dir.path().join("tsgate.db"), KeyRing::new(old)).await,
+        Err(Error::WrongMasterKey)
+    ));
+}
+
+#[tokio::test]
+async fn committed_state_survives_an_abandoned_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let store = open(dir.path(), &key).await;
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    let t = OffsetDateTime::now_utc();
+    store
+        .commit(
+            &active_record("ROSSI"),
+            0,
+            &[audit("ROSSI", AuditKind::Verified, Actor::Mailbox, t)],
+        )
+        .await
+        .unwrap();
+    // No close, no checkpoint: the pool is leaked as if the process had died.
+    std::mem::forget(store);
+    let reopened = open(dir.path(), &key).await;
+    let rk = SessionKey::new(uid("ROSSI"), Application::Prescrittore);
+    let r = SessionStore::load(&reopened, &rk).await.unwrap().unwrap();
+    assert_eq!(r.version, 1);
+    assert_eq!(r.usable_code().unwrap().code.expose_secret(), CODE);
+    assert_eq!(
+        reopened
+            .query_audit(&AuditFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
