@@ -19,8 +19,219 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The one-command tour: simulator + gateway on loopback, SQLite in a local folder,
+    /// seeded with the simulator's test doctors and one workstation.
+    Demo(DemoArgs),
+    /// The gateway: web UI, JSON API and SOAP proxy.
+    Serve(ServeArgs),
     /// The Sistema TS simulator alone (A2F + DEM prescriber services, production semantics).
     Sim(SimArgs),
+    /// Sistema TS users (doctors, substitutes, pharmacies), their credentials and mailbox.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Workstations and their tokens.
+    #[command(subcommand)]
+    Workstation(WorkstationCommand),
+    /// The same session actions as the API, for scripts and support.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Validates configuration, master key, database, upstream reachability, certificate expiry.
+    Check(ConfigArgs),
+}
+
+/// Where the configuration comes from (shared by the commands that use the database).
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file; every key can also be given as `TSGATE_<KEY>`.
+    #[arg(short, long, env = "TSGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `tsgate serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Port of the gateway (UI, API, proxy) on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Folder of the demo database, keys and demo.json.
+    #[arg(long, default_value = "tsgate-demo")]
+    pub data_dir: PathBuf,
+    /// Do not try to open the web browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Also deliver the simulator's mails into Maildirs under DIR (for a real IMAP server).
+    #[arg(long, value_name = "DIR")]
+    pub sim_maildir: Option<PathBuf>,
+}
+
+/// `tsgate user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds (or updates) a user; asks for the Sistema TS password and PIN (or reads them
+    /// from standard input, one per line).
+    Add(UserAddArgs),
+    /// Lists the users.
+    List(ConfigArgs),
+    /// Shows one user (never the password or PIN).
+    Show(UserRefArgs),
+    /// Removes a user and its session.
+    Remove(UserRefArgs),
+    /// Changes the Sistema TS password and PIN (asked, or read from standard input).
+    SetCredentials(UserRefArgs),
+    /// Sets the certified mailbox (IMAP) of a user; asks for its password.
+    SetMailbox(SetMailboxArgs),
+}
+
+/// A user by id.
+#[derive(Debug, Args)]
+pub struct UserRefArgs {
+    /// Sistema TS user id.
+    pub user: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Sistema TS user id (the doctor's fiscal code or nickname, at most 16 characters).
+    #[arg(long = "id")]
+    pub user: String,
+    /// Fiscal code (16 characters).
+    #[arg(long)]
+    pub cf: String,
+    /// Region code (3 digits, e.g. 130).
+    #[arg(long)]
+    pub region: String,
+    /// ASL code (3 digits).
+    #[arg(long)]
+    pub asl: String,
+    /// SSA code (000000 for doctors).
+    #[arg(long, default_value = "000000")]
+    pub ssa: String,
+    /// Specialisation code (e.g. F).
+    #[arg(long)]
+    pub specialization: Option<String>,
+    /// Name shown in the UI ("Dott.ssa Rossi").
+    #[arg(long)]
+    pub name: Option<String>,
+    /// titolare, sostituto or farmacia.
+    #[arg(long, default_value = "titolare")]
+    pub role: String,
+    /// test or production: which Sistema TS this user's credentials belong to.
+    #[arg(long, default_value = "test")]
+    pub environment: String,
+    /// Date of the last password change (YYYY-MM-DD), for the 90-day warning.
+    #[arg(long, value_name = "DATE")]
+    pub password_changed: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate user set-mailbox`.
+#[derive(Debug, Args)]
+pub struct SetMailboxArgs {
+    /// Sistema TS user id.
+    pub user: String,
+    /// IMAP host.
+    #[arg(long)]
+    pub host: String,
+    /// IMAP port (993 with implicit TLS).
+    #[arg(long, default_value_t = 993)]
+    pub port: u16,
+    /// Use STARTTLS on a plain port instead of implicit TLS.
+    #[arg(long)]
+    pub starttls: bool,
+    /// IMAP login.
+    #[arg(long)]
+    pub username: String,
+    /// Folders to watch (the spam folder is found automatically).
+    #[arg(long, value_delimiter = ',', default_value = "INBOX")]
+    pub folders: Vec<String>,
+    /// The address certified on the Sistema TS portal.
+    #[arg(long)]
+    pub address: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate workstation …`.
+#[derive(Debug, Subcommand)]
+pub enum WorkstationCommand {
+    /// Registers a workstation and prints its token once.
+    Add(WorkstationAddArgs),
+    /// Lists the workstations.
+    List(ConfigArgs),
+    /// Revokes a workstation: its token stops working at once.
+    Revoke(WorkstationRefArgs),
+}
+
+/// `tsgate workstation add`.
+#[derive(Debug, Args)]
+pub struct WorkstationAddArgs {
+    /// Name ("Ambulatorio 1", "Reception").
+    #[arg(long)]
+    pub name: String,
+    /// admin, doctor or staff.
+    #[arg(long, default_value = "doctor")]
+    pub role: String,
+    /// Users it may act for (comma-separated Sistema TS user ids).
+    #[arg(long, value_delimiter = ',')]
+    pub users: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// A workstation by id.
+#[derive(Debug, Args)]
+pub struct WorkstationRefArgs {
+    /// Workstation id (from `tsgate workstation list`).
+    pub id: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate session …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// State of the user's code.
+    Status(SessionArgs),
+    /// Requests a code (Sistema TS e-mails it).
+    Request(SessionRequestArgs),
+    /// Inserts a code read from the mail (asked, or read from standard input).
+    Insert(SessionArgs),
+    /// Revokes the code at Sistema TS and locally.
+    Revoke(SessionArgs),
+}
+
+/// `tsgate session status|insert|revoke`.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Sistema TS user id.
+    #[arg(long)]
+    pub user: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate session request`.
+#[derive(Debug, Args)]
+pub struct SessionRequestArgs {
+    /// Sistema TS user id.
+    #[arg(long)]
+    pub user: String,
+    /// Replace a code that is still valid.
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// `tsgate sim`.

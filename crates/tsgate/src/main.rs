@@ -4,9 +4,12 @@
 //! This binary only parses the command line, sets up logging and wires the crates together;
 //! the behaviour lives in the library crates.
 
+mod app;
 mod cli;
 mod commands;
+mod config;
 mod logging;
+mod upstream;
 
 use std::process::ExitCode;
 

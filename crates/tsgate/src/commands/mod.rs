@@ -1,6 +1,13 @@
 //! One module per subcommand.
 
+mod check;
+mod demo;
+mod secrets;
+mod serve;
+mod session;
 mod sim;
+mod user;
+mod workstation;
 
 use std::fmt;
 
@@ -40,7 +47,13 @@ impl fmt::Display for Failure {
 /// Runs one subcommand to completion.
 pub async fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::User(command) => user::run(command).await,
+        Command::Workstation(command) => workstation::run(command).await,
+        Command::Session(command) => session::run(command).await,
+        Command::Check(args) => check::run(args).await,
     }
 }
 

@@ -1,0 +1,145 @@
+//! Wiring shared by `serve`, `demo` and the administration commands: the store, the
+//! SanitelCF certificate, the A2F upstream, the session manager and the gateway backends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use sistemats::client::{ClientConfig, SistemaTsClient};
+use sistemats::sanitel::SanitelCertificate;
+use time::OffsetDateTime;
+use tsgate_gateway::{Backends, GatewayConfig};
+use tsgate_session::{Policy, Ports, SessionManager};
+use tsgate_store::{KeyRing, MasterKey, SqliteStore};
+
+use crate::config::{Config, UpstreamKind};
+use crate::upstream::SistemaTsUpstream;
+
+/// Opens (creating on first run) the data folder, the master key and the database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    let key = match MasterKey::from_env().context("TSGATE_MASTER_KEY is not a valid key")? {
+        Some(key) => key,
+        None => {
+            let path = config.master_key_path();
+            MasterKey::load_or_create(&path)
+                .with_context(|| format!("cannot use the master key file {}", path.display()))?
+        }
+    };
+    let path = config.database_path();
+    let store = SqliteStore::open(&path, KeyRing::new(key))
+        .await
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The SanitelCF certificate from its file, or from the simulator URL (custom environment).
+pub async fn load_certificate(config: &Config) -> anyhow::Result<SanitelCertificate> {
+    if let Some(path) = &config.sanitel_certificate {
+        return SanitelCertificate::from_file(path)
+            .with_context(|| format!("cannot read the SanitelCF certificate {}", path.display()));
+    }
+    let url = config
+        .sanitel_certificate_url
+        .as_deref()
+        .ok_or_else(|| anyhow!("no SanitelCF certificate configured"))?;
+    if config.environment != UpstreamKind::Custom {
+        return Err(anyhow!("sanitel_certificate_url is only for environment = \"custom\""));
+    }
+    let pem = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .with_context(|| format!("cannot fetch the certificate from {url}"))?
+        .text()
+        .await?;
+    SanitelCertificate::from_pem(&pem).with_context(|| format!("{url} did not return a certificate"))
+}
+
+/// Warns in the log when the SanitelCF certificate is close to expiry or expired.
+pub fn warn_certificate_expiry(certificate: &SanitelCertificate) {
+    if let Some(warning) = certificate.expiry_warning(OffsetDateTime::now_utc()) {
+        tracing::warn!(not_after = %certificate.not_after(), "{warning}");
+    }
+}
+
+/// The protocol client for the configured environment.
+pub fn client(config: &Config) -> anyhow::Result<SistemaTsClient> {
+    let mut client_config = ClientConfig::new(config.environment()?);
+    client_config.timeout = Duration::from_secs(config.upstream_timeout_seconds);
+    client_config.connect_timeout = Duration::from_secs(config.upstream_timeout_seconds.min(10));
+    if let Some(ca) = &config.upstream_ca_file {
+        client_config.ca_pem = Some(
+            std::fs::read_to_string(ca).with_context(|| format!("cannot read {}", ca.display()))?,
+        );
+    }
+    Ok(SistemaTsClient::new(client_config)?)
+}
+
+/// The session policy from the configuration.
+pub fn policy(config: &Config) -> Policy {
+    Policy {
+        min_create_interval: time::Duration::seconds(config.min_create_interval_seconds as i64),
+        yellow_before: time::Duration::minutes(config.yellow_minutes as i64),
+        ..Policy::default()
+    }
+}
+
+/// The session manager over `store`, calling Sistema TS as configured.
+pub async fn manager(config: &Config, store: Arc<SqliteStore>) -> anyhow::Result<SessionManager> {
+    let certificate = load_certificate(config).await?;
+    warn_certificate_expiry(&certificate);
+    let upstream = SistemaTsUpstream::new(client(config)?, Arc::new(certificate));
+    Ok(manager_with(store, Arc::new(upstream), policy(config)))
+}
+
+/// The session manager over `store` with any upstream (the demo passes the simulator's).
+pub fn manager_with(
+    store: Arc<SqliteStore>,
+    upstream: Arc<dyn tsgate_session::Upstream>,
+    policy: Policy,
+) -> SessionManager {
+    let ports = Ports {
+        store: store.clone(),
+        audit: store.clone(),
+        directory: store,
+        upstream,
+        clock: Arc::new(tsgate_session::SystemClock),
+    };
+    SessionManager::new(ports, policy, None)
+}
+
+/// The gateway's ports over the store and the manager.
+pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends {
+    let manager = Arc::new(manager.clone());
+    Backends {
+        workstations: store.clone(),
+        sessions: manager.clone(),
+        codes: manager,
+        audit: store.clone(),
+        admin: Some(store.clone()),
+    }
+}
+
+/// The gateway configuration for this tsgate configuration.
+pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
+    let environment = config.environment()?;
+    let upstream_ca_pem = match &config.upstream_ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let gateway = GatewayConfig {
+        listen: config.listen,
+        upstream_dem_base: environment.dem_base().to_owned(),
+        upstream_a2f_base: environment.a2f_base().to_owned(),
+        upstream_ca_pem,
+        ..GatewayConfig::default()
+    };
+    gateway.validate().map_err(|e| anyhow!(e))?;
+    Ok(gateway)
+}

@@ -1,0 +1,238 @@
+//! `tsgate demo`: the simulator and the gateway on loopback, with an embedded SQLite
+//! database in a local folder, seeded with the simulator's test doctors and one workstation.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use serde::Serialize;
+use sistemats::client::{ClientConfig, SistemaTsClient};
+use sistemats::env::Environment;
+use sistemats::sanitel::SanitelCertificate;
+use sistemats::{Password, Pin};
+use tsgate_session::{Role, UserId, UserProfile};
+use tsgate_sim::{SimConfig, TestUser};
+use tsgate_store::{SqliteStore, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken};
+
+use super::{Failure, serve::TICK, shutdown_signal};
+use crate::app;
+use crate::cli::DemoArgs;
+use crate::config::{Config, UpstreamKind};
+use crate::upstream::SistemaTsUpstream;
+
+/// What `demo.json` contains (the contract of INTERFACES.md).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct DemoInfo {
+    /// The web UI.
+    pub ui_url: String,
+    /// One-click sign-in for the browser.
+    pub login_url: String,
+    /// The simulator (its outbox is at `<sim_url>/sim/outbox`).
+    pub sim_url: String,
+    /// The simulator's outbox page.
+    pub outbox_url: String,
+    /// The demo workstation's token (admin, acting for both test doctors).
+    pub workstation_token: String,
+    /// The seeded Sistema TS users.
+    pub users: Vec<DemoUser>,
+    /// Base URL for practice software: `<proxy_url>/<path of the DEM service>`.
+    pub proxy_url: String,
+}
+
+/// One seeded user.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct DemoUser {
+    /// Sistema TS user id.
+    pub user_id: String,
+    /// titolare or sostituto.
+    pub role: String,
+}
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(args: DemoArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))
+        .map_err(Failure::Config)?;
+    // The simulator on the next port when it is free (a stable address for bookmarks),
+    // otherwise on any free port.
+    let sim_config = |port: u16| SimConfig {
+        listen: ([127, 0, 0, 1], port).into(),
+        maildir: args.sim_maildir.clone(),
+        data_dir: Some(args.data_dir.join("sim")),
+        ..SimConfig::default()
+    };
+    let sim = match tsgate_sim::start(sim_config(args.port.wrapping_add(1))).await {
+        Ok(sim) => sim,
+        Err(_) => tsgate_sim::start(sim_config(0))
+            .await
+            .map_err(|e| Failure::Config(e.context("cannot start the simulator")))?,
+    };
+
+    let config = Config {
+        listen: ([127, 0, 0, 1], args.port).into(),
+        data_dir: args.data_dir.clone(),
+        environment: UpstreamKind::Custom,
+        a2f_base: Some(sim.base_url.clone()),
+        dem_base: Some(sim.base_url.clone()),
+        sanitel_certificate_url: Some(format!("{}/sim/certificate", sim.base_url)),
+        // Demo users click quickly: a few seconds between two requests are enough to show
+        // the rule without making the tour tedious.
+        min_create_interval_seconds: 10,
+        ..Config::default()
+    };
+    let store = app::open_store(&config).await.map_err(Failure::Config)?;
+    let certificate = SanitelCertificate::from_pem(sim.sim.keys.certificate_pem())
+        .context("simulator certificate")
+        .map_err(Failure::Config)?;
+    let client = SistemaTsClient::new(ClientConfig::new(
+        Environment::custom(sim.base_url.as_str(), sim.base_url.as_str()).map_err(|e| Failure::Config(e.into()))?,
+    ))
+    .map_err(|e| Failure::Config(e.into()))?;
+    let upstream = SistemaTsUpstream::new(client, Arc::new(certificate));
+    let manager = app::manager_with(store.clone(), Arc::new(upstream), app::policy(&config));
+
+    let users = seed_users(&store, &sim.sim.users).await.map_err(Failure::Config)?;
+    let token = demo_token(&store, &args.data_dir, &users).await.map_err(Failure::Config)?;
+
+    let gateway = app::gateway_config(&config).map_err(Failure::Config)?;
+    let listener = gateway
+        .bind()
+        .await
+        .with_context(|| format!("cannot listen on {} (another program uses it? try --port)", config.listen))
+        .map_err(Failure::Config)?;
+    let ui_url = format!("http://{}", listener.local_addr().map_err(|e| Failure::Config(e.into()))?);
+    let info = DemoInfo {
+        login_url: format!("{ui_url}/login?token={}", token.expose_secret()),
+        proxy_url: format!("{ui_url}/ts/{}", token.expose_secret()),
+        ui_url,
+        outbox_url: format!("{}/sim/outbox", sim.base_url),
+        sim_url: sim.base_url.clone(),
+        workstation_token: token.expose_secret().to_owned(),
+        users,
+    };
+    let json_path = args.data_dir.join("demo.json");
+    write_private(&json_path, &serde_json::to_vec_pretty(&info).map_err(|e| Failure::Config(e.into()))?)
+        .map_err(Failure::Config)?;
+
+    let ticker = manager.spawn_ticker(TICK);
+    let state = tsgate_gateway::AppState::new(gateway, app::backends(&store, &manager))
+        .context("cannot start the gateway")
+        .map_err(Failure::Config)?;
+    print_banner(&info, &json_path, started.elapsed());
+    if !args.no_browser {
+        open_browser(&info.login_url);
+    }
+    let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
+    ticker.abort();
+    store.close().await;
+    let _ = sim.stop().await;
+    served.context("gateway stopped with an error").map_err(Failure::Refused)
+}
+
+/// Adds the simulator's titolare and substitute (with their credentials) if missing.
+async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Result<Vec<DemoUser>> {
+    let mut seeded = Vec::new();
+    for user in sim_users {
+        let role = match user.role {
+            tsgate_sim::Role::Titolare => Role::Titolare,
+            tsgate_sim::Role::Sostituto => Role::Sostituto,
+            _ => continue,
+        };
+        // Only users who can receive a code (the simulator also has one without e-mail).
+        if user.email.is_none() {
+            continue;
+        }
+        let id = UserId::new(user.user_id.as_str()).map_err(|_| anyhow!("bad simulator user id"))?;
+        if store.get_user(&id).await?.is_none() {
+            let profile = UserProfile {
+                user_id: id.clone(),
+                fiscal_code: user.cf.clone(),
+                region: user.region.clone(),
+                asl: user.asl.clone(),
+                ssa: user.ssa.clone(),
+                specialization: Some(user.specialization.clone()),
+                display_name: Some(match role {
+                    Role::Titolare => "Dott.ssa Prova (titolare)".to_owned(),
+                    _ => "Dott. Prova (sostituto)".to_owned(),
+                }),
+                environment: tsgate_session::Environment::Test,
+                role,
+                password_changed_at: Some(time::OffsetDateTime::now_utc().date()),
+            };
+            store.put_user(&profile).await?;
+            store
+                .set_credentials(&id, &Password::new(user.password.as_str()), &Pin::new(user.pin.as_str()), None)
+                .await?;
+        }
+        seeded.push(DemoUser {
+            user_id: user.user_id.clone(),
+            role: role.as_str().to_owned(),
+        });
+    }
+    Ok(seeded)
+}
+
+/// The demo workstation's token: the one in an earlier `demo.json` if it still works,
+/// otherwise a new admin workstation acting for the seeded users.
+async fn demo_token(store: &SqliteStore, data_dir: &Path, users: &[DemoUser]) -> anyhow::Result<WorkstationToken> {
+    if let Ok(bytes) = std::fs::read(data_dir.join("demo.json"))
+        && let Ok(previous) = serde_json::from_slice::<DemoInfo>(&bytes)
+    {
+        let token = WorkstationToken::new(previous.workstation_token);
+        if store.authenticate(&token).await?.is_some() {
+            return Ok(token);
+        }
+    }
+    let ids = users
+        .iter()
+        .map(|u| UserId::new(u.user_id.as_str()).map_err(|_| anyhow!("bad user id")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (_, token) = store
+        .create_workstation("Demo (ambulatorio)", WorkstationRole::Admin, &ids)
+        .await?;
+    Ok(token)
+}
+
+/// Writes a file readable by its owner only (it holds a workstation token).
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn print_banner(info: &DemoInfo, json_path: &Path, elapsed: Duration) {
+    println!();
+    println!("tsgate demo ready in {} ms", elapsed.as_millis());
+    println!();
+    println!("  Web UI (sign-in link):  {}", info.login_url);
+    println!("  Simulator outbox:       {}", info.outbox_url);
+    println!("  SOAP proxy base URL:    {}", info.proxy_url);
+    println!("  Workstation token:      {}", info.workstation_token);
+    for user in &info.users {
+        println!("  Test user:              {} ({})", user.user_id, user.role);
+    }
+    println!("  Same data as JSON:      {}", json_path.display());
+    println!();
+    println!("Press Ctrl-C to stop.");
+}
+
+/// Best effort: only where a graphical session exists.
+fn open_browser(url: &str) {
+    let graphical = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !graphical && !cfg!(target_os = "macos") {
+        return;
+    }
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let _ = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}

@@ -1,0 +1,187 @@
+//! `tsgate user …`: Sistema TS users and their credentials, directly in the database.
+
+use anyhow::{Context, anyhow};
+use sistemats::{Password, Pin};
+use time::Date;
+use time::macros::format_description;
+use tsgate_session::{Environment, Role, UserId, UserProfile};
+use tsgate_store::{MailboxSettings, UserRepo};
+
+use super::Failure;
+use super::secrets::read_secret;
+use crate::app;
+use crate::cli::{ConfigArgs, SetMailboxArgs, UserAddArgs, UserCommand, UserRefArgs};
+use crate::config::Config;
+
+/// Runs one `user` subcommand.
+pub async fn run(command: UserCommand) -> Result<(), Failure> {
+    match command {
+        UserCommand::Add(args) => add(args).await,
+        UserCommand::List(args) => list(args).await,
+        UserCommand::Show(args) => show(args).await,
+        UserCommand::Remove(args) => remove(args).await,
+        UserCommand::SetCredentials(args) => set_credentials(args).await,
+        UserCommand::SetMailbox(args) => set_mailbox(args).await,
+    }
+}
+
+/// Opens the store of the configuration named by `args`.
+pub async fn store(args: &ConfigArgs) -> Result<std::sync::Arc<tsgate_store::SqliteStore>, Failure> {
+    let config = Config::load(args.config.as_deref()).map_err(Failure::Config)?;
+    app::open_store(&config).await.map_err(Failure::Config)
+}
+
+/// A user id from the command line.
+pub fn user_id(value: &str) -> Result<UserId, Failure> {
+    UserId::new(value).map_err(|_| {
+        Failure::Config(anyhow!("'{value}' is not a Sistema TS user id (1 to 16 characters, no spaces)"))
+    })
+}
+
+fn check_len(field: &str, value: &str, allowed: &[usize]) -> Result<(), Failure> {
+    if allowed.contains(&value.chars().count()) {
+        Ok(())
+    } else {
+        Err(Failure::Config(anyhow!("--{field} must have {allowed:?} characters")))
+    }
+}
+
+async fn add(args: UserAddArgs) -> Result<(), Failure> {
+    let id = user_id(&args.user)?;
+    check_len("cf", &args.cf, &[16])?;
+    check_len("region", &args.region, &[3])?;
+    check_len("asl", &args.asl, &[3])?;
+    check_len("ssa", &args.ssa, &[5, 6])?;
+    let role = Role::parse(&args.role)
+        .ok_or_else(|| Failure::Config(anyhow!("--role must be titolare, sostituto or farmacia")))?;
+    let environment = Environment::parse(&args.environment)
+        .ok_or_else(|| Failure::Config(anyhow!("--environment must be test or production")))?;
+    let password_changed_at = args
+        .password_changed
+        .as_deref()
+        .map(|d| Date::parse(d, format_description!("[year]-[month]-[day]")))
+        .transpose()
+        .map_err(|_| Failure::Config(anyhow!("--password-changed must be YYYY-MM-DD")))?;
+    let profile = UserProfile {
+        user_id: id.clone(),
+        fiscal_code: args.cf.to_uppercase(),
+        region: args.region,
+        asl: args.asl,
+        ssa: args.ssa,
+        specialization: args.specialization,
+        display_name: args.name,
+        environment,
+        role,
+        password_changed_at,
+    };
+    let password = Password::new(read_secret("Password Sistema TS: ").map_err(Failure::Refused)?);
+    let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
+    let store = store(&args.config).await?;
+    store.put_user(&profile).await.map_err(|e| Failure::Refused(e.into()))?;
+    store
+        .set_credentials(&id, &password, &pin, password_changed_at)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
+    println!("user {} saved ({}, {})", id.as_str(), role.as_str(), environment.as_str());
+    Ok(())
+}
+
+async fn list(args: ConfigArgs) -> Result<(), Failure> {
+    let store = store(&args).await?;
+    let users = store.list_users().await.map_err(|e| Failure::Refused(e.into()))?;
+    if users.is_empty() {
+        println!("no users yet: add one with `tsgate user add`");
+    }
+    for user in users {
+        println!(
+            "{:<16}  {:<9}  {:<10}  {}",
+            user.user_id.as_str(),
+            user.role.as_str(),
+            user.environment.as_str(),
+            user.display_name.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn show(args: UserRefArgs) -> Result<(), Failure> {
+    let id = user_id(&args.user)?;
+    let store = store(&args.config).await?;
+    let user = store
+        .get_user(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
+    let has_credentials = store.get_credentials(&id).await.map_err(|e| Failure::Refused(e.into()))?.is_some();
+    let mailbox = store.get_mailbox(&id).await.map_err(|e| Failure::Refused(e.into()))?;
+    let shown = serde_json::json!({
+        "user": user,
+        "credentials": if has_credentials { "set (encrypted)" } else { "missing" },
+        "mailbox": mailbox.map(|m| serde_json::json!({
+            "host": m.host, "port": m.port, "tls": m.tls, "username": m.username,
+            "folders": m.folders, "address": m.address,
+        })),
+    });
+    println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| Failure::Refused(e.into()))?);
+    Ok(())
+}
+
+async fn remove(args: UserRefArgs) -> Result<(), Failure> {
+    let id = user_id(&args.user)?;
+    let store = store(&args.config).await?;
+    if store.remove_user(&id).await.map_err(|e| Failure::Refused(e.into()))? {
+        println!("user {} removed", id.as_str());
+        Ok(())
+    } else {
+        Err(Failure::Refused(anyhow!("no user {}", id.as_str())))
+    }
+}
+
+async fn set_credentials(args: UserRefArgs) -> Result<(), Failure> {
+    let id = user_id(&args.user)?;
+    let store = store(&args.config).await?;
+    store
+        .get_user(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
+    let password = Password::new(read_secret("Nuova password Sistema TS: ").map_err(Failure::Refused)?);
+    let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
+    let today = time::OffsetDateTime::now_utc().date();
+    store
+        .set_credentials(&id, &password, &pin, Some(today))
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
+    println!(
+        "credentials of {} updated; a running server lifts any block on the next request",
+        id.as_str()
+    );
+    Ok(())
+}
+
+async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
+    let id = user_id(&args.user)?;
+    let store = store(&args.config).await?;
+    store
+        .get_user(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
+    let password = Password::new(read_secret("Password della casella: ").map_err(Failure::Refused)?);
+    let settings = MailboxSettings {
+        host: args.host,
+        port: args.port,
+        tls: !args.starttls,
+        username: args.username,
+        password,
+        folders: args.folders,
+        address: args.address,
+    };
+    store
+        .set_mailbox(&id, &settings)
+        .await
+        .context("cannot save the mailbox")
+        .map_err(Failure::Refused)?;
+    println!("mailbox of {} saved", id.as_str());
+    Ok(())
+}
