@@ -1,0 +1,222 @@
+//! [`SqliteStore`] as the gateway's workstation directory, audit log and admin directory.
+
+use std::str::FromStr;
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use tsgate_session::{AuditKind, UserId, UserProfile, WorkstationId};
+use tsgate_store::{
+    AuditQuery, SqliteStore, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken,
+};
+
+use crate::ports::{
+    AdminDirectory, AdminError, AuditFilter, AuditLog, AuditRecord, BackendError, NewUser,
+    NewWorkstation, Role, UserRecord, Workstation, WorkstationDirectory,
+};
+
+fn backend(e: tsgate_store::Error) -> BackendError {
+    BackendError(e.to_string())
+}
+
+fn admin(e: tsgate_store::Error) -> AdminError {
+    match e {
+        tsgate_store::Error::NotFound(_) => AdminError::NotFound,
+        tsgate_store::Error::Conflict => AdminError::AlreadyExists,
+        other => AdminError::Backend(backend(other)),
+    }
+}
+
+fn role_from_store(role: WorkstationRole) -> Role {
+    match role {
+        WorkstationRole::Admin => Role::Admin,
+        WorkstationRole::Doctor => Role::Doctor,
+        WorkstationRole::Staff => Role::Staff,
+    }
+}
+
+fn role_to_store(role: Role) -> WorkstationRole {
+    match role {
+        Role::Admin => WorkstationRole::Admin,
+        Role::Doctor => WorkstationRole::Doctor,
+        Role::Staff => WorkstationRole::Staff,
+    }
+}
+
+fn workstation(ws: tsgate_store::Workstation) -> Workstation {
+    Workstation {
+        id: ws.id.0,
+        name: ws.name,
+        role: role_from_store(ws.role),
+        users: ws.users.into_iter().map(String::from).collect(),
+    }
+}
+
+fn user_record(p: UserProfile) -> UserRecord {
+    UserRecord {
+        user_id: p.user_id.into(),
+        display_name: p.display_name,
+        region: p.region,
+        asl: p.asl,
+    }
+}
+
+fn user_ids(users: &[String]) -> Result<Vec<UserId>, AdminError> {
+    users
+        .iter()
+        .map(|u| UserId::new(u.as_str()).map_err(|e| AdminError::Invalid(format!("{u}: {e}"))))
+        .collect()
+}
+
+impl WorkstationDirectory for SqliteStore {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a WorkstationToken,
+    ) -> BoxFuture<'a, Result<Option<Workstation>, BackendError>> {
+        async move {
+            let found = WorkstationRepo::authenticate(self, token)
+                .await
+                .map_err(backend)?;
+            Ok(found.filter(|ws| ws.revoked_at.is_none()).map(workstation))
+        }
+        .boxed()
+    }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        async move { self.ping().await.map_err(backend) }.boxed()
+    }
+}
+
+impl AuditLog for SqliteStore {
+    fn record(&self, event: AuditRecord) -> BoxFuture<'_, Result<(), BackendError>> {
+        // The store's audit holds session events only (user and kind are required there).
+        // Administration events go to the log under the `audit` target until it has a table.
+        tracing::info!(
+            target: "audit",
+            kind = %event.kind,
+            actor = %event.actor,
+            user = event.user.as_deref().unwrap_or(""),
+            outcome = %event.outcome,
+            "administration"
+        );
+        async { Ok(()) }.boxed()
+    }
+
+    fn query(&self, filter: AuditFilter) -> BoxFuture<'_, Result<Vec<AuditRecord>, BackendError>> {
+        async move {
+            // A user id or kind that cannot exist matches nothing.
+            let user = match filter.user.as_deref().map(UserId::new) {
+                Some(Err(_)) => return Ok(vec![]),
+                Some(Ok(u)) => Some(u),
+                None => None,
+            };
+            let kind = match filter.kind.as_deref().map(AuditKind::from_str) {
+                Some(Err(_)) => return Ok(vec![]),
+                Some(Ok(k)) => Some(k),
+                None => None,
+            };
+            let store_filter = tsgate_store::AuditFilter {
+                user,
+                actor: filter.workstation.map(|w| format!("ws:{w}")),
+                kind,
+                since: filter.from,
+                until: filter.to,
+                limit: filter.limit,
+            };
+            let events = self.query_audit(&store_filter).await.map_err(backend)?;
+            Ok(events.into_iter().map(AuditRecord::from).collect())
+        }
+        .boxed()
+    }
+}
+
+impl AdminDirectory for SqliteStore {
+    fn list_users(&self) -> BoxFuture<'_, Result<Vec<UserRecord>, BackendError>> {
+        async move {
+            let users = UserRepo::list_users(self).await.map_err(backend)?;
+            Ok(users.into_iter().map(user_record).collect())
+        }
+        .boxed()
+    }
+
+    fn add_user(&self, user: NewUser) -> BoxFuture<'_, Result<UserRecord, AdminError>> {
+        async move {
+            let id = UserId::new(user.user_id.as_str())
+                .map_err(|e| AdminError::Invalid(e.to_string()))?;
+            if self.get_user(&id).await.map_err(admin)?.is_some() {
+                return Err(AdminError::AlreadyExists);
+            }
+            let profile = UserProfile {
+                user_id: id.clone(),
+                fiscal_code: user.cf,
+                region: user.region,
+                asl: user.asl,
+                ssa: user.ssa.unwrap_or_else(|| "000000".into()),
+                specialization: user.specialization,
+                display_name: user.display_name,
+                environment: user.environment,
+                role: user.role,
+                password_changed_at: None,
+            };
+            self.put_user(&profile).await.map_err(admin)?;
+            self.set_credentials(&id, &user.password, &user.pin, None)
+                .await
+                .map_err(admin)?;
+            Ok(user_record(profile))
+        }
+        .boxed()
+    }
+
+    fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), AdminError>> {
+        async move {
+            let id = UserId::new(user).map_err(|_| AdminError::NotFound)?;
+            match UserRepo::remove_user(self, &id).await.map_err(admin)? {
+                true => Ok(()),
+                false => Err(AdminError::NotFound),
+            }
+        }
+        .boxed()
+    }
+
+    fn list_workstations(&self) -> BoxFuture<'_, Result<Vec<Workstation>, BackendError>> {
+        async move {
+            let all = WorkstationRepo::list_workstations(self)
+                .await
+                .map_err(backend)?;
+            Ok(all
+                .into_iter()
+                .filter(|ws| ws.revoked_at.is_none())
+                .map(workstation)
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn add_workstation(
+        &self,
+        new: NewWorkstation,
+    ) -> BoxFuture<'_, Result<(Workstation, WorkstationToken), AdminError>> {
+        async move {
+            let users = user_ids(&new.users)?;
+            let (ws, token) = self
+                .create_workstation(new.name.trim(), role_to_store(new.role), &users)
+                .await
+                .map_err(admin)?;
+            Ok((workstation(ws), token))
+        }
+        .boxed()
+    }
+
+    fn revoke_workstation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), AdminError>> {
+        async move {
+            let id = WorkstationId(id.to_owned());
+            match WorkstationRepo::revoke_workstation(self, &id)
+                .await
+                .map_err(admin)?
+            {
+                true => Ok(()),
+                false => Err(AdminError::NotFound),
+            }
+        }
+        .boxed()
+    }
+}

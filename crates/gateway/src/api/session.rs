@@ -1,0 +1,188 @@
+//! The session endpoints of one user.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sistemats::SessionCode;
+
+use tsgate_session::{SessionError, SessionView, UserId};
+
+use super::{ApiJson, ApiQuery};
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One entry of `GET /api/v1/users`.
+#[derive(Debug, Serialize)]
+struct UserEntry {
+    user: String,
+    session: SessionView,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct UsersQuery {
+    /// Admin only: every configured user (without session), from the admin directory.
+    #[serde(default)]
+    all: bool,
+}
+
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    ApiQuery(query): ApiQuery<UsersQuery>,
+) -> Result<Response, ApiError> {
+    if query.all {
+        return super::admin::list_all_users(&state, &actor).await;
+    }
+    let mut out = Vec::with_capacity(actor.workstation.users.len());
+    for user in &actor.workstation.users {
+        let Ok(id) = UserId::new(user.as_str()) else {
+            tracing::warn!(%user, workstation = %actor.workstation.id, "workstation lists an invalid user id");
+            continue;
+        };
+        match state.backends().sessions.status(&id).await {
+            Ok(session) => out.push(UserEntry {
+                user: user.clone(),
+                session,
+            }),
+            // A user removed after the workstation was configured: not listed.
+            Err(SessionError::UnknownUser(_)) => {
+                tracing::warn!(%user, workstation = %actor.workstation.id, "workstation lists an unknown user");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Json(out).into_response())
+}
+
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(user): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let user = actor.require_user(&user)?;
+    Ok(Json(state.backends().sessions.status(&user).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RequestBody {
+    #[serde(default)]
+    replace: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct RequestAnswer {
+    /// `sent` (a `create` went out) or `joined` (one was already in flight).
+    outcome: &'static str,
+    session: SessionView,
+}
+
+pub(crate) async fn request(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(user): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let user = actor.require_user(&user)?;
+    // The body is optional: no body means `{"replace": false}`.
+    let replace = if body.iter().all(u8::is_ascii_whitespace) {
+        false
+    } else {
+        serde_json::from_slice::<RequestBody>(&body)
+            .map_err(|_| {
+                ApiError::BadRequest(
+                    "il corpo deve essere {\"replace\": true} oppure {\"replace\": false}.".into(),
+                )
+            })?
+            .replace
+    };
+    let outcome = state
+        .backends()
+        .sessions
+        .request(&user, &actor, replace)
+        .await?;
+    let answer = RequestAnswer {
+        outcome: if outcome.joined { "joined" } else { "sent" },
+        session: outcome.view,
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// The typed code. Deliberately without `Debug` derive: it holds the code.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CodeBody {
+    #[serde(deserialize_with = "de_code")]
+    code: SessionCode,
+}
+
+impl std::fmt::Debug for CodeBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeBody(***)")
+    }
+}
+
+fn de_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SessionCode, D::Error> {
+    String::deserialize(d).map(SessionCode::new)
+}
+
+pub(crate) async fn submit_code(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(user): Path<String>,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Json<SessionView>, ApiError> {
+    let user = actor.require_user(&user)?;
+    let session = state
+        .backends()
+        .sessions
+        .submit_code(&user, &actor, body.code)
+        .await?;
+    Ok(Json(session))
+}
+
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(user): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let user = actor.require_user(&user)?;
+    Ok(Json(state.backends().sessions.revoke(&user, &actor).await?))
+}
+
+#[derive(Serialize)]
+struct CodeAnswer<'a> {
+    user: &'a str,
+    code: &'a str,
+}
+
+/// "Copia codice": the code in clear, for a doctor's own workstation only. The session
+/// layer audits it ("copied").
+pub(crate) async fn reveal_code(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = actor.require_user(&user)?;
+    if !actor.workstation.may_see_code_of(user.as_str()) {
+        return Err(ApiError::CodeNotVisible);
+    }
+    let code = state
+        .backends()
+        .sessions
+        .current_code(&user, &actor)
+        .await?;
+    tracing::info!(%user, workstation = %actor.workstation.id, code = %code.hint(), "code revealed");
+    let mut response = Json(CodeAnswer {
+        user: user.as_str(),
+        code: code.expose_secret(),
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,121 @@
+//! Settings of the gateway (the binary fills them from TOML and `TSGATE_*` variables).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// Everything the gateway needs to know that is not a backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Address to listen on (used by [`GatewayConfig::bind`]).
+    pub listen: SocketAddr,
+    /// Base URL of the DEM services the proxy forwards to, e.g.
+    /// `https://demservice.sanita.finanze.it` (no trailing path).
+    pub upstream_dem_base: String,
+    /// Base URL of the A2F service (checked by `/readyz`; the session layer calls it).
+    pub upstream_a2f_base: String,
+    /// Extra CA certificates (PEM) trusted for the upstream, besides the system roots
+    /// (the simulator's CA in tests and demos).
+    pub upstream_ca_pem: Option<String>,
+    /// Body sizes, timeouts, rate limits.
+    pub limits: Limits,
+    /// Interval of the SSE keep-alive comments.
+    pub sse_keep_alive_seconds: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            upstream_dem_base: "https://demservice.sanita.finanze.it".into(),
+            upstream_a2f_base: "https://demservice.sanita.finanze.it".into(),
+            upstream_ca_pem: None,
+            limits: Limits::default(),
+            sse_keep_alive_seconds: 15,
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// Binds [`GatewayConfig::listen`].
+    pub async fn bind(&self) -> std::io::Result<tokio::net::TcpListener> {
+        tokio::net::TcpListener::bind(self.listen).await
+    }
+
+    /// Checks the settings that can be checked without network; the error is Italian, for
+    /// `tsgate check` and the start-up message.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, url) in [
+            ("upstream_dem_base", &self.upstream_dem_base),
+            ("upstream_a2f_base", &self.upstream_a2f_base),
+        ] {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|_| format!("{name}: indirizzo non valido ({url})"))?;
+            match uri.scheme_str() {
+                Some("https") | Some("http") => {}
+                _ => return Err(format!("{name}: l'indirizzo deve iniziare con https://")),
+            }
+            if uri.host().is_none() {
+                return Err(format!("{name}: manca il nome del server ({url})"));
+            }
+        }
+        if let Some(pem) = &self.upstream_ca_pem {
+            crate::proxy::client::parse_ca_pem(pem)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sizes, timeouts and rates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest JSON body accepted by the API.
+    pub api_body_bytes: usize,
+    /// Largest SOAP request body accepted by the proxy.
+    pub proxy_body_bytes: usize,
+    /// Time allowed to an API request (SSE excluded).
+    pub api_timeout_seconds: u64,
+    /// Time allowed to Sistema TS to start answering a proxied call.
+    pub proxy_upstream_timeout_seconds: u64,
+    /// Time allowed to open a connection to Sistema TS.
+    pub proxy_connect_timeout_seconds: u64,
+    /// Idle keep-alive connections kept per upstream host.
+    pub proxy_pool_max_idle: usize,
+    /// Per-workstation rate of the JSON API (`None`: unlimited).
+    pub api_rate: Option<RateQuota>,
+    /// Per-workstation rate of the SOAP proxy (`None`: unlimited).
+    pub proxy_rate: Option<RateQuota>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            api_body_bytes: 64 * 1024,
+            proxy_body_bytes: 8 * 1024 * 1024,
+            api_timeout_seconds: 30,
+            proxy_upstream_timeout_seconds: 120,
+            proxy_connect_timeout_seconds: 10,
+            proxy_pool_max_idle: 32,
+            api_rate: Some(RateQuota {
+                per_second: 10,
+                burst: 50,
+            }),
+            proxy_rate: Some(RateQuota {
+                per_second: 200,
+                burst: 400,
+            }),
+        }
+    }
+}
+
+/// A token-bucket rate: `per_second` sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateQuota {
+    /// Sustained requests per second (at least 1).
+    pub per_second: u32,
+    /// Requests allowed at once (at least 1).
+    pub burst: u32,
+}

@@ -1,0 +1,123 @@
+//! The pooled HTTP/1.1 client towards Sistema TS (hyper-util legacy client + rustls/ring).
+//!
+//! Chosen over reqwest for the hot path: it takes the incoming body as is (no re-boxing),
+//! keeps idle keep-alive connections per host, and was measured faster for this use.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::Uri;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::config::GatewayConfig;
+
+/// Parses one or more PEM certificates; the error is Italian (it reaches `tsgate check`).
+pub(crate) fn parse_ca_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificato CA dell'upstream non leggibile: {e}"))?;
+    if certs.is_empty() {
+        return Err("certificato CA dell'upstream: nessun certificato PEM trovato".into());
+    }
+    Ok(certs)
+}
+
+/// Client plus the upstream base it forwards to.
+#[derive(Clone, Debug)]
+pub(crate) struct ProxyClient {
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// `scheme://authority` plus an optional path prefix without trailing `/`.
+    base: String,
+}
+
+impl ProxyClient {
+    pub(crate) fn new(config: &GatewayConfig) -> Result<Self, String> {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+        if added == 0 {
+            // A container without ca-certificates: the Mozilla list still verifies Sistema TS.
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        if let Some(pem) = &config.upstream_ca_pem {
+            for cert in parse_ca_pem(pem)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("certificato CA dell'upstream non valido: {e}"))?;
+            }
+        }
+        if roots.is_empty() {
+            return Err(
+                "nessun certificato radice disponibile per verificare Sistema TS: installa ca-certificates o indica upstream_ca_pem"
+                    .into(),
+            );
+        }
+        tracing::debug!(system_roots = added, "proxy TLS roots loaded");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("configurazione TLS non valida: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let limits = &config.limits;
+        let mut http = HttpConnector::new();
+        // The https connector decides the scheme; the inner one must accept https URIs.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(
+            limits.proxy_connect_timeout_seconds,
+        )));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(limits.proxy_pool_max_idle)
+            .build(connector);
+
+        let base: Uri = config
+            .upstream_dem_base
+            .parse()
+            .map_err(|_| format!("upstream_dem_base non valido: {}", config.upstream_dem_base))?;
+        if base.scheme().is_none() || base.authority().is_none() {
+            return Err(format!(
+                "upstream_dem_base deve essere un indirizzo completo (https://…): {}",
+                config.upstream_dem_base
+            ));
+        }
+        let base = config.upstream_dem_base.trim_end_matches('/').to_owned();
+        Ok(Self { client, base })
+    }
+
+    /// The upstream URI of a service path and optional query.
+    pub(crate) fn uri(
+        &self,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<Uri, http::uri::InvalidUri> {
+        let mut s =
+            String::with_capacity(self.base.len() + path.len() + 1 + query.map_or(0, str::len));
+        s.push_str(&self.base);
+        s.push_str(path);
+        if let Some(q) = query {
+            s.push('?');
+            s.push_str(q);
+        }
+        s.parse()
+    }
+
+    pub(crate) fn client(&self) -> &Client<HttpsConnector<HttpConnector>, Body> {
+        &self.client
+    }
+}

@@ -1,0 +1,396 @@
+//! The SOAP proxy: `POST /ts/<workstation-token>/<DEM path>` (or `/ts/<DEM path>` with
+//! `X-Tsgate-Token`) forwarded to Sistema TS with `Authorization2F: Bearer <code>` added.
+//!
+//! The request body streams up and the answer streams down; the answer is scanned on the fly
+//! for ErroreRicetta 9101 (see [`scan`]). Every refusal is a SOAP 1.1 Fault with an Italian
+//! `faultstring`, because practice software shows the faultstring and nothing else.
+//! Nothing here logs a header: the Basic header carries the doctor's password.
+
+pub(crate) mod client;
+mod fault;
+pub mod scan;
+pub mod services;
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use http_body_util::Limited;
+use zeroize::Zeroize as _;
+
+use crate::auth::{self, AuthFailure};
+use sistemats::SessionCode;
+use tsgate_session::UserId;
+
+use crate::ports::{Caller, NoUsableCode, ProxyOutcome};
+use crate::state::AppState;
+use fault::{ProxyRefusal, refusal};
+use scan::ScanBody;
+use services::DemService;
+
+/// Header carrying the workstation token when it cannot be in the path.
+pub const TOKEN_HEADER: &str = "x-tsgate-token";
+/// Header naming the Sistema TS user when the Basic header is absent.
+pub const USER_HEADER: &str = "x-tsgate-user";
+/// The second-factor header of Sistema TS.
+pub const AUTHORIZATION_2F: &str = "authorization2f";
+
+/// Route of the proxy in the router.
+pub(crate) const ROUTE: &str = "/ts/{*path}";
+
+/// The 403 Fault for a call without a workstation token.
+pub(crate) fn no_workstation_fault() -> Response {
+    refusal::no_workstation().into_response()
+}
+
+/// Handles one proxied call. The latency metric covers the time to the answer's headers
+/// (the body then streams at the workstation's pace).
+pub(crate) async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    match forward(&state, parts, body).await {
+        Ok((response, service)) => {
+            metrics::histogram!("tsgate_proxy_request_duration_seconds", "service" => service.name)
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("tsgate_proxy_requests_total", "service" => service.name, "status" => response.status().as_str().to_owned())
+                .increment(1);
+            response
+        }
+        Err(refused) => {
+            metrics::counter!("tsgate_proxy_refused_total", "reason" => refused.reason)
+                .increment(1);
+            tracing::info!(
+                reason = refused.reason,
+                status = refused.status.as_u16(),
+                "proxy call refused"
+            );
+            refused.into_response()
+        }
+    }
+}
+
+async fn forward(
+    state: &AppState,
+    parts: http::request::Parts,
+    body: Body,
+) -> Result<(Response, &'static DemService), ProxyRefusal> {
+    if parts.method != Method::POST {
+        return Err(refusal::method());
+    }
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix("/ts/")
+        .ok_or_else(refusal::no_workstation)?;
+    let header_token = parts
+        .headers
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let (token, service_path) = match header_token {
+        Some(t) => (t, &parts.uri.path()[3..]),
+        None => match rest.split_once('/') {
+            Some((t, _)) if !t.is_empty() => (t, &rest[t.len()..]),
+            _ => return Err(refusal::no_workstation()),
+        },
+    };
+
+    let remote = auth::remote_ip_of(&parts.extensions);
+    let actor = auth::authenticate(state, token, remote, state.proxy_limiter())
+        .await
+        .map_err(|f| match f {
+            AuthFailure::Invalid => refusal::no_workstation(),
+            AuthFailure::RateLimited(secs) => refusal::rate_limited(secs),
+            AuthFailure::Backend(cause) => {
+                tracing::error!(%cause, "workstation lookup failed");
+                refusal::internal()
+            }
+        })?;
+
+    let service = services::find(service_path).ok_or_else(refusal::unknown_path)?;
+    let user = sistema_ts_user(&parts.headers).ok_or_else(refusal::no_user)?;
+    if !actor.workstation.may_act_for(&user) {
+        return Err(refusal::not_allowed(&user));
+    }
+    let user = UserId::new(user.as_str()).map_err(|_| refusal::not_allowed(&user))?;
+    let limit = state.config().limits.proxy_body_bytes;
+    if content_length(&parts.headers).is_some_and(|len| len > limit as u64) {
+        return Err(refusal::too_large(limit));
+    }
+
+    let codes = &state.backends().codes;
+    let code = codes
+        .code_for_proxy(&user, service.application, &actor)
+        .await
+        .map_err(|NoUsableCode { message_it }| refusal::no_code(user.as_str(), message_it))?;
+
+    let uri = state
+        .proxy_client()
+        .uri(service.path, parts.uri.query())
+        .map_err(|_| refusal::unknown_path())?;
+    let mut upstream = http::Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .body(Body::new(Limited::new(body, limit)))
+        .map_err(|_| refusal::internal())?;
+    copy_request_headers(&parts.headers, upstream.headers_mut());
+    let mut bearer = HeaderValue::try_from(format!("Bearer {}", code.expose_secret()))
+        .map_err(|_| refusal::no_code(user.as_str(), None))?;
+    bearer.set_sensitive(true);
+    upstream
+        .headers_mut()
+        .insert(HeaderName::from_static(AUTHORIZATION_2F), bearer);
+
+    let timeout =
+        std::time::Duration::from_secs(state.config().limits.proxy_upstream_timeout_seconds);
+    let sent = tokio::time::timeout(timeout, state.proxy_client().client().request(upstream)).await;
+    let answer = match sent {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => {
+            let detail = error_chain(&e);
+            tracing::warn!(service = service.name, %user, %detail, "Sistema TS unreachable");
+            report(
+                state,
+                &user,
+                &code,
+                &actor,
+                ProxyOutcome::UpstreamFailure { detail },
+            );
+            // A connect failure means nothing reached Sistema TS; otherwise we cannot know.
+            return Err(if e.is_connect() {
+                refusal::upstream_down()
+            } else {
+                refusal::upstream_broken()
+            });
+        }
+        Err(_) => {
+            tracing::warn!(service = service.name, %user, "Sistema TS timed out");
+            report(
+                state,
+                &user,
+                &code,
+                &actor,
+                ProxyOutcome::UpstreamFailure {
+                    detail: format!("no answer within {}s", timeout.as_secs()),
+                },
+            );
+            return Err(refusal::upstream_timeout());
+        }
+    };
+
+    let (mut answer_parts, answer_body) = answer.into_parts();
+    strip_hop_by_hop(&mut answer_parts.headers);
+    let status = answer_parts.status;
+    tracing::debug!(service = service.name, %user, workstation = %actor.workstation.id, status = status.as_u16(), "proxied");
+
+    let body = if status == StatusCode::UNAUTHORIZED {
+        report(state, &user, &code, &actor, ProxyOutcome::Unauthorized);
+        Body::new(answer_body)
+    } else if status.is_server_error() && !is_xml(&answer_parts.headers) {
+        report(
+            state,
+            &user,
+            &code,
+            &actor,
+            ProxyOutcome::UpstreamFailure {
+                detail: format!("HTTP {status} without SOAP"),
+            },
+        );
+        Body::new(answer_body)
+    } else {
+        let (state2, user2, code2, actor2, name) = (
+            state.clone(),
+            user.clone(),
+            code.clone(),
+            actor.clone(),
+            service.name,
+        );
+        Body::new(ScanBody::new(
+            Body::new(answer_body),
+            Box::new(move |found| {
+                let outcome = if found {
+                    metrics::counter!("tsgate_proxy_9101_total", "service" => name).increment(1);
+                    tracing::warn!(service = name, user = %user2, "receipt carries 9101: ID-SESSIONE missing or not valid");
+                    ProxyOutcome::Dem9101
+                } else {
+                    ProxyOutcome::Ok
+                };
+                report(&state2, &user2, &code2, &actor2, outcome);
+            }),
+        ))
+    };
+    Ok((Response::from_parts(answer_parts, body), service))
+}
+
+/// Tells the session layer, without delaying the answer.
+fn report(
+    state: &AppState,
+    user: &UserId,
+    code: &SessionCode,
+    caller: &Caller,
+    outcome: ProxyOutcome,
+) {
+    let state = state.clone();
+    let user = user.clone();
+    let code = code.clone();
+    let caller = caller.clone();
+    tokio::spawn(async move {
+        state
+            .backends()
+            .codes
+            .report(&user, &code, &caller, outcome)
+            .await;
+    });
+}
+
+/// The Sistema TS user: `X-Tsgate-User`, else the user part of `Authorization: Basic`.
+///
+/// Only the user part is kept; the decoded buffer holding the password is wiped.
+fn sistema_ts_user(headers: &HeaderMap) -> Option<String> {
+    if let Some(user) = headers
+        .get(USER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        return Some(user.to_owned());
+    }
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let mut decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let user = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .and_then(|i| std::str::from_utf8(&decoded[..i]).ok())
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    decoded.zeroize();
+    user
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn is_xml(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("xml"))
+}
+
+/// Headers never forwarded: hop-by-hop ones (RFC 9110 §7.6.1), and those tsgate owns.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::try_from(n.trim()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+fn copy_request_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    let mut headers = from.clone();
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+    // The code is tsgate's to add: a stale or foreign one from the workstation must not pass.
+    headers.remove(AUTHORIZATION_2F);
+    headers.remove(TOKEN_HEADER);
+    headers.remove(USER_HEADER);
+    // An encoded answer could not be scanned for 9101: ask for identity.
+    headers.remove(header::ACCEPT_ENCODING);
+    if let Some(auth) = headers.get_mut(header::AUTHORIZATION) {
+        auth.set_sensitive(true);
+    }
+    *to = headers;
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_from_basic_or_header() {
+        let mut h = HeaderMap::new();
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode("PROVAX00X00X000Y:Salve123:with:colons");
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {basic}").parse().unwrap(),
+        );
+        assert_eq!(sistema_ts_user(&h).as_deref(), Some("PROVAX00X00X000Y"));
+        h.insert(USER_HEADER, "OTHER".parse().unwrap());
+        assert_eq!(sistema_ts_user(&h).as_deref(), Some("OTHER"));
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Basic !!notbase64".parse().unwrap());
+        assert_eq!(sistema_ts_user(&h), None);
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(sistema_ts_user(&h), None);
+    }
+
+    #[test]
+    fn forwarded_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            "keep-alive, x-custom-hop".parse().unwrap(),
+        );
+        h.insert("x-custom-hop", "1".parse().unwrap());
+        h.insert(AUTHORIZATION_2F, "Bearer stale".parse().unwrap());
+        h.insert(TOKEN_HEADER, "tsg_x".parse().unwrap());
+        h.insert(header::HOST, "tsgate.local".parse().unwrap());
+        h.insert(header::ACCEPT_ENCODING, "gzip".parse().unwrap());
+        h.insert("soapaction", "\"x\"".parse().unwrap());
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        let mut out = HeaderMap::new();
+        copy_request_headers(&h, &mut out);
+        let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(out["soapaction"], "\"x\"");
+        assert!(out[header::AUTHORIZATION].is_sensitive());
+    }
+}

@@ -1,0 +1,154 @@
+//! The shared application state and its construction.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::watch;
+
+use crate::auth::WorkstationLimiter;
+use crate::config::GatewayConfig;
+use crate::ports::{
+    AdminDirectory, AuditLog, CodeProvider, MailboxService, SessionService, WorkstationDirectory,
+};
+use crate::proxy::client::ProxyClient;
+
+/// The implementations of the ports, wired by the binary.
+#[derive(Clone)]
+pub struct Backends {
+    /// Workstation lookup by token hash.
+    pub workstations: Arc<dyn WorkstationDirectory>,
+    /// Session operations for the API and the event stream.
+    pub sessions: Arc<dyn SessionService>,
+    /// Codes for the proxy, and what happened to proxied calls.
+    pub codes: Arc<dyn CodeProvider>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// User and workstation administration; `None` answers 501 on the admin endpoints.
+    pub admin: Option<Arc<dyn AdminDirectory>>,
+}
+
+impl fmt::Debug for Backends {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backends")
+            .field("admin", &self.admin.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A setting is wrong; the text is Italian.
+    #[error("configurazione non valida: {0}")]
+    Config(String),
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: GatewayConfig,
+    backends: Backends,
+    proxy: ProxyClient,
+    api_limiter: WorkstationLimiter,
+    proxy_limiter: WorkstationLimiter,
+    metrics: PrometheusHandle,
+    shutdown: watch::Sender<bool>,
+    mailboxes: OnceLock<Arc<dyn MailboxService>>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .field("backends", &self.backends)
+            .field("mailboxes", &self.mailboxes.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state: validates the settings, prepares the upstream client, and uses the
+    /// process-wide metrics recorder ([`crate::metrics_handle`]).
+    pub fn new(config: GatewayConfig, backends: Backends) -> Result<Self, GatewayError> {
+        Self::with_metrics(config, backends, crate::metrics::metrics_handle())
+    }
+
+    /// Same as [`AppState::new`] with a given Prometheus handle (when the binary installs
+    /// its own recorder).
+    pub fn with_metrics(
+        config: GatewayConfig,
+        backends: Backends,
+        metrics: PrometheusHandle,
+    ) -> Result<Self, GatewayError> {
+        config.validate().map_err(GatewayError::Config)?;
+        let proxy = ProxyClient::new(&config).map_err(GatewayError::Config)?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                api_limiter: WorkstationLimiter::new(config.limits.api_rate),
+                proxy_limiter: WorkstationLimiter::new(config.limits.proxy_rate),
+                config,
+                backends,
+                proxy,
+                metrics,
+                shutdown,
+                mailboxes: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// Enables `GET`/`PUT /api/v1/users/{user}/mailbox` (answered 501 until set). Can be
+    /// called once, at any time; returns `false` if already set.
+    pub fn set_mailboxes(&self, mailboxes: Arc<dyn MailboxService>) -> bool {
+        self.inner.mailboxes.set(mailboxes).is_ok()
+    }
+
+    pub(crate) fn mailboxes(&self) -> Option<&Arc<dyn MailboxService>> {
+        self.inner.mailboxes.get()
+    }
+
+    /// Asks long-lived responses (SSE streams) to end, so that graceful shutdown completes.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.inner.config
+    }
+
+    /// The backends.
+    pub fn backends(&self) -> &Backends {
+        &self.inner.backends
+    }
+
+    pub(crate) fn proxy_client(&self) -> &ProxyClient {
+        &self.inner.proxy
+    }
+
+    pub(crate) fn api_limiter(&self) -> &WorkstationLimiter {
+        &self.inner.api_limiter
+    }
+
+    pub(crate) fn proxy_limiter(&self) -> &WorkstationLimiter {
+        &self.inner.proxy_limiter
+    }
+
+    pub(crate) fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+
+    /// Resolves when [`AppState::begin_shutdown`] was called.
+    pub(crate) fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let mut rx = self.inner.shutdown.subscribe();
+        async move {
+            // An error means the sender is gone: the state was dropped, so stop as well.
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! The JSON API: the authorisation matrix, answers and the error shape.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Nobody,
+    BadToken,
+    Admin,
+    Doctor,
+    Staff,
+    /// A doctor's workstation for another user.
+    Other,
+}
+
+const ALL: [Who; 6] = [
+    Who::Nobody,
+    Who::BadToken,
+    Who::Admin,
+    Who::Doctor,
+    Who::Staff,
+    Who::Other,
+];
+
+fn token(app: &TestApp, who: Who) -> Option<String> {
+    match who {
+        Who::Nobody => None,
+        Who::BadToken => Some("tsg_unknown".into()),
+        Who::Admin => Some(app.tokens.admin.clone()),
+        Who::Doctor => Some(app.tokens.doctor.clone()),
+        Who::Staff => Some(app.tokens.staff.clone()),
+        Who::Other => Some(app.tokens.other.clone()),
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    who: Who,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.http.request(method, app.url(path));
+    if let Some(t) = token(app, who) {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn assert_error_shape(v: &Value, code: &str) {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"));
+    assert_eq!(obj.len(), 1, "{v}");
+    let e = v["error"].as_object().unwrap();
+    assert_eq!(e.len(), 2, "{v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+}
+
+/// (method, path, body, expected status for [Nobody, BadToken, Admin, Doctor, Staff, Other])
+fn matrix() -> Vec<(Method, String, Option<Value>, [u16; 6])> {
+    let s = format!("/api/v1/users/{U1}/session");
+    vec![
+        (
+            Method::GET,
+            "/api/v1/users".into(),
+            None,
+            [401, 401, 200, 200, 200, 200],
+        ),
+        (Method::GET, s.clone(), None, [401, 401, 200, 200, 200, 403]),
+        (
+            Method::POST,
+            format!("{s}/request"),
+            Some(json!({"replace": true})),
+            [401, 401, 202, 202, 202, 403],
+        ),
+        (
+            Method::POST,
+            format!("{s}/code"),
+            Some(json!({"code": CODE_U1})),
+            [401, 401, 200, 200, 200, 403],
+        ),
+        (
+            Method::GET,
+            format!("{s}/code"),
+            None,
+            [401, 401, 403, 200, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            s.clone(),
+            None,
+            [401, 401, 200, 200, 200, 403],
+        ),
+        (
+            Method::GET,
+            "/api/v1/audit".into(),
+            None,
+            [401, 401, 200, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/v1/workstations".into(),
+            None,
+            [401, 401, 200, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/workstations".into(),
+            Some(json!({"name": "reception", "role": "staff", "users": [U1]})),
+            [401, 401, 201, 403, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/workstations/ws-nonexistent".into(),
+            None,
+            [401, 401, 404, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            Some(
+                json!({"user_id": "NEWUSER", "cf": "X", "region": "120", "asl": "201", "password": "p", "pin": "1"}),
+            ),
+            [401, 401, 201, 403, 403, 403],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/users/NEWUSER".into(),
+            None,
+            [401, 401, 404, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/users/{U1}/mailbox"),
+            None,
+            [401, 401, 200, 200, 200, 403],
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{U1}/mailbox"),
+            Some(json!({"host": "imap.pec.example", "username": "rossi", "password": "MailPwd"})),
+            [401, 401, 200, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            "/api/v1/users?all=true".into(),
+            None,
+            [401, 401, 200, 403, 403, 403],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn authorisation_matrix() {
+    let app = spawn_app().await;
+    for (method, path, body, expected) in matrix() {
+        for (i, who) in ALL.into_iter().enumerate() {
+            // Each call starts from a user that has a code.
+            app.sessions.set_code(U1, Some(CODE_U1));
+            let (status, v) = call(&app, who, method.clone(), &path, body.clone()).await;
+            assert_eq!(status, expected[i], "{method} {path} as {who:?}: {v}");
+            if status >= 400 {
+                let code = v["error"]["code"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} as {who:?}: {v}"))
+                    .to_owned();
+                assert_error_shape(&v, &code);
+                let expected_code = match (status, who) {
+                    (401, Who::Nobody) => "missing_token",
+                    (401, _) => "invalid_token",
+                    (403, _) if method == Method::PUT => "admin_only",
+                    (403, Who::Other) if path.contains(U1) => "not_allowed",
+                    (403, Who::Admin | Who::Staff) if path.ends_with("/session/code") => {
+                        "code_not_visible"
+                    }
+                    (403, _) => "admin_only",
+                    (404, _) => "not_found",
+                    _ => unreachable!("{status}"),
+                };
+                assert_eq!(code, expected_code, "{method} {path} as {who:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_need_a_workstation() {
+    let app = spawn_app().await;
+    for who in [Who::Nobody, Who::BadToken] {
+        let mut req = app.http.get(app.url("/api/v1/events"));
+        if let Some(t) = token(&app, who) {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+    }
+}
+
+#[tokio::test]
+async fn session_answers() {
+    let app = spawn_app().await;
+    let (s, users) = call(&app, Who::Doctor, Method::GET, "/api/v1/users", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["user"], U1);
+    assert_eq!(users[0]["session"]["state"], "active");
+    assert_eq!(users[0]["session"]["level"], "green");
+    assert!(
+        !users.to_string().contains(CODE_U1),
+        "never the code in a state"
+    );
+
+    let path = format!("/api/v1/users/{U1}/session");
+    let (s, v) = call(
+        &app,
+        Who::Staff,
+        Method::POST,
+        &format!("{path}/request"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 409);
+    assert_error_shape(&v, "code_active");
+    let (s, v) = call(
+        &app,
+        Who::Staff,
+        Method::POST,
+        &format!("{path}/request"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("code_active")),
+        "no body means replace=false"
+    );
+    let (s, v) = call(
+        &app,
+        Who::Staff,
+        Method::POST,
+        &format!("{path}/request"),
+        Some(json!({"replace": true})),
+    )
+    .await;
+    assert_eq!(s, 202);
+    assert_eq!(v["outcome"], "sent");
+    assert_eq!(v["session"]["state"], "awaiting_code");
+
+    let (s, v) = call(
+        &app,
+        Who::Doctor,
+        Method::POST,
+        &format!("{path}/code"),
+        Some(json!({"code": "expired-code"})),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_error_shape(&v, "expired");
+    assert_eq!(
+        v["error"]["message"],
+        "Il codice è scaduto: richiedine uno nuovo."
+    );
+
+    let (s, v) = call(
+        &app,
+        Who::Doctor,
+        Method::GET,
+        &format!("{path}/code"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["code"], CODE_U1);
+    let audit = app.audit.records.lock().unwrap().clone();
+    assert!(audit.iter().any(|r| r.kind == "copied"
+        && r.actor == "ws:ws-doctor"
+        && r.code_hint.as_deref() == Some("…2920")));
+
+    let (s, v) = call(&app, Who::Doctor, Method::DELETE, &path, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["state"], "none");
+    let (s, v) = call(
+        &app,
+        Who::Doctor,
+        Method::GET,
+        &format!("{path}/code"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_error_shape(&v, "no_code");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_json_errors() {
+    let app = spawn_app().await;
+    let path = format!("/api/v1/users/{U1}/session/code");
+    let r = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(&app.tokens.doctor)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_error_shape(&body_json(r).await, "bad_request");
+    let r = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(&app.tokens.doctor)
+        .json(&json!({"code": "x", "extra": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let big = "x".repeat(100 * 1024);
+    let r = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(&app.tokens.doctor)
+        .json(&json!({"code": big}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_error_shape(&body_json(r).await, "payload_too_large");
+    let r = app
+        .http
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_error_shape(&body_json(r).await, "not_found");
+    let r = app
+        .http
+        .get(app.url("/api/v1/audit?from=yesterday"))
+        .bearer_auth(&app.tokens.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_error_shape(&body_json(r).await, "bad_request");
+}
+
+#[tokio::test]
+async fn audit_filters_reach_the_store() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/audit?user={U1}&workstation=ws-doctor&kind=copied&from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z&limit=5000")))
+        .bearer_auth(&app.tokens.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let f = app.audit.last_filter.lock().unwrap().clone().unwrap();
+    assert_eq!(f.user.as_deref(), Some(U1));
+    assert_eq!(f.workstation.as_deref(), Some("ws-doctor"));
+    assert_eq!(f.kind.as_deref(), Some("copied"));
+    assert!(f.from.is_some() && f.to.is_some());
+    assert_eq!(f.limit, Some(1000), "limit is capped");
+}
+
+#[tokio::test]
+async fn workstation_token_is_shown_once_and_works() {
+    let app = spawn_app().await;
+    let (s, v) = call(
+        &app,
+        Who::Admin,
+        Method::POST,
+        "/api/v1/workstations",
+        Some(json!({"name": "studio2", "role": "doctor", "users": [U1]})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let token = v["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("tsg_"));
+    let r = app
+        .http
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, list) = call(&app, Who::Admin, Method::GET, "/api/v1/workstations", None).await;
+    assert!(
+        !list.to_string().contains(&token),
+        "the token is never listed"
+    );
+    let (s, _) = call(
+        &app,
+        Who::Admin,
+        Method::DELETE,
+        "/api/v1/workstations/ws-studio2",
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let r = app
+        .http
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "revoked at once");
+}
+
+#[tokio::test]
+async fn health_readiness_metrics() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(body_json(r).await["status"], "ready");
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+}
+
+#[tokio::test]
+async fn mailbox_state_never_shows_the_password() {
+    let app = spawn_app().await;
+    let path = format!("/api/v1/users/{U1}/mailbox");
+    let (s, v) = call(
+        &app,
+        Who::Admin,
+        Method::PUT,
+        &path,
+        Some(json!({"host": "imap.pec.example", "username": "rossi", "password": "MailPwd"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["configured"], true);
+    let (s, v) = call(&app, Who::Doctor, Method::GET, &path, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["host"], "imap.pec.example");
+    assert!(!v.to_string().contains("MailPwd"), "{v}");
+    let (s, v) = call(
+        &app,
+        Who::Admin,
+        Method::PUT,
+        &path,
+        Some(json!(["not", "an", "object"])),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_error_shape(&v, "bad_request");
+}
+
+#[tokio::test]
+async fn mailbox_endpoints_without_a_mailbox_service() {
+    let app = spawn_app_with_mailboxes(|_| {}, false).await;
+    let (s, v) = call(
+        &app,
+        Who::Doctor,
+        Method::GET,
+        &format!("/api/v1/users/{U1}/mailbox"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 501);
+    assert_error_shape(&v, "not_configured");
+}
+
+#[tokio::test]
+async fn a_caller_set_by_a_server_layer_is_accepted() {
+    // What the web UI's cookie layer does: authenticate by its own means, then hand the
+    // caller to the API through the request extensions.
+    let app = spawn_app().await;
+    let caller = tsgate_gateway::Caller {
+        workstation: tsgate_gateway::Workstation {
+            id: "ws-ui".into(),
+            name: "browser".into(),
+            role: tsgate_gateway::Role::Staff,
+            users: vec![U1.into()],
+        },
+        remote: None,
+    };
+    let router = tsgate_gateway::router(app.state.clone()).layer(axum::middleware::from_fn(
+        move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+            let caller = caller.clone();
+            async move {
+                req.extensions_mut().insert(caller);
+                next.run(req).await
+            }
+        },
+    ));
+    use tower::ServiceExt as _;
+    let r = router
+        .oneshot(
+            axum::http::Request::get(format!("/api/v1/users/{U1}/session"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the gateway: one binary, one module per area (fast linking).
+
+mod api;
+mod events;
+mod fakes;
+mod helpers;
+mod limits;
+mod logs;
+mod openapi;
+mod proxy;
+mod stack;
+mod tls;
+mod upstream;

@@ -1,0 +1,339 @@
+//! The SOAP proxy against a fake DEM upstream (a transport test; the simulator end-to-end
+//! tests live with the binary).
+
+use futures::StreamExt;
+use sistemats::soap::{self, Body as SoapBody};
+use tsgate_gateway::ProxyOutcome;
+
+use crate::helpers::*;
+
+const INVIO: &str = "/DemRicettaPrescrittoServicesWeb/services/demInvioPrescritto";
+const REQUEST_XML: &str = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><x/></soapenv:Body></soapenv:Envelope>";
+
+fn fault_of(text: &str) -> sistemats::soap::Fault {
+    match soap::parse(text.as_bytes()).expect("a SOAP envelope") {
+        SoapBody::Fault(f) => f,
+        other => panic!("not a fault: {other:?}"),
+    }
+}
+
+async fn post(app: &TestApp, url: String, user: &str) -> reqwest::RequestBuilder {
+    app.http
+        .post(url)
+        .header("content-type", "text/xml;charset=UTF-8")
+        .header(
+            "soapaction",
+            "\"http://invioprescritto.wsdl.dem.sanita.finanze.it/InvioPrescritto\"",
+        )
+        .header("authorization", basic(user, PASSWORD))
+        .body(REQUEST_XML)
+}
+
+#[tokio::test]
+async fn adds_the_code_strips_the_incoming_one_and_passes_the_rest() {
+    let app = spawn_app().await;
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .header("authorization2f", "Bearer stale-or-foreign-code")
+        .header("x-custom", "kept")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), RECEIPT_OK);
+    let seen = app.upstream.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.path, INVIO);
+    let all_2f: Vec<_> = seen.headers.get_all("authorization2f").iter().collect();
+    assert_eq!(all_2f.len(), 1);
+    assert_eq!(all_2f[0], format!("Bearer {CODE_U1}").as_str());
+    assert_eq!(seen.headers["authorization"], basic(U1, PASSWORD).as_str());
+    assert_eq!(
+        seen.headers["soapaction"],
+        "\"http://invioprescritto.wsdl.dem.sanita.finanze.it/InvioPrescritto\""
+    );
+    assert_eq!(seen.headers["x-custom"], "kept");
+    assert!(seen.headers.get("accept-encoding").is_none());
+    assert_eq!(seen.body, REQUEST_XML.as_bytes());
+    let reports = within("report", app.sessions.wait_reports(1)).await;
+    assert_eq!(
+        reports[0],
+        (U1.to_owned(), CODE_U1.to_owned(), ProxyOutcome::Ok)
+    );
+}
+
+#[tokio::test]
+async fn token_in_header_and_user_in_header() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url(&format!("/ts{INVIO}")))
+        .header("x-tsgate-token", &app.tokens.doctor)
+        .header("x-tsgate-user", U1)
+        .body(REQUEST_XML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = app.upstream.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.path, INVIO);
+    assert_eq!(
+        seen.headers["authorization2f"],
+        format!("Bearer {CODE_U1}").as_str()
+    );
+    assert!(seen.headers.get("x-tsgate-token").is_none());
+    assert!(seen.headers.get("x-tsgate-user").is_none());
+}
+
+#[tokio::test]
+async fn refusals_are_soap_faults_in_italian() {
+    let app = spawn_app().await;
+    // (url, token override, user, expected status, expected X-Tsgate-Error, fragment)
+    let bad = "tsg_not-a-real-token";
+    let cases: Vec<(String, u16, &str, &str)> = vec![
+        (
+            app.proxy_url(bad, INVIO),
+            403,
+            "workstation",
+            "postazione non registrata",
+        ),
+        (
+            app.url("/ts/"),
+            403,
+            "workstation",
+            "postazione non registrata",
+        ),
+        (
+            app.proxy_url(
+                &app.tokens.doctor,
+                "/a2f-auth-ws/soap/v1/authentication-service",
+            ),
+            404,
+            "unknown_service",
+            "servizio non gestito",
+        ),
+        (
+            app.proxy_url(&app.tokens.doctor, "/etc/passwd"),
+            404,
+            "unknown_service",
+            "servizio non gestito",
+        ),
+        (
+            app.proxy_url(&app.tokens.other, INVIO),
+            403,
+            "not_allowed",
+            "non è autorizzata",
+        ),
+    ];
+    for (url, status, reason, fragment) in cases {
+        let r = post(&app, url.clone(), U1).await.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{url}");
+        assert_eq!(r.headers()["x-tsgate-error"], reason);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/xml")
+        );
+        let fault = fault_of(&r.text().await.unwrap());
+        assert!(fault.string.contains(fragment), "{}", fault.string);
+    }
+    // No user at all.
+    let r = app
+        .http
+        .post(app.proxy_url(&app.tokens.doctor, INVIO))
+        .body(REQUEST_XML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        fault_of(&r.text().await.unwrap())
+            .string
+            .contains("utente Sistema TS non indicato")
+    );
+    // GET is not SOAP.
+    let r = app
+        .http
+        .get(app.proxy_url(&app.tokens.doctor, INVIO))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(
+        app.upstream.seen.lock().unwrap().is_empty(),
+        "nothing refused reached Sistema TS"
+    );
+}
+
+#[tokio::test]
+async fn no_usable_code_answers_at_once_with_what_to_do() {
+    let app = spawn_app().await;
+    app.sessions.set_code(U1, None);
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.headers()["x-tsgate-error"], "no_code");
+    let fault = fault_of(&r.text().await.unwrap());
+    assert_eq!(fault.code, "soapenv:Server");
+    assert!(
+        fault.string.starts_with(&format!(
+            "Nessun ID-SESSIONE valido per l'utente {U1}: richiedi il codice dalla pagina di tsgate"
+        )),
+        "{}",
+        fault.string
+    );
+    assert!(app.upstream.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn receipt_with_9101_is_passed_through_and_reported() {
+    let app = spawn_app().await;
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .header("x-test-mode", "9101")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), receipt_9101());
+    let reports = within("report", app.sessions.wait_reports(1)).await;
+    assert_eq!(
+        reports,
+        vec![(U1.to_owned(), CODE_U1.to_owned(), ProxyOutcome::Dem9101)]
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tsgate_proxy_9101_total"), "{metrics}");
+    assert!(metrics.contains("tsgate_proxy_requests_total"));
+    assert!(metrics.contains("tsgate_proxy_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn sistema_ts_faults_pass_through_unchanged() {
+    let app = spawn_app().await;
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .header("x-test-mode", "fault")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert!(r.headers().get("x-tsgate-error").is_none());
+    assert!(fault_of(&r.text().await.unwrap()).is_schema_error());
+}
+
+#[tokio::test]
+async fn upstream_down_is_a_502_fault_and_the_session_layer_is_told() {
+    // A port nobody listens on: bind, read the port, close.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let app = spawn_app_with(|c| c.upstream_dem_base = format!("http://{dead}")).await;
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let fault = fault_of(&r.text().await.unwrap());
+    assert!(
+        fault.string.starts_with("Sistema TS non risponde"),
+        "{}",
+        fault.string
+    );
+    let reports = within("report", app.sessions.wait_reports(1)).await;
+    assert!(matches!(reports[0].2, ProxyOutcome::UpstreamFailure { .. }));
+}
+
+#[tokio::test]
+async fn request_body_streams_up_before_it_ends() {
+    let app = spawn_app().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|v| (v, rx))
+    }));
+    let request = app
+        .http
+        .post(app.proxy_url(&app.tokens.doctor, INVIO))
+        .header("x-tsgate-user", U1)
+        .header("x-test-mode", "stream-up")
+        .body(body)
+        .send();
+    let first = vec![b'a'; 64 * 1024];
+    let second = vec![b'b'; 3 * 1024 * 1024];
+    let feeder = async {
+        tx.send(Ok(first.clone())).await.unwrap();
+        // If the proxy buffered the whole body, the upstream would never see this chunk
+        // before the body ends, and this wait would never finish.
+        within(
+            "first chunk at upstream",
+            app.upstream.first_chunk_in.notified(),
+        )
+        .await;
+        tx.send(Ok(second.clone())).await.unwrap();
+        drop(tx);
+    };
+    let (response, ()) = tokio::join!(request, feeder);
+    assert_eq!(response.unwrap().status(), 200);
+    let seen = app.upstream.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.body.len(), first.len() + second.len());
+    assert!(seen.body[..first.len()].iter().all(|&b| b == b'a'));
+    assert!(seen.body[first.len()..].iter().all(|&b| b == b'b'));
+}
+
+#[tokio::test]
+async fn response_body_streams_down_and_is_scanned() {
+    let app = spawn_app().await;
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .header("x-test-mode", "stream-down")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    let mut got = Vec::new();
+    // The upstream sends the rest only after we have read (part of) the first half: a proxy
+    // that buffered the answer would wait forever here.
+    while got.len() < 1024 {
+        let chunk = within("first part of the answer", stream.next())
+            .await
+            .unwrap()
+            .unwrap();
+        got.extend_from_slice(&chunk);
+    }
+    app.upstream.release_answer.notify_one();
+    while let Some(chunk) = within("rest of the answer", stream.next()).await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(got.ends_with(receipt_9101().as_bytes()));
+    let reports = within("report", app.sessions.wait_reports(1)).await;
+    assert_eq!(reports[0].2, ProxyOutcome::Dem9101);
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused() {
+    let app = spawn_app_with(|c| c.limits.proxy_body_bytes = 1024).await;
+    let r = app
+        .http
+        .post(app.proxy_url(&app.tokens.doctor, INVIO))
+        .header("x-tsgate-user", U1)
+        .body(vec![b'x'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(app.upstream.seen.lock().unwrap().is_empty());
+}
