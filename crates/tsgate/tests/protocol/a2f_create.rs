@@ -22,7 +22,12 @@ async fn production_create_sends_the_code_by_mail() {
 
     let outcome = h.create(&user).await.expect("create answers");
     assert!(
-        matches!(outcome, CreateOutcome::Sent { email_status: Some(_) }),
+        matches!(
+            outcome,
+            CreateOutcome::Sent {
+                email_status: Some(_)
+            }
+        ),
         "production never returns the code: {outcome:?}"
     );
 
@@ -33,7 +38,10 @@ async fn production_create_sends_the_code_by_mail() {
     let body = mail["body_text"].as_str().unwrap();
     let code = h.code_from_outbox(&user).await;
     assert_eq!(code.expose_secret().len(), 36);
-    assert!(body.contains(code.expose_secret()), "the mail carries the code");
+    assert!(
+        body.contains(code.expose_secret()),
+        "the mail carries the code"
+    );
 
     // The validity printed in the mail is the one checkToken reports.
     let sistemats::a2f::TokenStatus::Valid {
@@ -43,9 +51,7 @@ async fn production_create_sends_the_code_by_mail() {
     else {
         panic!("a new code is valid");
     };
-    let it = time::macros::format_description!(
-        "[day]/[month]/[year] [hour]:[minute]:[second]"
-    );
+    let it = time::macros::format_description!("[day]/[month]/[year] [hour]:[minute]:[second]");
     let validity = format!(
         "dal {} al {}",
         valid_from.format(&it).unwrap(),
@@ -206,11 +212,21 @@ async fn invalid_field_is_refused_before_sending() {
     match &result {
         Err(Error::Field(f)) => {
             assert_eq!(f.field, "codRegione");
-            assert!(result.as_ref().unwrap_err().to_string().contains("codRegione"));
+            assert!(
+                result
+                    .as_ref()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("codRegione")
+            );
         }
         other => panic!("expected a field error, got {other:?}"),
     }
 
-    assert_eq!(h.op_count("create").await, 0, "nothing reached the simulator");
+    assert_eq!(
+        h.op_count("create").await,
+        0,
+        "nothing reached the simulator"
+    );
     h.finish().await;
 }

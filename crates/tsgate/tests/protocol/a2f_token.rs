@@ -3,6 +3,7 @@
 use serde_json::json;
 use sistemats::SessionCode;
 use sistemats::a2f::{A2fErrorKind, RevokeOutcome, TokenStatus};
+use sistemats::dem::{DemReceipt, InvioPrescrittoReceipt};
 use tsgate_sim::{Enforcement, Mode};
 
 use crate::support::Harness;
@@ -73,6 +74,11 @@ async fn code_expires_when_the_clock_passes_16_hours() {
         matches!(status, TokenStatus::Expired { validity: Some(_) }),
         "{status:?}"
     );
+    // A DEM call with the expired code is refused for the second factor.
+    let request = h.invio_request(&user, &user);
+    let receipt: InvioPrescrittoReceipt = h.dem(&user, &request, Some(&code)).await;
+    assert!(!receipt.outcome().is_accepted());
+    assert!(receipt.second_factor_problem());
     // Revoking an expired code: already no longer valid.
     let revoked = h.revoke(&user, &code).await;
     assert!(

@@ -4,9 +4,9 @@
 use sistemats::dem::{
     AnnullaPrescrittoReceipt, AnnullaPrescrittoRequest, DemOutcome, DemReceipt,
     DichiarazioneSostituzioneMedicoReceipt, DichiarazioneSostituzioneMedicoRequest,
-    InterrogaNreUtilizzatiReceipt, InterrogaNreUtilizzatiRequest, InvioPrescrittoReceipt, KnownCode,
-    Nre, Sensitive, StatoProcesso, VisualizzaPrescrittoReceipt, VisualizzaPrescrittoRequest,
-    format_data_ora,
+    InterrogaNreUtilizzatiReceipt, InterrogaNreUtilizzatiRequest, InvioPrescrittoReceipt,
+    KnownCode, Nre, Sensitive, StatoProcesso, VisualizzaPrescrittoReceipt,
+    VisualizzaPrescrittoRequest, format_data_ora,
 };
 use sistemats::{SessionCode, dem::CodAutenticazione};
 use tsgate_sim::{Enforcement, Mode};
@@ -61,8 +61,7 @@ async fn annulla(
     nre: &Nre,
     code: &SessionCode,
 ) -> AnnullaPrescrittoReceipt {
-    let request =
-        AnnullaPrescrittoRequest::new(h.encrypt(user.pin.expose_secret()), nre, &user.cf);
+    let request = AnnullaPrescrittoRequest::new(h.encrypt(user.pin.expose_secret()), nre, &user.cf);
     h.dem(user, &request, Some(code)).await
 }
 
@@ -81,6 +80,18 @@ async fn prescription_lifecycle() {
     assert_eq!(seen.nre.as_deref(), Some(nre.as_str()));
     assert_eq!(seen.cf_medico1.as_deref(), Some(doctor.cf.as_str()));
     assert_eq!(seen.dettagli.len(), 1);
+    assert_eq!(seen.dettagli[0].cod_gruppo_equival.as_deref(), Some("G3B"));
+    assert_eq!(seen.dettagli[0].quantita, "1");
+    assert_eq!(
+        seen.cogn_nome.as_ref().map(Sensitive::expose),
+        Some(crate::support::PATIENT_NAME)
+    );
+    // The SAC never sends the patient's fiscal code back.
+    assert!(
+        seen.codice_ass
+            .as_ref()
+            .is_none_or(|c| c.expose().is_empty())
+    );
 
     let cancelled = annulla(&h, &doctor, &nre, &code).await;
     assert_eq!(cancelled.outcome(), DemOutcome::Accepted);

@@ -15,7 +15,11 @@ use crate::support::Harness;
 /// The codes of a rejected outcome.
 fn rejected_codes(outcome: &DemOutcome) -> Vec<String> {
     assert!(!outcome.is_accepted(), "expected a rejection: {outcome:?}");
-    outcome.diagnostics().iter().map(|d| d.code.clone()).collect()
+    outcome
+        .diagnostics()
+        .iter()
+        .map(|d| d.code.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -88,7 +92,11 @@ async fn dem_refusals_are_typed() {
 
     // An NRE chosen by the client that is already used.
     let first: InvioPrescrittoReceipt = h
-        .dem(&titolare, &h.invio_request(&titolare, &titolare), Some(&code))
+        .dem(
+            &titolare,
+            &h.invio_request(&titolare, &titolare),
+            Some(&code),
+        )
         .await;
     let nre = first.nre().expect("an NRE");
     let reuse = InvioPrescrittoRequest {

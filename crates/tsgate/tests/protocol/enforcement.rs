@@ -71,7 +71,10 @@ async fn enforcement_block_rejects_without_code() {
     let user = h.titolare().clone();
     let receipt = invio(&h, &user, None).await;
     let outcome = receipt.outcome();
-    assert!(matches!(outcome, DemOutcome::Rejected { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, DemOutcome::Rejected { .. }),
+        "{outcome:?}"
+    );
     assert!(has_9101(&outcome));
     assert!(receipt.second_factor_problem());
     assert!(receipt.nre().is_none());
@@ -80,7 +83,11 @@ async fn enforcement_block_rejects_without_code() {
     // A garbage code is as good as none.
     let garbage = SessionCode::new("not-a-code");
     h.secret("not-a-code");
-    assert!(invio(&h, &user, Some(&garbage)).await.second_factor_problem());
+    assert!(
+        invio(&h, &user, Some(&garbage))
+            .await
+            .second_factor_problem()
+    );
 
     // Switching at run time works both ways.
     set_enforcement(&h, "off").await;
@@ -102,6 +109,19 @@ async fn test_mode_monthly_wildcard_is_accepted() {
         let receipt = invio(&h, &user, Some(&wildcard)).await;
         assert_eq!(receipt.outcome(), DemOutcome::Accepted, "{application:?}");
     }
+    // The wildcard is not a 36-character ID-SESSIONE: checkToken refuses it locally.
+    let wildcard = test_wildcard(&user.user_id, month, Application::Prescriber);
+    let request = sistemats::a2f::TokenRequest {
+        token: wildcard,
+        ..h.token_request(&user, &SessionCode::new(uuid::Uuid::new_v4().to_string()))
+    };
+    let result = h.client.check_token(&user.credentials(), &request).await;
+    h.record_result(&result);
+    match &result {
+        Err(sistemats::error::Error::Field(f)) => assert_eq!(f.field, "token"),
+        other => panic!("expected a field error on token, got {other:?}"),
+    }
+    assert_eq!(h.op_count("checkToken").await, 0);
     // Another user's wildcard is refused.
     let other = test_wildcard(&h.sostituto().user_id, month, Application::Prescriber);
     h.secret(other.expose_secret());

@@ -19,7 +19,10 @@ fn broken_envelope(h: &Harness, user: &SimUser) -> String {
     let envelope = h.invio_request(user, user).to_envelope();
     let good = format!("<inv:codRegione>{}</inv:codRegione>", user.region);
     assert!(envelope.contains(&good), "the envelope has the element");
-    envelope.replace(&good, &format!("<inv:codRegione>{}0</inv:codRegione>", user.region))
+    envelope.replace(
+        &good,
+        &format!("<inv:codRegione>{}0</inv:codRegione>", user.region),
+    )
 }
 
 #[tokio::test]
@@ -79,6 +82,9 @@ async fn schema_violation_is_a_schema_rejection() {
     h.finish().await;
 }
 
+/// Whether an error is of the expected class.
+type ErrorClass = fn(&Error) -> bool;
+
 async fn inject(h: &Harness, operation: &str, kind: &str, extra: serde_json::Value) {
     let mut fault = json!({ "operation": operation, "kind": kind, "count": 1 });
     if let (Some(fault), Some(extra)) = (fault.as_object_mut(), extra.as_object()) {
@@ -95,7 +101,7 @@ async fn injected_a2f_faults_and_recovery() {
     let code = h.new_code(&user).await;
 
     // slow: the client gives up with Timeout; the next call succeeds.
-    inject(&h, "checkToken", "slow", json!({ "delay_ms": 1500 })).await;
+    inject(&h, "checkToken", "slow", json!({ "delay_ms": 2500 })).await;
     let impatient = h.client_with_timeout(Duration::from_millis(300));
     let result = impatient
         .check_token(&user.credentials(), &h.token_request(&user, &code))
@@ -165,11 +171,13 @@ async fn injected_dem_faults_and_recovery() {
     let code = h.new_code(&user).await;
     let accepted = |r: InvioPrescrittoReceipt| r.outcome() == DemOutcome::Accepted;
 
-    let cases: [(&str, serde_json::Value, fn(&Error) -> bool); 5] = [
-        ("slow", json!({ "delay_ms": 1500 }), |e| {
+    let cases: [(&str, serde_json::Value, ErrorClass); 5] = [
+        ("slow", json!({ "delay_ms": 2500 }), |e| {
             matches!(e, Error::Timeout)
         }),
-        ("http500", json!({}), |e| matches!(e, Error::HttpStatus(500))),
+        ("http500", json!({}), |e| {
+            matches!(e, Error::HttpStatus(500))
+        }),
         ("soap_fault", json!({}), |e| {
             matches!(e, Error::Fault { status: 500, .. })
         }),
@@ -182,7 +190,12 @@ async fn injected_dem_faults_and_recovery() {
         let request = h.invio_request(&user, &user);
         let result = h
             .dem_with::<InvioPrescrittoRequest, InvioPrescrittoReceipt>(
-                &impatient,
+                // Only the slow case needs a short timeout; the others answer at once.
+                if kind == "slow" {
+                    &impatient
+                } else {
+                    &h.client
+                },
                 &user,
                 &request,
                 Some(&code),
@@ -194,7 +207,10 @@ async fn injected_dem_faults_and_recovery() {
         }
         // Recovery: the next call succeeds (the fault was for one request only).
         let request = h.invio_request(&user, &user);
-        assert!(accepted(h.dem(&user, &request, Some(&code)).await), "{kind}");
+        assert!(
+            accepted(h.dem(&user, &request, Some(&code)).await),
+            "{kind}"
+        );
     }
 
     // A fault on one operation does not touch the others.

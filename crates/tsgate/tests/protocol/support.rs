@@ -435,9 +435,8 @@ impl Harness {
             )
             .await
             .map(|payload| {
-                R::from_payload(&payload).unwrap_or_else(|e| {
-                    panic!("{} receipt unreadable: {e:?}", R::SERVICE.name())
-                })
+                R::from_payload(&payload)
+                    .unwrap_or_else(|e| panic!("{} receipt unreadable: {e:?}", R::SERVICE.name()))
             });
         self.record_result(&result);
         if let Ok(receipt) = &result {
