@@ -9,12 +9,22 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the tests use: xmllint validates every message against the official XSDs.
+# Debian packages the tests use:
+# - xmllint validates every message against the official XSDs; libxml2-dev + pkg-config
+#   build the simulator's in-process validator;
+# - Dovecot is the real IMAP server of the mailbox tests (each test starts a private one);
+# - tesseract reads codes drawn as images; DejaVu is the font the simulator draws them with;
+# - Chromium (driven by npm playwright-core) runs the web UI tests; nginx and wrk are used
+#   only by the benchmarks under bench/, which install them themselves.
 need_pkgs=()
 command -v xmllint >/dev/null 2>&1 || need_pkgs+=(libxml2-utils)
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 dpkg -s libxml2-dev >/dev/null 2>&1 || need_pkgs+=(libxml2-dev)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need_pkgs+=(fonts-dejavu-core)
+command -v dovecot >/dev/null 2>&1 || need_pkgs+=(dovecot-imapd)
+command -v tesseract >/dev/null 2>&1 || need_pkgs+=(tesseract-ocr)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""
@@ -30,4 +40,21 @@ log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test (workspace)"
+mkdir -p target
+set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.log
+cargo_status=${PIPESTATUS[0]}
+set -e
+
+browser_status=0
+if [ -f tests/browser/run.sh ]; then
+  log "web UI in a real browser (Chromium + playwright-core)"
+  cargo build --locked -p tsgate
+  bash tests/browser/run.sh target/debug/tsgate || browser_status=$?
+fi
+
+if [ "$cargo_status" -ne 0 ] || [ "$browser_status" -ne 0 ]; then
+  echo "tests failed (cargo: $cargo_status, browser: $browser_status)" >&2
+  exit 1
+fi
+echo "all tests passed"
