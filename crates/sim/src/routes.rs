@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::config::{CodeFormat, Enforcement, MailFolder, Mode};
-use crate::ops::{A2F_PATH, Operation};
+use crate::ops::Operation;
 use crate::schema::{Invalid, validate_envelope};
 use crate::soap_http::{authenticate, check_soap_action, client_fault, server_fault, xml_response};
 use crate::state::{FaultKind, FaultRule, Sim, lock};
@@ -30,8 +30,9 @@ pub struct Connection {
 
 /// Builds the router over a shared simulator state.
 pub fn router(sim: Arc<Sim>) -> Router {
-    let mut router = Router::new().route(A2F_PATH, post(a2f_endpoint));
-    for op in Operation::ALL.into_iter().filter(|op| !op.is_a2f()) {
+    let mut router = Router::new().route(sistemats::a2f::SERVICE_PATH, post(a2f_endpoint));
+    for service in sistemats::dem::Service::ALL {
+        let op = Operation::Dem(service);
         router = router.route(
             op.path(),
             post(
@@ -64,17 +65,13 @@ async fn a2f_endpoint(
     let action = headers
         .get("SOAPAction")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_matches('"').to_owned())
         .unwrap_or_default();
-    let Some(op) = [Operation::Create, Operation::CheckToken, Operation::Revoke]
-        .into_iter()
-        .find(|op| op.soap_action() == action)
-    else {
+    let Some(op) = sistemats::a2f::Operation::from_soap_action(action) else {
         return client_fault(
             "SOAPAction mancante o non valida: attesa una delle operazioni create, checkToken, revoke",
         );
     };
-    soap(sim, op, conn.map(|c| c.0), headers, body).await
+    soap(sim, Operation::A2f(op), conn.map(|c| c.0), headers, body).await
 }
 
 async fn soap(
@@ -117,10 +114,11 @@ async fn soap(
             op.name()
         ));
     }
-    if op.is_a2f() {
-        crate::a2f::handle(&sim, op, user, &payload, conn.map(|c| c.peer.ip())).await
-    } else {
-        crate::dem::handle(&sim, op, user, &headers, &payload)
+    match op {
+        Operation::A2f(op) => {
+            crate::a2f::handle(&sim, op, user, &payload, conn.map(|c| c.peer.ip())).await
+        }
+        Operation::Dem(_) => crate::dem::handle(&sim, user, &headers, &payload),
     }
 }
 
@@ -263,7 +261,7 @@ fn current(sim: &Sim) -> Response {
         "mail_folder": settings.mail_folder,
         "validity_seconds": settings.validity_seconds,
         "clock_offset_seconds": sim.clock.offset_seconds(),
-        "now": crate::clock::xs_datetime(sim.clock.now()),
+        "now": sistemats::a2f::format_date_time(sim.clock.now()),
         "faults": *lock(&sim.faults),
     }))
     .into_response()

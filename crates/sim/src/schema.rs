@@ -45,7 +45,9 @@ impl RequestSchema {
     }
 }
 
-/// (file name as imported, content). Fixes applied to the official files:
+/// (file name as imported, content): the request schemas the simulator validates with, and
+/// the receipt schemas its answers follow (for tests and tools that check them). Fixes
+/// applied to the official files:
 /// - `TipiDatiInterrogaNreUtilizzati.xsd` has `minOccurs` on a named complexType (invalid XSD);
 /// - `DichiarazioneSostituzioneMedico*.xsd` import `TipiDatiDichiarazioneSostituzioneMedico.xsd`
 ///   while the kit ships `TipiDatidichiarazioneSostituzioneMedico.xsd`.
@@ -55,16 +57,12 @@ fn schema_files() -> Vec<(&'static str, String)> {
             include_str!(concat!("../../../spec/", $name))
         };
     }
-    vec![
-        (
-            "sts-a2f-service.v0.1.xsd",
-            spec!("sts-a2f-service.v0.1.xsd").into(),
-        ),
-        (
-            "sts-a2f-service-data-type.v0.1.xsd",
-            spec!("sts-a2f-service-data-type.v0.1.xsd").into(),
-        ),
-        ("TipiDati.xsd", spec!("TipiDati.xsd").into()),
+    macro_rules! unchanged {
+        ($($name:literal),* $(,)?) => {
+            [$(($name, spec!($name).to_owned())),*]
+        };
+    }
+    let mut files = vec![
         (
             "TipiDatiInterrogaNreUtilizzati.xsd",
             spec!("TipiDatiInterrogaNreUtilizzati.xsd").replace(
@@ -74,29 +72,25 @@ fn schema_files() -> Vec<(&'static str, String)> {
         ),
         (
             "TipiDatiDichiarazioneSostituzioneMedico.xsd",
-            spec!("TipiDatidichiarazioneSostituzioneMedico.xsd").into(),
+            spec!("TipiDatidichiarazioneSostituzioneMedico.xsd").to_owned(),
         ),
-        (
-            "InvioPrescrittoRichiesta.xsd",
-            spec!("InvioPrescrittoRichiesta.xsd").into(),
-        ),
-        (
-            "VisualizzaPrescrittoRichiesta.xsd",
-            spec!("VisualizzaPrescrittoRichiesta.xsd").into(),
-        ),
-        (
-            "AnnullaPrescrittoRichiesta.xsd",
-            spec!("AnnullaPrescrittoRichiesta.xsd").into(),
-        ),
-        (
-            "InterrogaNreUtilRichiesta.xsd",
-            spec!("InterrogaNreUtilRichiesta.xsd").into(),
-        ),
-        (
-            "DichiarazioneSostituzioneMedicoRichiesta.xsd",
-            spec!("DichiarazioneSostituzioneMedicoRichiesta.xsd").into(),
-        ),
-    ]
+    ];
+    files.extend(unchanged![
+        "sts-a2f-service.v0.1.xsd",
+        "sts-a2f-service-data-type.v0.1.xsd",
+        "TipiDati.xsd",
+        "InvioPrescrittoRichiesta.xsd",
+        "VisualizzaPrescrittoRichiesta.xsd",
+        "AnnullaPrescrittoRichiesta.xsd",
+        "InterrogaNreUtilRichiesta.xsd",
+        "DichiarazioneSostituzioneMedicoRichiesta.xsd",
+        "InvioPrescrittoRicevuta.xsd",
+        "VisualizzaPrescrittoRicevuta.xsd",
+        "AnnullaPrescrittoRicevuta.xsd",
+        "InterrogaNreUtilRicevuta.xsd",
+        "DichiarazioneSostituzioneMedicoRicevuta.xsd",
+    ]);
+    files
 }
 
 static SCHEMA_DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();

@@ -239,8 +239,114 @@ fn simulator_builder_matches_the_real_invio_receipt() {
         "2026-09-30 16:44:16",
         real_receipt.comunicazioni.clone(),
         real_receipt.pdf_promemoria.clone(),
+        Vec::new(),
     );
     assert_eq!(built, real_receipt);
     let original = String::from_utf8(real("invio_ok.xml")).unwrap();
     assert_eq!(built.to_envelope(), original.trim_end());
+}
+
+/// The envelope a builder made is the captured one, byte for byte.
+fn assert_builds(file: &str, built: &Receipt) {
+    let original = String::from_utf8(real(file)).unwrap();
+    assert_eq!(built.to_envelope(), original.trim_end(), "{file}");
+}
+
+#[test]
+fn server_builders_match_the_real_receipts() {
+    let nre = "1300A4019294833";
+    let sent = InvioPrescrittoRequest {
+        cf_medico1: CF_TITOLARE.into(),
+        cod_regione: "130".into(),
+        cod_asl_ao: "201".into(),
+        cod_specializzazione: "F".into(),
+        testata1: Some("COGNOME_MEDICO=PRO;NOME_MEDICO=VA".into()),
+        indirizzo: Some(Sensitive::new("|||")),
+        tipo_prescrizione: "F".into(),
+        non_esente: Some("1".into()),
+        data_compilazione: "2026-09-30 16:44:16".into(),
+        tipo_visita: "A".into(),
+        prov_assistito: Some("AQ".into()),
+        asl_assistito: Some("201".into()),
+        dettagli: vec![DettaglioPrescrizione {
+            cod_gruppo_equival: Some("G3B".into()),
+            descr_gruppo_equival: Some("LEVETIRACETAM 500MG 60 UNITA' USO ORALE".into()),
+            quantita: "1".into(),
+            numsedute: Some("0".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let found = VisualizzaPrescrittoReceipt::found(
+        sent,
+        nre,
+        StatoProcesso::DaErogare,
+        "300920261644168700000050622782",
+        "2026-09-30 16:44:16",
+        Vec::new(),
+    );
+    assert_builds(
+        "visualizza_stato3.xml",
+        &Receipt::Visualizza(Box::new(found)),
+    );
+    let unknown = VisualizzaPrescrittoReceipt::rejected(
+        "1300A4099999999",
+        vec![ErroreRicetta::blocking(
+            "5005",
+            "Numero Ricetta Elettronica non presente sul sistema",
+        )],
+    );
+    assert_builds(
+        "visualizza_nre_inesistente_5005.xml",
+        &Receipt::Visualizza(Box::new(unknown)),
+    );
+
+    let cancelled = AnnullaPrescrittoReceipt::accepted(nre, Vec::new());
+    assert_builds("annulla_ok.xml", &Receipt::Annulla(cancelled));
+    let refused = AnnullaPrescrittoReceipt::rejected(
+        nre,
+        vec![ErroreRicetta::blocking(
+            "1120",
+            "Operazione non consentita - Annullamento ricetta, stato non valido",
+        )],
+    );
+    assert_builds("annulla_rifiuto_1120.xml", &Receipt::Annulla(refused));
+
+    let real_list = InterrogaNreUtilizzatiReceipt::parse(&real("interroga_nre_intervallo.xml"))
+        .unwrap()
+        .records;
+    let records = real_list
+        .iter()
+        .map(|r| {
+            NreUtilRecord::sent(
+                r.nre.as_deref().unwrap(),
+                r.cf_medico.clone().unwrap(),
+                r.tipo_prescrizione.clone().unwrap(),
+                r.data_compilazione_ricetta.clone().unwrap(),
+                r.cod_autenticazione.clone().unwrap(),
+            )
+        })
+        .collect();
+    let listed = InterrogaNreUtilizzatiReceipt::found(records, Vec::new());
+    assert_builds("interroga_nre_intervallo.xml", &Receipt::Interroga(listed));
+}
+
+#[test]
+fn server_builders_report_warnings_with_0001() {
+    let warned = AnnullaPrescrittoReceipt::accepted(
+        "1300A4019294833",
+        vec![ErroreRicetta::second_factor(false)],
+    );
+    assert_eq!(warned.cod_esito_annullamento, "0001");
+    assert_eq!(warned.errori, [ErroreRicetta::second_factor(false)]);
+    assert!(warned.outcome().is_accepted());
+    assert!(warned.second_factor_problem());
+    let declared = DichiarazioneSostituzioneMedicoReceipt::accepted("2026-09-30 16:44:16", vec![]);
+    assert_eq!(declared.cod_esito_inserimento, "0000");
+    assert_eq!(declared.errori, [ErroreRicetta::ok()]);
+    let refused =
+        DichiarazioneSostituzioneMedicoReceipt::rejected(vec![ErroreRicetta::second_factor(true)]);
+    assert!(!refused.outcome().is_accepted());
+    assert!(refused.data_inserimento.is_none());
+    assert!(!refused.to_xml().contains("progPresc"));
 }

@@ -1,26 +1,28 @@
 //! The SAC DEM prescriber services (Invio, Visualizza, Annulla, InterrogaNreUtilizzati,
-//! DichiarazioneSostituzioneMedico) with the rules of PROTOCOL §4 and §5.
+//! DichiarazioneSostituzioneMedico) with the rules of PROTOCOL §4 and §5. Requests are read
+//! and receipts written with the `sistemats::dem` codecs.
 
-pub mod receipts;
 pub mod store;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use base64::Engine as _;
+use rand::Rng as _;
+use sistemats::dem::{
+    AnnullaPrescrittoReceipt, AnnullaPrescrittoRequest, CodAutenticazione, Comunicazione,
+    DemReceipt, DichiarazioneSostituzioneMedicoReceipt, DichiarazioneSostituzioneMedicoRequest,
+    EncryptedValue, ErroreRicetta, InterrogaNreUtilizzatiReceipt, InterrogaNreUtilizzatiRequest,
+    InvioPrescrittoReceipt, InvioPrescrittoRequest, Nre, NreUtilRecord, Request, Sensitive,
+    Service, StatoProcesso, VisualizzaPrescrittoReceipt, VisualizzaPrescrittoRequest,
+    format_data_ora,
+};
 use sistemats::xml::Element;
 
-use crate::clock::{compact_datetime, dem_datetime, year_month};
+use crate::clock::{local, year_month};
 use crate::config::{Enforcement, Mode};
-use crate::ops::Operation;
-use crate::soap_http::xml_response;
+use crate::soap_http::{client_fault, xml_response};
 use crate::state::{Sim, lock};
 use crate::users::{Role, TestUser};
-use receipts::{ANNULLA, ErroreRicetta, INTERROGA, INVIO, SOSTITUZIONE, VISUALIZZA, envelope};
-use store::{Prescription, STATE_CANCELLED, STATE_TO_DISPENSE};
-
-/// Text of error 9101 (missing or invalid `Authorization2F`).
-pub const TEXT_9101: &str = "id-sessione non presente o non valido. Valore atteso in http header \
-     con campo Authorization2F e valore secondo il seguente formato: Bearer <id-sessione>";
+use store::{Prescription, Substitution};
 
 /// Simulator-specific codes for conditions whose real SAC code is not public.
 pub mod codes {
@@ -36,6 +38,8 @@ pub mod codes {
     pub const REGIONE: &str = "1005";
     /// A client-chosen NRE already in use.
     pub const NRE_USED: &str = "1006";
+    /// A client-chosen NRE that is not a well-formed NRE.
+    pub const NRE_INVALID: &str = "1007";
     /// Operation on an NRE by a doctor not associated with it (real code).
     pub const NOT_ALLOWED: &str = "1125";
     /// Cancellation of a prescription not in state 3 (real code).
@@ -46,28 +50,12 @@ pub mod codes {
 
 const REGIONAL_SENTENCE: &str =
     "REGIONE ABRUZZO: Frase di prova di interesse regionale da stampare nel promemoria";
-const NESSUNA: &str = "Nessuna comunicazione.";
 
-fn field(payload: &Element, name: &str) -> String {
-    payload
-        .child_text_local(name)
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned()
-}
+/// Remarks of a call that may go on (a `9101` warning), or the errors that block it.
+type Gate = Result<Vec<ErroreRicetta>, Vec<ErroreRicetta>>;
 
-/// Result of the checks common to all DEM calls.
-struct Gate {
-    warn_9101: bool,
-}
-
-/// Checks `Authorization2F` (per enforcement) and the PIN. `Err` carries the blocking errors.
-fn gate(
-    sim: &Sim,
-    headers: &HeaderMap,
-    user: &TestUser,
-    pin_b64: &str,
-) -> Result<Gate, Vec<ErroreRicetta>> {
+/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM calls.
+fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &EncryptedValue) -> Gate {
     let settings = sim.settings();
     let now = sim.clock.now();
     let presented = headers
@@ -91,244 +79,212 @@ fn gate(
             .use_on_dem(code, &user.user_id, "PRESCRITTORE", now)
             .is_ok()
     });
-    let mut warn_9101 = false;
+    let mut warnings = Vec::new();
     if !valid {
         match settings.enforcement {
             Enforcement::Off => {}
             Enforcement::Warn => {
-                warn_9101 = true;
+                warnings.push(ErroreRicetta::second_factor(false));
                 sim.with_stats(|s| s.warnings_9101 += 1);
             }
             Enforcement::Block => {
                 sim.with_stats(|s| s.warnings_9101 += 1);
-                return Err(vec![ErroreRicetta::blocking("9101", TEXT_9101)]);
+                return Err(vec![ErroreRicetta::second_factor(true)]);
             }
         }
     }
-    if sim.keys.decrypt_b64(pin_b64).as_deref() != Some(user.pin.as_str()) {
+    if sim.keys.decrypt_b64(pin.as_str()).as_deref() != Some(user.pin.as_str()) {
         return Err(vec![ErroreRicetta::blocking(
             codes::PIN,
             "PinCode errato: il PIN cifrato non corrisponde a quello dell'utente inviante",
         )]);
     }
-    Ok(Gate { warn_9101 })
-}
-
-fn ok_response(body: String) -> Response {
-    xml_response(StatusCode::OK, true, body)
+    Ok(warnings)
 }
 
 /// Handles one DEM call (the SOAP body is already schema-valid and the user authenticated).
-pub fn handle(
-    sim: &Sim,
-    op: Operation,
-    user: &TestUser,
-    headers: &HeaderMap,
-    payload: &Element,
-) -> Response {
-    let pin = field(payload, "pinCode");
-    let gate = gate(sim, headers, user, &pin);
-    let body = match op {
-        Operation::InvioPrescritto => invio(sim, user, payload, gate),
-        Operation::VisualizzaPrescritto => visualizza(sim, user, payload, gate),
-        Operation::AnnullaPrescritto => annulla(sim, user, payload, gate),
-        Operation::InterrogaNreUtilizzati => interroga(sim, user, payload, gate),
-        _ => sostituzione(sim, user, payload, gate),
+pub fn handle(sim: &Sim, user: &TestUser, headers: &HeaderMap, payload: &Element) -> Response {
+    let request = match Request::from_payload(payload) {
+        Ok(request) => request,
+        Err(e) => return client_fault(e.to_string()),
     };
-    ok_response(body)
+    let gate = gate(sim, headers, user, request.pin_code());
+    let body = match request {
+        Request::Invio(r) => answer(
+            gate,
+            |w| invio(sim, user, *r, w),
+            |e| {
+                let nessuna = Comunicazione::nessuna(Service::InvioPrescritto);
+                InvioPrescrittoReceipt::rejected(e, vec![nessuna])
+            },
+        ),
+        Request::Visualizza(r) => answer(
+            gate,
+            |w| visualizza(sim, user, &r, w),
+            |e| VisualizzaPrescrittoReceipt::rejected(r.nre.clone(), e),
+        ),
+        Request::Annulla(r) => answer(
+            gate,
+            |w| annulla(sim, user, &r, w),
+            |e| AnnullaPrescrittoReceipt::rejected(r.nre.clone(), e),
+        ),
+        Request::Interroga(r) => answer(
+            gate,
+            |w| interroga(sim, user, &r, w),
+            InterrogaNreUtilizzatiReceipt::rejected,
+        ),
+        Request::Sostituzione(r) => answer(
+            gate,
+            |w| sostituzione(sim, user, r, w),
+            DichiarazioneSostituzioneMedicoReceipt::rejected,
+        ),
+    };
+    xml_response(StatusCode::OK, true, body)
 }
 
-/// Operation code and error list of a positive answer, plus 9101 when warned.
-fn positive(gate: &Gate, ok_tipo: Option<&'static str>) -> (&'static str, Vec<ErroreRicetta>) {
-    if gate.warn_9101 {
-        ("0001", vec![ErroreRicetta::warning("9101", TEXT_9101)])
-    } else {
-        ("0000", vec![ErroreRicetta::ok(ok_tipo)])
-    }
+/// Runs a service past the gate: its receipt, or the `9999` one `reject` makes from the
+/// blocking errors of the gate or of the service.
+fn answer<R: DemReceipt>(
+    gate: Gate,
+    serve: impl FnOnce(Vec<ErroreRicetta>) -> Result<R, ErroreRicetta>,
+    reject: impl FnOnce(Vec<ErroreRicetta>) -> R,
+) -> String {
+    let receipt = gate
+        .and_then(|warnings| serve(warnings).map_err(|e| vec![e]))
+        .unwrap_or_else(reject);
+    receipt.to_envelope()
 }
-
-/// Request children kept for Visualizza (all but the ones rebuilt or secret).
-const NOT_ECHOED: [&str; 6] = [
-    "pinCode",
-    "nre",
-    "codiceAss",
-    "cfMedico1",
-    "cfMedico2",
-    "ElencoDettagliPrescrizioni",
-];
 
 fn invio(
     sim: &Sim,
     user: &TestUser,
-    payload: &Element,
-    gate: Result<Gate, Vec<ErroreRicetta>>,
-) -> String {
-    let reject = |errors: Vec<ErroreRicetta>| {
-        envelope(INVIO, false, |w| {
-            w.leaf("codEsitoInserimento", "9999");
-            w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-            w.communications(&[("0100", NESSUNA.into())]);
-        })
-    };
-    let gate = match gate {
-        Ok(g) => g,
-        Err(errors) => return reject(errors),
-    };
-    let cf1 = field(payload, "cfMedico1");
-    let cf2 = field(payload, "cfMedico2");
-    let titolare = sim.user_by_cf(&cf1).filter(|t| t.role == Role::Titolare);
-    let sender_ok = if cf2.is_empty() {
-        user.cf == cf1
-    } else {
-        user.cf == cf2 && user.role == Role::Sostituto
+    mut req: InvioPrescrittoRequest,
+    warnings: Vec<ErroreRicetta>,
+) -> Result<InvioPrescrittoReceipt, ErroreRicetta> {
+    let titolare = sim
+        .user_by_cf(&req.cf_medico1)
+        .filter(|t| t.role == Role::Titolare);
+    let sender_ok = match req.cf_medico2.as_deref() {
+        None => user.cf == req.cf_medico1,
+        Some(cf2) => user.cf == cf2 && user.role == Role::Sostituto,
     };
     let Some(titolare) = titolare.filter(|_| sender_ok) else {
-        return reject(vec![ErroreRicetta::blocking(
+        return Err(ErroreRicetta::blocking(
             codes::CF_MEDICO,
             "Invio non consentito - cf medico non valido, diverso da quello dell'utente inviante",
-        )]);
+        ));
     };
-    let region = field(payload, "codRegione");
-    if region != titolare.region {
-        return reject(vec![ErroreRicetta::blocking(
+    let wrong_region = || {
+        ErroreRicetta::blocking(
             codes::REGIONE,
             "Codice regione non coerente con il medico titolare",
-        )]);
+        )
+    };
+    if req.cod_regione != titolare.region {
+        return Err(wrong_region());
     }
-    let codice_ass = field(payload, "codiceAss");
-    let cf_assistito = if codice_ass.is_empty() {
-        String::new()
-    } else {
-        match sim.keys.decrypt_b64(&codice_ass) {
-            Some(cf) => cf,
-            None => {
-                return reject(vec![ErroreRicetta::blocking(
-                    codes::CODICE_ASS,
-                    "Codice assistito non valido: cifratura non riconosciuta",
-                )]);
-            }
+    let cf_assistito = match &req.codice_ass {
+        None => String::new(),
+        Some(encrypted) => sim.keys.decrypt_b64(encrypted.as_str()).ok_or_else(|| {
+            ErroreRicetta::blocking(
+                codes::CODICE_ASS,
+                "Codice assistito non valido: cifratura non riconosciuta",
+            )
+        })?,
+    };
+    let nre = match req.nre.as_deref() {
+        None => sim
+            .prescriptions
+            .allocate_nre(&req.cod_regione)
+            .map_err(|_| wrong_region())?,
+        Some(requested) if sim.prescriptions.contains(requested) => {
+            return Err(ErroreRicetta::blocking(
+                codes::NRE_USED,
+                "NRE già utilizzato",
+            ));
         }
+        Some(requested) => Nre::parse(requested).map_err(|e| {
+            ErroreRicetta::blocking(codes::NRE_INVALID, format!("{e}: indicare un NRE valido"))
+        })?,
     };
-    let requested_nre = field(payload, "nre");
-    let nre = if requested_nre.is_empty() {
-        sim.prescriptions.allocate_nre(&region)
-    } else if sim.prescriptions.get(&requested_nre).is_some() {
-        return reject(vec![ErroreRicetta::blocking(
-            codes::NRE_USED,
-            "NRE già utilizzato",
-        )]);
-    } else {
-        requested_nre
-    };
-    let now = sim.clock.now();
-    let cod_aut = store::cod_autenticazione(&compact_datetime(now));
-    let data_inserimento = dem_datetime(now);
-    let header: Vec<(String, String)> = payload
-        .children
-        .iter()
-        .filter(|c| !NOT_ECHOED.contains(&c.name.as_str()))
-        .map(|c| (c.name.clone(), c.text.trim().to_owned()))
-        .collect();
-    let details: Vec<Vec<(String, String)>> = payload
-        .child_local("ElencoDettagliPrescrizioni")
-        .map(|list| {
-            list.children_local("DettaglioPrescrizione")
-                .map(|d| {
-                    d.children
-                        .iter()
-                        .map(|c| (c.name.clone(), c.text.trim().to_owned()))
-                        .collect()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let items: Vec<String> = details
+    let now = local(sim.clock.now());
+    let serial = rand::rng().random_range(1..10_000_000_000_000_000u64);
+    let cod_aut = CodAutenticazione::generate(now, serial);
+    let data_inserimento = format_data_ora(now);
+    let items: Vec<String> = req
+        .dettagli
         .iter()
         .map(|d| {
-            let get = |k: &str| {
-                d.iter()
-                    .find(|(n, v)| n == k && !v.is_empty())
-                    .map(|(_, v)| v.as_str())
-            };
             format!(
                 "{} {} x{}",
-                get("codProdPrest")
-                    .or(get("codGruppoEquival"))
+                d.cod_prod_prest
+                    .as_deref()
+                    .or(d.cod_gruppo_equival.as_deref())
                     .unwrap_or("-"),
-                get("descrProdPrest")
-                    .or(get("descrGruppoEquival"))
+                d.descr_prod_prest
+                    .as_deref()
+                    .or(d.descr_gruppo_equival.as_deref())
                     .unwrap_or(""),
-                get("quantita").unwrap_or("1")
+                Some(d.quantita.as_str())
+                    .filter(|q| !q.is_empty())
+                    .unwrap_or("1")
             )
         })
         .collect();
-    let data_compilazione = field(payload, "dataCompilazione");
     let pdf = crate::pdf::promemoria(&crate::pdf::Promemoria {
-        nre: &nre,
+        nre: nre.as_str(),
         doctor: &format!("{} {}", titolare.surname, titolare.name),
         cf_medico: &titolare.cf,
-        date: &data_compilazione,
-        cod_autenticazione: &cod_aut,
+        date: &req.data_compilazione,
+        cod_autenticazione: cod_aut.as_str(),
         items: &items,
     });
+    let comunicazioni = vec![
+        Comunicazione::new("0199", format!("COGNOME_MEDICO={}", titolare.surname)),
+        Comunicazione::new("0198", format!("NOME_MEDICO={}", titolare.name)),
+        Comunicazione::new("0197", REGIONAL_SENTENCE),
+        Comunicazione::nessuna(Service::InvioPrescritto),
+    ];
+    let receipt = InvioPrescrittoReceipt::accepted(
+        &nre,
+        &cod_aut,
+        data_inserimento.clone(),
+        comunicazioni,
+        Some(sistemats::dem::Promemoria(pdf)),
+        warnings,
+    );
+    // The encrypted PIN and patient code are never echoed: do not keep them.
+    req.pin_code = EncryptedValue::default();
+    req.codice_ass = None;
     sim.prescriptions.insert(Prescription {
-        nre: nre.clone(),
-        cf_medico1: cf1,
-        cf_medico2: cf2,
-        header,
-        details,
-        tipo_prescrizione: field(payload, "tipoPrescrizione"),
-        data_compilazione,
+        nre: nre.as_str().to_owned(),
+        sent: req,
         cf_assistito,
-        stato: STATE_TO_DISPENSE,
-        cod_autenticazione: cod_aut.clone(),
-        data_inserimento: data_inserimento.clone(),
+        stato: StatoProcesso::DaErogare,
+        cod_autenticazione: cod_aut.as_str().to_owned(),
+        data_inserimento,
     });
-    // The real Invio receipt omits tipoErrore on success.
-    let (code, errors) = positive(&gate, None);
-    envelope(INVIO, false, |w| {
-        w.leaf("nre", &nre)
-            .leaf("codAutenticazione", &cod_aut)
-            .leaf("dataInserimento", &data_inserimento)
-            .leaf("codEsitoInserimento", code);
-        w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-        w.communications(&[
-            ("0199", format!("COGNOME_MEDICO={}", titolare.surname)),
-            ("0198", format!("NOME_MEDICO={}", titolare.name)),
-            ("0197", REGIONAL_SENTENCE.into()),
-            ("0100", NESSUNA.into()),
-        ]);
-        w.leaf("flagPromemoria", "0").leaf(
-            "pdfPromemoria",
-            &base64::engine::general_purpose::STANDARD.encode(&pdf),
-        );
-    })
+    Ok(receipt)
 }
 
 /// Looks up the NRE and checks the doctor may act on it (`cancel` = only the compiler).
 fn authorize_nre(
     sim: &Sim,
     user: &TestUser,
-    payload: &Element,
+    nre: &str,
+    cf: &str,
     cancel: bool,
 ) -> Result<Prescription, ErroreRicetta> {
-    let nre = field(payload, "nre");
-    let cf = field(payload, "cfMedico");
-    let Some(p) = sim.prescriptions.get(&nre) else {
+    let Some(p) = sim.prescriptions.get(nre) else {
         return Err(ErroreRicetta::blocking(
             codes::UNKNOWN_NRE,
             "Numero Ricetta Elettronica non presente sul sistema",
         ));
     };
     let allowed = if cancel {
-        let compiler = if p.cf_medico2.is_empty() {
-            &p.cf_medico1
-        } else {
-            &p.cf_medico2
-        };
-        &cf == compiler
+        cf == p.compiler()
     } else {
-        cf == p.cf_medico1 || (!p.cf_medico2.is_empty() && cf == p.cf_medico2)
+        cf == p.cf_medico1() || p.sent.cf_medico2.as_deref() == Some(cf)
     };
     if !allowed || cf != user.cf {
         return Err(ErroreRicetta::blocking(
@@ -339,257 +295,122 @@ fn authorize_nre(
     Ok(p)
 }
 
-/// Visualizza receipt fields in XSD order.
-const VISUALIZZA_FIELDS: [&str; 37] = [
-    "nre",
-    "cfMedico1",
-    "cfMedico2",
-    "codRegione",
-    "codASLAo",
-    "codStruttura",
-    "codSpecializzazione",
-    "testata1",
-    "testata2",
-    "tipoRic",
-    "codiceAss",
-    "cognNome",
-    "indirizzo",
-    "oscuramDati",
-    "numTessSasn",
-    "socNavigaz",
-    "tipoPrescrizione",
-    "ricettaInterna",
-    "codEsenzione",
-    "nonEsente",
-    "reddito",
-    "codDiagnosi",
-    "descrizioneDiagnosi",
-    "dataCompilazione",
-    "tipoVisita",
-    "dispReg",
-    "provAssistito",
-    "aslAssistito",
-    "indicazionePrescr",
-    "altro",
-    "classePriorita",
-    "statoEstero",
-    "istituzCompetente",
-    "numIdentPers",
-    "numIdentTess",
-    "dataNascitaEstero",
-    "dataScadTessera",
-];
-
 fn visualizza(
     sim: &Sim,
     user: &TestUser,
-    payload: &Element,
-    gate: Result<Gate, Vec<ErroreRicetta>>,
-) -> String {
-    let nre = field(payload, "nre");
-    let reject = |errors: Vec<ErroreRicetta>| {
-        envelope(VISUALIZZA, true, |w| {
-            w.leaf("nre", &nre).leaf("codEsitoVisualizzazione", "9999");
-            w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-            w.communications(&[("0200", NESSUNA.into())]);
-        })
-    };
-    let gate = match gate {
-        Ok(g) => g,
-        Err(errors) => return reject(errors),
-    };
-    let p = match authorize_nre(sim, user, payload, false) {
-        Ok(p) => p,
-        Err(e) => return reject(vec![e]),
-    };
-    let titolare = sim.user_by_cf(&p.cf_medico1);
-    let testata1 = titolare
-        .map(|t| format!("COGNOME_MEDICO={};NOME_MEDICO={}", t.surname, t.name))
-        .unwrap_or_default();
-    let (code, errors) = positive(&gate, Some(""));
-    envelope(VISUALIZZA, true, |w| {
-        for name in VISUALIZZA_FIELDS {
-            let value = match name {
-                "nre" => p.nre.clone(),
-                "cfMedico1" => p.cf_medico1.clone(),
-                "cfMedico2" => p.cf_medico2.clone(),
-                "testata1" => testata1.clone(),
-                // The SAC never returns the patient's CF here: an empty element.
-                "codiceAss" => {
-                    w.leaf("codiceAss", "");
-                    continue;
-                }
-                other => p
-                    .header
-                    .iter()
-                    .find(|(n, _)| n == other)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default(),
-            };
-            if !value.is_empty() {
-                w.leaf(name, &value);
-            }
-        }
-        w.open("ElencoDettagliPrescrizioni");
-        for detail in &p.details {
-            w.td_open("DettaglioPrescrizione");
-            for (name, value) in detail {
-                if !value.is_empty() {
-                    w.td_leaf(name, value);
-                }
-            }
-            w.td_close("DettaglioPrescrizione");
-        }
-        w.close("ElencoDettagliPrescrizioni");
-        w.leaf("statoProcesso", &p.stato.to_string())
-            .leaf("codAutenticazione", &p.cod_autenticazione)
-            .leaf("dataInserimento", &p.data_inserimento)
-            .leaf("codEsitoVisualizzazione", code);
-        w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-        w.communications(&[("0200", NESSUNA.into())]);
-    })
+    req: &VisualizzaPrescrittoRequest,
+    warnings: Vec<ErroreRicetta>,
+) -> Result<VisualizzaPrescrittoReceipt, ErroreRicetta> {
+    let p = authorize_nre(sim, user, &req.nre, &req.cf_medico, false)?;
+    // The SAC rebuilds testata1 from the titolare's registry entry.
+    let testata1 = sim
+        .user_by_cf(p.cf_medico1())
+        .map(|t| format!("COGNOME_MEDICO={};NOME_MEDICO={}", t.surname, t.name));
+    let mut receipt = VisualizzaPrescrittoReceipt::found(
+        p.sent,
+        p.nre,
+        p.stato,
+        p.cod_autenticazione,
+        p.data_inserimento,
+        warnings,
+    );
+    receipt.testata1 = testata1;
+    Ok(receipt)
 }
 
 fn annulla(
     sim: &Sim,
     user: &TestUser,
-    payload: &Element,
-    gate: Result<Gate, Vec<ErroreRicetta>>,
-) -> String {
-    let nre = field(payload, "nre");
-    let answer = |code: &str, errors: Vec<ErroreRicetta>| {
-        envelope(ANNULLA, false, |w| {
-            w.leaf("nre", &nre).leaf("codEsitoAnnullamento", code);
-            w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-            w.communications(&[("0300", NESSUNA.into())]);
-        })
-    };
-    let gate = match gate {
-        Ok(g) => g,
-        Err(errors) => return answer("9999", errors),
-    };
-    if let Err(e) = authorize_nre(sim, user, payload, true) {
-        return answer("9999", vec![e]);
-    }
-    let cancelled = sim.prescriptions.update(&nre, |p| {
-        if p.stato == STATE_TO_DISPENSE {
-            p.stato = STATE_CANCELLED;
-            true
-        } else {
-            false
+    req: &AnnullaPrescrittoRequest,
+    warnings: Vec<ErroreRicetta>,
+) -> Result<AnnullaPrescrittoReceipt, ErroreRicetta> {
+    authorize_nre(sim, user, &req.nre, &req.cf_medico, true)?;
+    let cancelled = sim.prescriptions.update(&req.nre, |p| {
+        let can = p.stato.can_cancel();
+        if can {
+            p.stato = StatoProcesso::Annullata;
         }
+        can
     });
     if cancelled != Some(true) {
-        return answer(
-            "9999",
-            vec![ErroreRicetta::blocking(
-                codes::BAD_STATE,
-                "Operazione non consentita - Annullamento ricetta, stato non valido",
-            )],
-        );
+        return Err(ErroreRicetta::blocking(
+            codes::BAD_STATE,
+            "Operazione non consentita - Annullamento ricetta, stato non valido",
+        ));
     }
-    let (code, errors) = positive(&gate, Some(""));
-    answer(code, errors)
+    Ok(AnnullaPrescrittoReceipt::accepted(
+        req.nre.clone(),
+        warnings,
+    ))
 }
 
 fn interroga(
     sim: &Sim,
     user: &TestUser,
-    payload: &Element,
-    gate: Result<Gate, Vec<ErroreRicetta>>,
-) -> String {
-    let reject = |errors: Vec<ErroreRicetta>| {
-        envelope(INTERROGA, false, |w| {
-            w.leaf("codEsitoInterrogaNreUtilizzati", "9999");
-            w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-            w.communications(&[("0400", NESSUNA.into())]);
-        })
-    };
-    let gate = match gate {
-        Ok(g) => g,
-        Err(errors) => return reject(errors),
-    };
-    let cf_medico = field(payload, "cfMedico");
+    req: &InterrogaNreUtilizzatiRequest,
+    warnings: Vec<ErroreRicetta>,
+) -> Result<InterrogaNreUtilizzatiReceipt, ErroreRicetta> {
+    let cf_medico = req.cf_medico.as_str();
     let sender_ok = cf_medico == user.cf
-        || (user.role == Role::Sostituto && sim.user_by_cf(&cf_medico).is_some());
+        || (user.role == Role::Sostituto && sim.user_by_cf(cf_medico).is_some());
     if !sender_ok {
-        return reject(vec![ErroreRicetta::blocking(
+        return Err(ErroreRicetta::blocking(
             codes::CF_MEDICO,
             "Interrogazione non consentita - cf medico non valido, diverso da quello dell'utente inviante",
-        )]);
+        ));
     }
-    let nre = field(payload, "nre");
-    let (from, to) = (
-        field(payload, "dataCompilazioneRicettaDal"),
-        field(payload, "dataCompilazioneRicettaAl"),
-    );
-    if nre.is_empty() && (from.is_empty() || to.is_empty()) {
-        return reject(vec![ErroreRicetta::blocking(
+    let nre = req.nre.as_deref();
+    let range = match (
+        req.data_compilazione_ricetta_dal.as_deref(),
+        req.data_compilazione_ricetta_al.as_deref(),
+    ) {
+        (Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    };
+    if nre.is_none() && range.is_none() {
+        return Err(ErroreRicetta::blocking(
             codes::CRITERIA,
             "Parametri di ricerca insufficienti: indicare l'NRE oppure l'intervallo di date di compilazione",
-        )]);
+        ));
     }
-    let region = field(payload, "codRegione");
-    let lotto = field(payload, "codLotto");
-    let tipo = field(payload, "tipoPrescr");
-    let assistito = field(payload, "cfAssistito");
+    let lotto = req.cod_lotto.as_deref();
+    let tipo = req.tipo_prescr.as_deref();
+    let assistito = req.cf_assistito.as_ref().map(Sensitive::expose);
     let found = sim.prescriptions.query(|p| {
-        p.cf_medico1 == cf_medico
-            && p.nre.starts_with(&region)
-            && (nre.is_empty() || p.nre == nre)
-            && (!nre.is_empty()
-                || (p.data_compilazione.as_str() >= from.as_str()
-                    && p.data_compilazione.as_str() <= to.as_str()))
-            && (lotto.is_empty() || p.nre.starts_with(&lotto))
-            && (tipo.is_empty() || p.tipo_prescrizione == tipo)
-            && (assistito.is_empty() || p.cf_assistito == assistito)
-    });
-    let (code, errors) = positive(&gate, Some(""));
-    envelope(INTERROGA, false, |w| {
-        w.leaf("codEsitoInterrogaNreUtilizzati", code);
-        if !found.is_empty() {
-            w.open("ElencoNreUtilRecord");
-            for p in &found {
-                w.td_open("NreUtilRecord")
-                    .td_leaf("nre", &p.nre)
-                    .td_leaf("cfMedico", &p.cf_medico1)
-                    .td_leaf("tipoPrescrizione", &p.tipo_prescrizione)
-                    .td_leaf("dataCompilazioneRicetta", &p.data_compilazione)
-                    .td_leaf("cfAssistito", "")
-                    .td_leaf("provenienza", "0")
-                    .td_leaf("lotto", &p.nre[..7.min(p.nre.len())])
-                    .td_leaf("codAutenticazione", &p.cod_autenticazione)
-                    .td_close("NreUtilRecord");
+        let compiled = p.sent.data_compilazione.as_str();
+        p.cf_medico1() == cf_medico
+            && p.nre.starts_with(&req.cod_regione)
+            && match nre {
+                Some(nre) => p.nre == nre,
+                None => range.is_some_and(|(from, to)| compiled >= from && compiled <= to),
             }
-            w.close("ElencoNreUtilRecord");
-        }
-        w.errors("ElencoErroriRicette", "ErroreRicetta", &errors, true);
-        w.communications(&[("0400", NESSUNA.into())]);
-    })
+            && lotto.is_none_or(|l| p.nre.starts_with(l))
+            && tipo.is_none_or(|t| p.sent.tipo_prescrizione == t)
+            && assistito.is_none_or(|a| p.cf_assistito == a)
+    });
+    let records = found
+        .into_iter()
+        .map(|p| {
+            NreUtilRecord::sent(
+                &p.nre,
+                p.sent.cf_medico1,
+                p.sent.tipo_prescrizione,
+                p.sent.data_compilazione,
+                p.cod_autenticazione,
+            )
+        })
+        .collect();
+    Ok(InterrogaNreUtilizzatiReceipt::found(records, warnings))
 }
 
 fn sostituzione(
     sim: &Sim,
     user: &TestUser,
-    payload: &Element,
-    gate: Result<Gate, Vec<ErroreRicetta>>,
-) -> String {
-    let now = sim.clock.now();
-    let answer = |code: &str, errors: Vec<ErroreRicetta>| {
-        envelope(SOSTITUZIONE, false, |w| {
-            w.leaf("codEsitoInserimento", code);
-            if code != "9999" {
-                w.leaf("dataInserimento", &dem_datetime(now));
-            }
-            w.errors("ElencoErrori", "Errore", &errors, false);
-        })
-    };
-    let gate = match gate {
-        Ok(g) => g,
-        Err(errors) => return answer("9999", errors),
-    };
-    let titolare = field(payload, "cfMedicoTitolare");
-    let sostituto = field(payload, "cfMedicoSostituto");
+    req: DichiarazioneSostituzioneMedicoRequest,
+    warnings: Vec<ErroreRicetta>,
+) -> Result<DichiarazioneSostituzioneMedicoReceipt, ErroreRicetta> {
+    let now = local(sim.clock.now());
+    let (titolare, sostituto) = (req.cf_medico_titolare, req.cf_medico_sostituto);
     let roles_ok = sim
         .user_by_cf(&titolare)
         .is_some_and(|u| u.role == Role::Titolare)
@@ -597,20 +418,19 @@ fn sostituzione(
             .user_by_cf(&sostituto)
             .is_some_and(|u| u.role == Role::Sostituto);
     if !roles_ok || (user.cf != titolare && user.cf != sostituto) {
-        return answer(
-            "9999",
-            vec![ErroreRicetta::blocking(
-                codes::CF_MEDICO,
-                "Dichiarazione non consentita - cf medico titolare o sostituto non valido",
-            )],
-        );
+        return Err(ErroreRicetta::blocking(
+            codes::CF_MEDICO,
+            "Dichiarazione non consentita - cf medico titolare o sostituto non valido",
+        ));
     }
-    sim.prescriptions.declare_substitution(store::Substitution {
+    sim.prescriptions.declare_substitution(Substitution {
         titolare,
         sostituto,
-        from: field(payload, "dataInizioSostituzione"),
-        to: field(payload, "dataFineSostituzione"),
+        from: req.data_inizio_sostituzione,
+        to: req.data_fine_sostituzione,
     });
-    let (code, errors) = positive(&gate, Some(""));
-    answer(code, errors)
+    Ok(DichiarazioneSostituzioneMedicoReceipt::accepted(
+        format_data_ora(now),
+        warnings,
+    ))
 }

@@ -5,48 +5,50 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng as _;
+use sistemats::dem::{InvioPrescrittoRequest, Nre, NreError, StatoProcesso};
 
 use crate::state::lock;
-
-/// State "da erogare".
-pub const STATE_TO_DISPENSE: u8 = 3;
-/// State "annullata dal prescrittore".
-pub const STATE_CANCELLED: u8 = 4;
 
 /// One prescription.
 #[derive(Clone)]
 pub struct Prescription {
     /// NRE (15 chars).
     pub nre: String,
-    /// Titolare.
-    pub cf_medico1: String,
-    /// Substitute who compiled it (empty in CASE 1).
-    pub cf_medico2: String,
-    /// Header fields of the request in document order (local name, text), without
-    /// `pinCode`, `nre`, `codiceAss`, `cfMedico1`, `cfMedico2` and the details.
-    pub header: Vec<(String, String)>,
-    /// `DettaglioPrescrizione` children (local name, text) in document order.
-    pub details: Vec<Vec<(String, String)>>,
-    /// `F` or `P`.
-    pub tipo_prescrizione: String,
-    /// `dataCompilazione` as sent.
-    pub data_compilazione: String,
+    /// The InvioPrescritto request that created it, without the encrypted `pinCode` and
+    /// `codiceAss` (VisualizzaPrescritto returns the rest).
+    pub sent: InvioPrescrittoRequest,
     /// Decrypted patient fiscal code (never logged; `Debug` hides it).
     pub cf_assistito: String,
     /// `statoProcesso`.
-    pub stato: u8,
+    pub stato: StatoProcesso,
     /// 30 digits.
     pub cod_autenticazione: String,
     /// `yyyy-MM-dd HH:mm:ss`.
     pub data_inserimento: String,
 }
 
+impl Prescription {
+    /// The titolare's fiscal code (`cfMedico1`).
+    pub fn cf_medico1(&self) -> &str {
+        &self.sent.cf_medico1
+    }
+
+    /// The fiscal code of whoever compiled it: the substitute (`cfMedico2`) if any, else
+    /// the titolare.
+    pub fn compiler(&self) -> &str {
+        self.sent
+            .cf_medico2
+            .as_deref()
+            .unwrap_or(&self.sent.cf_medico1)
+    }
+}
+
 impl std::fmt::Debug for Prescription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prescription")
             .field("nre", &self.nre)
-            .field("cf_medico1", &self.cf_medico1)
-            .field("cf_medico2", &self.cf_medico2)
+            .field("cf_medico1", &self.sent.cf_medico1)
+            .field("cf_medico2", &self.sent.cf_medico2)
             .field("stato", &self.stato)
             .finish_non_exhaustive()
     }
@@ -73,15 +75,20 @@ impl Default for PrescriptionStore {
 }
 
 impl PrescriptionStore {
-    /// A new, never used NRE for `region`: region (3) + group `0A` + lot type `4` + 9 digits.
-    pub fn allocate_nre(&self, region: &str) -> String {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % 1_000_000_000;
-        format!("{region:0>3.3}0A4{n:09}")
+    /// A new, never used NRE for `region` (3 digits): group `0A`, lot type `4`, 9 digits.
+    pub fn allocate_nre(&self, region: &str) -> Result<Nre, NreError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        Nre::from_parts(region, "0A", 4, n)
     }
 
     /// Stores a new prescription.
     pub fn insert(&self, prescription: Prescription) {
         lock(&self.by_nre).insert(prescription.nre.clone(), prescription);
+    }
+
+    /// Whether a prescription has this NRE.
+    pub fn contains(&self, nre: &str) -> bool {
+        lock(&self.by_nre).contains_key(nre)
     }
 
     /// A copy of the prescription with this NRE.
@@ -102,37 +109,20 @@ impl PrescriptionStore {
             .cloned()
             .collect();
         found.sort_by(|a, b| {
-            (a.data_compilazione.as_str(), a.nre.as_str())
-                .cmp(&(b.data_compilazione.as_str(), b.nre.as_str()))
+            (a.sent.data_compilazione.as_str(), a.nre.as_str())
+                .cmp(&(b.sent.data_compilazione.as_str(), b.nre.as_str()))
         });
         found
     }
-}
 
-/// `ddMMyyyyHHmmss` + 16 random digits (never all zeros, as the timestamp is not).
-pub fn cod_autenticazione(compact_now: &str) -> String {
-    let mut rng = rand::rng();
-    let tail: String = (0..16)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect();
-    format!("{compact_now}{tail}")
-}
+    /// Records a substitution declaration.
+    pub fn declare_substitution(&self, s: Substitution) {
+        lock(&self.substitutions).push(s);
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nre_shape_and_uniqueness() {
-        let store = PrescriptionStore::default();
-        let a = store.allocate_nre("130");
-        let b = store.allocate_nre("130");
-        assert_eq!(a.len(), 15);
-        assert!(a.starts_with("1300A4"));
-        assert_ne!(a, b);
-        let code = cod_autenticazione("30092026164416");
-        assert_eq!(code.len(), 30);
-        assert!(code.chars().all(|c| c.is_ascii_digit()));
+    /// Declared substitutions, oldest first.
+    pub fn substitutions(&self) -> Vec<Substitution> {
+        lock(&self.substitutions).clone()
     }
 }
 
@@ -149,14 +139,18 @@ pub struct Substitution {
     pub to: String,
 }
 
-impl PrescriptionStore {
-    /// Records a substitution declaration.
-    pub fn declare_substitution(&self, s: Substitution) {
-        lock(&self.substitutions).push(s);
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Declared substitutions, oldest first.
-    pub fn substitutions(&self) -> Vec<Substitution> {
-        lock(&self.substitutions).clone()
+    #[test]
+    fn nre_shape_and_uniqueness() {
+        let store = PrescriptionStore::default();
+        let a = store.allocate_nre("130").unwrap();
+        let b = store.allocate_nre("130").unwrap();
+        assert!(a.as_str().starts_with("1300A4"));
+        assert_eq!(a.region(), "130");
+        assert_ne!(a, b);
+        assert!(store.allocate_nre("ABC").is_err());
     }
 }

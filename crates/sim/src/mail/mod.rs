@@ -10,9 +10,9 @@ use base64::Engine as _;
 use lettre::message::{Attachment, Mailbox, MultiPart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use serde::Serialize;
+use sistemats::a2f::format_revoke_date;
 use time::OffsetDateTime;
 
-use crate::clock::it_datetime;
 use crate::config::{CodeFormat, MailFolder, SimConfig};
 use crate::state::lock;
 
@@ -117,8 +117,8 @@ impl Mailer {
     pub async fn send_code(&self, mail: CodeMail<'_>) -> Result<(), String> {
         let validity = format!(
             "dal {} al {}",
-            it_datetime(mail.from),
-            it_datetime(mail.until)
+            format_revoke_date(mail.from),
+            format_revoke_date(mail.until)
         );
         let image = match mail.format {
             CodeFormat::Image => {

@@ -69,26 +69,11 @@ impl Env {
         let sim = tsgate_sim::start(config).await.expect("start");
         sistemats::client::install_crypto_provider();
         let http = reqwest::Client::new();
-        let pem = http
-            .get(format!("{}/sim/certificate", sim.base_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let pem = get_text(&http, &format!("{}/sim/certificate", sim.base_url)).await;
         let cert = SanitelCertificate::from_pem(&pem).expect("certificate readable by sistemats");
-        let users = serde_json::from_str(
-            &http
-                .get(format!("{}/sim/users", sim.base_url))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let users =
+            serde_json::from_str(&get_text(&http, &format!("{}/sim/users", sim.base_url)).await)
+                .unwrap();
         Env {
             sim,
             http,
@@ -124,17 +109,12 @@ impl Env {
         format!("{}{}", self.sim.base_url, path)
     }
 
+    pub async fn get_text(&self, path: &str) -> String {
+        get_text(&self.http, &self.url(path)).await
+    }
+
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        let text = self
-            .http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        serde_json::from_str(&text).unwrap()
+        serde_json::from_str(&self.get_text(path).await).unwrap()
     }
 
     pub async fn control(&self, body: serde_json::Value) -> serde_json::Value {
@@ -195,6 +175,10 @@ impl Env {
             .await
             .expect("HTTP")
     }
+}
+
+async fn get_text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 pub fn envelope(namespaces: &[(&str, &str)], payload: &str) -> String {

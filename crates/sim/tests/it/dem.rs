@@ -45,14 +45,6 @@ pub fn invio_body(env: &Env, sender: &str, cf1: &str, cf2: &str, pin: Option<&st
     )
 }
 
-fn nre_body(env: &Env, sender: &str, root: &str, ns: &str, nre: &str, cf: &str) -> String {
-    let payload = format!(
-        "<r:{root}><r:pinCode>{pin}</r:pinCode><r:nre>{nre}</r:nre><r:cfMedico>{cf}</r:cfMedico></r:{root}>",
-        pin = env.enc(&env.field(sender, "pin")),
-    );
-    envelope(&[("r", ns)], &payload)
-}
-
 pub async fn invio(env: &Env, sender: &str, auth2f: Option<&str>) -> Reply {
     env.post(
         sender,
@@ -71,29 +63,101 @@ pub async fn invio_ok(env: &Env, sender: &str, auth2f: Option<&str>) -> String {
     reply.value("nre")
 }
 
-async fn visualizza(env: &Env, sender: &str, nre: &str, cf: &str, auth2f: &str) -> Reply {
-    let body = nre_body(
-        env,
-        sender,
-        "VisualizzaPrescrittoRichiesta",
-        "http://visualizzaprescrittorichiesta.xsd.dem.sanita.finanze.it",
-        nre,
-        cf,
+/// A request with only `pinCode`, `nre` and `cfMedico`: (root, namespace, path, action).
+type NreService = (&'static str, &'static str, &'static str, &'static str);
+
+const VISUALIZZA: NreService = (
+    "VisualizzaPrescrittoRichiesta",
+    "http://visualizzaprescrittorichiesta.xsd.dem.sanita.finanze.it",
+    VIS_PATH,
+    VIS_ACTION,
+);
+const ANNULLA: NreService = (
+    "AnnullaPrescrittoRichiesta",
+    "http://annullaprescrittorichiesta.xsd.dem.sanita.finanze.it",
+    ANN_PATH,
+    ANN_ACTION,
+);
+
+async fn nre_call(
+    env: &Env,
+    (root, ns, path, action): NreService,
+    sender: &str,
+    nre: &str,
+    cf: &str,
+    auth2f: &str,
+) -> Reply {
+    let payload = format!(
+        "<r:{root}><r:pinCode>{pin}</r:pinCode><r:nre>{nre}</r:nre><r:cfMedico>{cf}</r:cfMedico></r:{root}>",
+        pin = env.enc(&env.field(sender, "pin")),
     );
-    env.post(sender, VIS_PATH, VIS_ACTION, Some(auth2f), body)
-        .await
+    let body = envelope(&[("r", ns)], &payload);
+    env.post(sender, path, action, Some(auth2f), body).await
+}
+
+async fn visualizza(env: &Env, sender: &str, nre: &str, cf: &str, auth2f: &str) -> Reply {
+    nre_call(env, VISUALIZZA, sender, nre, cf, auth2f).await
 }
 
 async fn annulla(env: &Env, sender: &str, nre: &str, cf: &str, auth2f: &str) -> Reply {
-    let body = nre_body(
-        env,
-        sender,
-        "AnnullaPrescrittoRichiesta",
-        "http://annullaprescrittorichiesta.xsd.dem.sanita.finanze.it",
-        nre,
-        cf,
+    nre_call(env, ANNULLA, sender, nre, cf, auth2f).await
+}
+
+fn interroga_body(env: &Env, nre: &str, from: &str, to: &str) -> String {
+    let optional = |name: &str, value: &str| {
+        if value.is_empty() {
+            String::new()
+        } else {
+            format!("<q:{name}>{value}</q:{name}>")
+        }
+    };
+    let payload = format!(
+        "<q:InterrogaNreUtilRichiesta><q:pinCode>{pin}</q:pinCode><q:codRegione>130</q:codRegione>\
+         {nre}<q:cfMedico>{TITOLARE}</q:cfMedico>{from}{to}</q:InterrogaNreUtilRichiesta>",
+        pin = env.enc(&env.field(TITOLARE, "pin")),
+        nre = optional("nre", nre),
+        from = optional("dataCompilazioneRicettaDal", from),
+        to = optional("dataCompilazioneRicettaAl", to),
     );
-    env.post(sender, ANN_PATH, ANN_ACTION, Some(auth2f), body)
+    envelope(
+        &[(
+            "q",
+            "http://interroganreutilrichiesta.xsd.dem.sanita.finanze.it",
+        )],
+        &payload,
+    )
+}
+
+/// Compilation date ranges for InterrogaNreUtilizzati (empty: not sent).
+const NO_RANGE: (&str, &str) = ("", "");
+const SEPT_30: (&str, &str) = ("2026-09-30 00:00:00", "2026-09-30 23:59:59");
+const BEFORE_ANY: (&str, &str) = ("2020-01-01 00:00:00", "2020-01-02 00:00:00");
+
+async fn interroga(env: &Env, auth2f: &str, nre: &str, (from, to): (&str, &str)) -> Reply {
+    let body = interroga_body(env, nre, from, to);
+    env.post(TITOLARE, NRE_PATH, NRE_ACTION, Some(auth2f), body)
+        .await
+}
+
+/// Declares the substitution of the titolare by the substitute, sent by `sender`.
+async fn sostituzione(env: &Env, sender: &str, auth2f: &str) -> Reply {
+    let payload = format!(
+        "<d:DichiarazioneSostituzioneMedicoRichiesta><d:pinCode>{pin}</d:pinCode><d:pwd>x</d:pwd>\
+         <d:cfMedicoTitolare>{TITOLARE}</d:cfMedicoTitolare><d:codRegione>130</d:codRegione><d:codASLAo>202</d:codASLAo>\
+         <d:codStruttura></d:codStruttura><d:codSpecializzazione>F</d:codSpecializzazione>\
+         <d:cfMedicoSostituto>{SOSTITUTO}</d:cfMedicoSostituto><d:comunicazioneAsl>SI</d:comunicazioneAsl>\
+         <d:dataInizioSostituzione>01102026</d:dataInizioSostituzione><d:dataFineSostituzione>15102026</d:dataFineSostituzione>\
+         </d:DichiarazioneSostituzioneMedicoRichiesta>",
+        pin = env.enc(&env.field(sender, "pin")),
+    );
+    let body = envelope(
+        &[(
+            "d",
+            "http://dichiarazionesostituzionemedicorichiesta.xsd.dem.sanita.finanze.it",
+        )],
+        &payload,
+    );
+    env.post(sender, SOST_PATH, SOST_ACTION, Some(auth2f), body)
         .await
 }
 
@@ -321,25 +385,7 @@ async fn substitute_rules() {
     let other = visualizza(&env, SOSTITUTO, &own, SOSTITUTO, &sub).await;
     assert_eq!(other.error_codes(), ["1125"]);
     // The substitution declaration is accepted and recorded.
-    let payload = format!(
-        "<d:DichiarazioneSostituzioneMedicoRichiesta><d:pinCode>{pin}</d:pinCode><d:pwd>x</d:pwd>\
-         <d:cfMedicoTitolare>{TITOLARE}</d:cfMedicoTitolare><d:codRegione>130</d:codRegione><d:codASLAo>202</d:codASLAo>\
-         <d:codStruttura></d:codStruttura><d:codSpecializzazione>F</d:codSpecializzazione>\
-         <d:cfMedicoSostituto>{SOSTITUTO}</d:cfMedicoSostituto><d:comunicazioneAsl>SI</d:comunicazioneAsl>\
-         <d:dataInizioSostituzione>01102026</d:dataInizioSostituzione><d:dataFineSostituzione>15102026</d:dataFineSostituzione>\
-         </d:DichiarazioneSostituzioneMedicoRichiesta>",
-        pin = env.enc(&env.field(TITOLARE, "pin")),
-    );
-    let body = envelope(
-        &[(
-            "d",
-            "http://dichiarazionesostituzionemedicorichiesta.xsd.dem.sanita.finanze.it",
-        )],
-        &payload,
-    );
-    let reply = env
-        .post(TITOLARE, SOST_PATH, SOST_ACTION, Some(&tit), body)
-        .await;
+    let reply = sostituzione(&env, TITOLARE, &tit).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.value("codEsitoInserimento"), "0000", "{}", reply.text);
     assert_eq!(env.sim.sim.prescriptions.substitutions().len(), 1);
@@ -351,44 +397,7 @@ async fn interroga_nre_utilizzati() {
     let code = wildcard(TITOLARE);
     let a = invio_ok(&env, TITOLARE, Some(&code)).await;
     let b = invio_ok(&env, TITOLARE, Some(&code)).await;
-    let query = |nre: &str, from: &str, to: &str| {
-        let payload = format!(
-            "<q:InterrogaNreUtilRichiesta><q:pinCode>{pin}</q:pinCode><q:codRegione>130</q:codRegione>\
-             {nre}<q:cfMedico>{TITOLARE}</q:cfMedico>{from}{to}</q:InterrogaNreUtilRichiesta>",
-            pin = env.enc(&env.field(TITOLARE, "pin")),
-            nre = if nre.is_empty() {
-                String::new()
-            } else {
-                format!("<q:nre>{nre}</q:nre>")
-            },
-            from = if from.is_empty() {
-                String::new()
-            } else {
-                format!("<q:dataCompilazioneRicettaDal>{from}</q:dataCompilazioneRicettaDal>")
-            },
-            to = if to.is_empty() {
-                String::new()
-            } else {
-                format!("<q:dataCompilazioneRicettaAl>{to}</q:dataCompilazioneRicettaAl>")
-            },
-        );
-        envelope(
-            &[(
-                "q",
-                "http://interroganreutilrichiesta.xsd.dem.sanita.finanze.it",
-            )],
-            &payload,
-        )
-    };
-    let by_nre = env
-        .post(
-            TITOLARE,
-            NRE_PATH,
-            NRE_ACTION,
-            Some(&code),
-            query(&a, "", ""),
-        )
-        .await;
+    let by_nre = interroga(&env, &code, &a, NO_RANGE).await;
     assert_eq!(
         by_nre.value("codEsitoInterrogaNreUtilizzati"),
         "0000",
@@ -405,15 +414,7 @@ async fn interroga_nre_utilizzati() {
         1
     );
     assert!(by_nre.text.contains(&format!("<ns2:nre>{a}</ns2:nre>")));
-    let range = env
-        .post(
-            TITOLARE,
-            NRE_PATH,
-            NRE_ACTION,
-            Some(&code),
-            query("", "2026-09-30 00:00:00", "2026-09-30 23:59:59"),
-        )
-        .await;
+    let range = interroga(&env, &code, "", SEPT_30).await;
     let records = range
         .payload()
         .find_local("ElencoNreUtilRecord")
@@ -422,36 +423,21 @@ async fn interroga_nre_utilizzati() {
         .len();
     assert_eq!(records, 2, "{}", range.text);
     assert!(range.text.contains(&b));
-    let empty = env
-        .post(
-            TITOLARE,
-            NRE_PATH,
-            NRE_ACTION,
-            Some(&code),
-            query("", "2020-01-01 00:00:00", "2020-01-02 00:00:00"),
-        )
-        .await;
+    let empty = interroga(&env, &code, "", BEFORE_ANY).await;
     assert!(empty.payload().find_local("ElencoNreUtilRecord").is_none());
     // Dates must be exactly 19 characters (XSD).
-    let bad = env
-        .post(
-            TITOLARE,
-            NRE_PATH,
-            NRE_ACTION,
-            Some(&code),
-            query("", "2026-09-30", "2026-09-30"),
-        )
-        .await;
+    let bad = interroga(&env, &code, "", ("2026-09-30", "2026-09-30")).await;
     assert_eq!(bad.status, 500);
     assert!(bad.fault().is_schema_error());
 }
 
-/// Validates the Body payload of a receipt against the official ricevuta XSD.
+/// Validates the Body payload of a receipt against the official ricevuta XSD (as the
+/// simulator writes them out, with the known defects of the kit fixed).
 fn assert_valid_receipt(xsd: &str, reply: &Reply) {
     use libxml::parser::Parser;
     use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
-    let path = format!("{}/../../spec/{xsd}", env!("CARGO_MANIFEST_DIR"));
-    let mut parser = SchemaParserContext::from_file(&path);
+    let path = tsgate_sim::schema::schema_dir().expect("schemas").join(xsd);
+    let mut parser = SchemaParserContext::from_file(path.to_str().unwrap());
     let mut validator = SchemaValidationContext::from_parser(&mut parser).expect("schema");
     let doc = Parser::default().parse_string(&reply.text).expect("xml");
     let body = doc
@@ -492,16 +478,72 @@ async fn receipts_are_valid_against_the_official_xsds() {
         "VisualizzaPrescrittoRicevuta.xsd",
         &visualizza(&env, TITOLARE, "1300A4099999999", TITOLARE, &code).await,
     );
+    let interroga_xsd = "InterrogaNreUtilRicevuta.xsd";
+    assert_valid_receipt(interroga_xsd, &interroga(&env, &code, &nre, NO_RANGE).await);
+    let range = interroga(&env, &code, "", SEPT_30).await;
+    assert_eq!(range.value("codEsitoInterrogaNreUtilizzati"), "0000");
+    assert_valid_receipt(interroga_xsd, &range);
+    let none = interroga(&env, &code, "", BEFORE_ANY).await;
+    assert_valid_receipt(interroga_xsd, &none);
+    let refused = interroga(&env, &code, "", ("2026-09-30 00:00:00", "")).await;
+    assert_eq!(refused.error_codes(), [tsgate_sim::dem::codes::CRITERIA]);
+    assert_valid_receipt(interroga_xsd, &refused);
+    let sostituzione_xsd = "DichiarazioneSostituzioneMedicoRicevuta.xsd";
+    let declared = sostituzione(&env, TITOLARE, &code).await;
+    assert_eq!(declared.value("codEsitoInserimento"), "0000");
+    assert_valid_receipt(sostituzione_xsd, &declared);
+    let refused = sostituzione(&env, NO_MAIL, &wildcard(NO_MAIL)).await;
+    assert_eq!(
+        refused.value("codEsitoInserimento"),
+        "9999",
+        "{}",
+        refused.text
+    );
+    assert_valid_receipt(sostituzione_xsd, &refused);
     env.control(serde_json::json!({"enforcement": "warn"}))
         .await;
     assert_valid_receipt(
         "InvioPrescrittoRicevuta.xsd",
         &invio(&env, TITOLARE, None).await,
     );
+    let warned = interroga(&env, "", &nre, NO_RANGE).await;
+    assert_eq!(warned.value("codEsitoInterrogaNreUtilizzati"), "0001");
+    assert_valid_receipt(interroga_xsd, &warned);
+    let warned = sostituzione(&env, TITOLARE, "").await;
+    assert_eq!(warned.error_codes(), ["9101"]);
+    assert_valid_receipt(sostituzione_xsd, &warned);
     env.control(serde_json::json!({"enforcement": "block"}))
         .await;
     assert_valid_receipt(
         "InvioPrescrittoRicevuta.xsd",
         &invio(&env, TITOLARE, None).await,
+    );
+}
+
+#[tokio::test]
+async fn client_chosen_nre() {
+    let env = Env::test_mode().await;
+    let code = wildcard(TITOLARE);
+    let with_nre = |nre: &str| {
+        invio_body(&env, TITOLARE, TITOLARE, "", None)
+            .replace("<inv:nre/>", &format!("<inv:nre>{nre}</inv:nre>"))
+    };
+    let send = |body: String| env.post(TITOLARE, INVIO_PATH, INVIO_ACTION, Some(&code), body);
+    let chosen = "1300A4012345678";
+    let reply = send(with_nre(chosen)).await;
+    assert_eq!(reply.value("codEsitoInserimento"), "0000", "{}", reply.text);
+    assert_eq!(reply.value("nre"), chosen);
+    let again = send(with_nre(chosen)).await;
+    assert_eq!(again.error_codes(), [tsgate_sim::dem::codes::NRE_USED]);
+    let malformed = send(with_nre("1300a4012345678")).await;
+    assert_eq!(malformed.value("codEsitoInserimento"), "9999");
+    assert_eq!(
+        malformed.error_codes(),
+        [tsgate_sim::dem::codes::NRE_INVALID]
+    );
+    assert!(
+        malformed.text.contains("NRE non valido"),
+        "{}",
+        malformed.text
     );
 }

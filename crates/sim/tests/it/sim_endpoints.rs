@@ -168,14 +168,6 @@ async fn image_code_format() {
         info.width,
         info.height
     );
-    let html = env
-        .http
-        .get(env.url("/sim/outbox"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = env.get_text("/sim/outbox").await;
     assert!(html.contains("data:image/png;base64,"));
 }

@@ -48,8 +48,8 @@ pub fn format_revoke_date(value: OffsetDateTime) -> String {
         .unwrap_or_else(|_| value.unix_timestamp().to_string())
 }
 
-/// The same instant in Italian local time.
-pub(crate) fn to_rome(value: OffsetDateTime) -> OffsetDateTime {
+/// The same instant in Italian local time (CET/CEST offset).
+pub fn to_rome(value: OffsetDateTime) -> OffsetDateTime {
     let summer = UtcOffset::from_hms(2, 0, 0).unwrap_or(UtcOffset::UTC);
     let winter = UtcOffset::from_hms(1, 0, 0).unwrap_or(UtcOffset::UTC);
     let as_summer = value.to_offset(summer);

@@ -20,7 +20,7 @@ mod response;
 
 pub use codes::{A2fError, A2fErrorKind, Severity};
 pub use dates::{
-    format_date_time, format_revoke_date, parse_date_time, parse_revoke_date, rome_offset,
+    format_date_time, format_revoke_date, parse_date_time, parse_revoke_date, rome_offset, to_rome,
 };
 pub use outcome::{CreateOutcome, RevokeOutcome, TokenStatus, Validity};
 pub use request::{CreateRequest, Identifier, KeyValue, TokenRequest, UserIdentity};

@@ -139,9 +139,9 @@ impl Response {
         }
     }
 
-    /// Adds an `info` pair.
+    /// Sets the `info` pair. The XSD allows at most one, so this replaces any earlier pair.
     pub fn with_info(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.info.push(KeyValue::new(key, value));
+        self.info = vec![KeyValue::new(key, value)];
         self
     }
 

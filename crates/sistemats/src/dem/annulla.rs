@@ -3,8 +3,10 @@
 
 use crate::xml::Element;
 
-use super::codec::{DemError, Emitter, Ns, expect_root, opt, req};
-use super::receipt::{self, Comunicazione, DemReceipt, ErroreRicetta, UNPREFIXED_ROOT, open_root};
+use super::codec::{DemError, Ns, expect_root, opt, req};
+use super::receipt::{
+    self, Comunicazione, DemReceipt, ErroreRicetta, ReceiptWriter, receipt_accessors,
+};
 use super::service::{DemRequest, Service};
 use super::types::{EncryptedValue, Nre};
 use super::validate::ValidationError;
@@ -52,7 +54,7 @@ impl DemRequest for AnnullaPrescrittoRequest {
     }
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
-        let (pin, nre, cf_medico) = read_pin_nre_cf(SERVICE, "AnnullaPrescrittoRichiesta", el)?;
+        let (pin, nre, cf_medico) = read_pin_nre_cf(SERVICE, el)?;
         Ok(Self {
             pin_code: EncryptedValue::new(pin),
             nre,
@@ -74,24 +76,39 @@ pub struct AnnullaPrescrittoReceipt {
     pub comunicazioni: Vec<Comunicazione>,
 }
 
+impl AnnullaPrescrittoReceipt {
+    /// The receipt of a cancellation that went through (for servers): `0000`, or `0001`
+    /// with the `warnings`.
+    pub fn accepted(nre: impl Into<String>, warnings: Vec<ErroreRicetta>) -> Self {
+        let (cod_esito_annullamento, errori) =
+            receipt::accepted_outcome(warnings, ErroreRicetta::ok());
+        Self {
+            nre: nre.into(),
+            cod_esito_annullamento,
+            errori,
+            comunicazioni: vec![Comunicazione::nessuna(SERVICE)],
+        }
+    }
+
+    /// A `9999` receipt carrying these errors (for servers).
+    pub fn rejected(nre: impl Into<String>, errori: Vec<ErroreRicetta>) -> Self {
+        Self {
+            nre: nre.into(),
+            cod_esito_annullamento: receipt::REFUSED.into(),
+            errori,
+            comunicazioni: vec![Comunicazione::nessuna(SERVICE)],
+        }
+    }
+}
+
 impl DemReceipt for AnnullaPrescrittoReceipt {
     const SERVICE: Service = SERVICE;
 
-    fn operation_code(&self) -> &str {
-        &self.cod_esito_annullamento
-    }
-
-    fn errors(&self) -> &[ErroreRicetta] {
-        &self.errori
-    }
-
-    fn comunicazioni(&self) -> &[Comunicazione] {
-        &self.comunicazioni
-    }
+    receipt_accessors!(cod_esito_annullamento);
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Any;
-        expect_root(el, ns, "AnnullaPrescrittoRicevuta")?;
+        expect_root(el, ns, SERVICE.receipt_root())?;
         Ok(Self {
             nre: opt(el, ns, "nre").unwrap_or_default(),
             cod_esito_annullamento: req(el, ns, "codEsitoAnnullamento")?,
@@ -101,14 +118,11 @@ impl DemReceipt for AnnullaPrescrittoReceipt {
     }
 
     fn to_xml(&self) -> String {
-        let st = UNPREFIXED_ROOT;
-        let mut e = Emitter::with_capacity(900);
-        open_root(&mut e, SERVICE, st);
-        e.leaf(st.own, "nre", &self.nre);
-        e.leaf(st.own, "codEsitoAnnullamento", &self.cod_esito_annullamento);
-        receipt::write_errors(&mut e, st, &self.errori);
-        receipt::write_comunicazioni(&mut e, st, &self.comunicazioni);
-        e.close(st.own, SERVICE.receipt_root());
-        e.finish()
+        let mut w = ReceiptWriter::open(SERVICE, 900);
+        w.leaf("nre", &self.nre);
+        w.leaf("codEsitoAnnullamento", &self.cod_esito_annullamento);
+        w.errori(&self.errori);
+        w.comunicazioni(&self.comunicazioni);
+        w.finish()
     }
 }

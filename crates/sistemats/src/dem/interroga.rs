@@ -5,8 +5,10 @@
 
 use crate::xml::Element;
 
-use super::codec::{DemError, Emitter, Ns, child, children, expect_root, opt, req};
-use super::receipt::{self, Comunicazione, DemReceipt, ErroreRicetta, UNPREFIXED_ROOT, open_root};
+use super::codec::{DemError, Emitter, Ns, expect_root, opt, req};
+use super::receipt::{
+    self, Comunicazione, DemReceipt, ErroreRicetta, ReceiptWriter, receipt_accessors,
+};
 use super::service::{DemRequest, Service};
 use super::types::{EncryptedValue, Nre, Sensitive};
 use super::validate::{Checker, Problem, ValidationError};
@@ -126,7 +128,7 @@ impl DemRequest for InterrogaNreUtilizzatiRequest {
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Strict(SERVICE.request_namespace());
-        expect_root(el, ns, "InterrogaNreUtilRichiesta")?;
+        expect_root(el, ns, SERVICE.request_root())?;
         Ok(Self {
             pin_code: EncryptedValue::new(req(el, ns, "pinCode")?),
             cod_regione: req(el, ns, "codRegione")?,
@@ -163,6 +165,28 @@ pub struct NreUtilRecord {
 }
 
 impl NreUtilRecord {
+    /// The record the real SAC writes for a prescription sent through the web service
+    /// (for servers): `provenienza` `0`, the lot as the first 7 characters of the NRE, and
+    /// an empty `cfAssistito`.
+    pub fn sent(
+        nre: &str,
+        cf_medico: impl Into<String>,
+        tipo_prescrizione: impl Into<String>,
+        data_compilazione_ricetta: impl Into<String>,
+        cod_autenticazione: impl Into<String>,
+    ) -> Self {
+        Self {
+            nre: Some(nre.to_owned()),
+            cf_medico: Some(cf_medico.into()),
+            tipo_prescrizione: Some(tipo_prescrizione.into()),
+            data_compilazione_ricetta: Some(data_compilazione_ricetta.into()),
+            cf_assistito: None,
+            provenienza: Some("0".into()),
+            lotto: Some(nre.chars().take(7).collect()),
+            cod_autenticazione: Some(cod_autenticazione.into()),
+        }
+    }
+
     fn read(el: &Element, ns: Ns<'_>) -> Self {
         Self {
             nre: opt(el, ns, "nre"),
@@ -213,54 +237,57 @@ pub struct InterrogaNreUtilizzatiReceipt {
     pub comunicazioni: Vec<Comunicazione>,
 }
 
+impl InterrogaNreUtilizzatiReceipt {
+    /// The answer to a query that went through (for servers): `0000`, or `0001` with the
+    /// `warnings`; no `ElencoNreUtilRecord` when nothing was found.
+    pub fn found(records: Vec<NreUtilRecord>, warnings: Vec<ErroreRicetta>) -> Self {
+        let (cod_esito, errori) = receipt::accepted_outcome(warnings, ErroreRicetta::ok());
+        Self {
+            cod_esito,
+            records,
+            errori,
+            comunicazioni: vec![Comunicazione::nessuna(SERVICE)],
+        }
+    }
+
+    /// A `9999` answer carrying these errors (for servers).
+    pub fn rejected(errori: Vec<ErroreRicetta>) -> Self {
+        Self {
+            cod_esito: receipt::REFUSED.into(),
+            records: Vec::new(),
+            errori,
+            comunicazioni: vec![Comunicazione::nessuna(SERVICE)],
+        }
+    }
+}
+
 impl DemReceipt for InterrogaNreUtilizzatiReceipt {
     const SERVICE: Service = SERVICE;
 
-    fn operation_code(&self) -> &str {
-        &self.cod_esito
-    }
-
-    fn errors(&self) -> &[ErroreRicetta] {
-        &self.errori
-    }
-
-    fn comunicazioni(&self) -> &[Comunicazione] {
-        &self.comunicazioni
-    }
+    receipt_accessors!(cod_esito);
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Any;
-        expect_root(el, ns, "InterrogaNreUtilRicevuta")?;
-        let records = child(el, ns, "ElencoNreUtilRecord")
-            .map(|l| {
-                children(l, ns, "NreUtilRecord")
-                    .map(|r| NreUtilRecord::read(r, ns))
-                    .collect()
-            })
-            .unwrap_or_default();
+        expect_root(el, ns, SERVICE.receipt_root())?;
         Ok(Self {
             cod_esito: req(el, ns, "codEsitoInterrogaNreUtilizzati")?,
-            records,
+            records: receipt::read_list(
+                el,
+                "ElencoNreUtilRecord",
+                "NreUtilRecord",
+                NreUtilRecord::read,
+            ),
             errori: receipt::read_errors(el),
             comunicazioni: receipt::read_comunicazioni(el),
         })
     }
 
     fn to_xml(&self) -> String {
-        let st = UNPREFIXED_ROOT;
-        let mut e = Emitter::with_capacity(1024 + 450 * self.records.len());
-        open_root(&mut e, SERVICE, st);
-        e.leaf(st.own, "codEsitoInterrogaNreUtilizzati", &self.cod_esito);
-        if !self.records.is_empty() {
-            e.open(st.own, "ElencoNreUtilRecord");
-            for r in &self.records {
-                r.write(&mut e, st.types);
-            }
-            e.close(st.own, "ElencoNreUtilRecord");
-        }
-        receipt::write_errors(&mut e, st, &self.errori);
-        receipt::write_comunicazioni(&mut e, st, &self.comunicazioni);
-        e.close(st.own, SERVICE.receipt_root());
-        e.finish()
+        let mut w = ReceiptWriter::open(SERVICE, 1024 + 450 * self.records.len());
+        w.leaf("codEsitoInterrogaNreUtilizzati", &self.cod_esito);
+        w.list("ElencoNreUtilRecord", &self.records, NreUtilRecord::write);
+        w.errori(&self.errori);
+        w.comunicazioni(&self.comunicazioni);
+        w.finish()
     }
 }

@@ -7,7 +7,7 @@ use crate::xml::Element;
 use super::codec::{DemError, Emitter, Ns, child, children, expect_root, opt, req};
 use super::dettaglio::DettaglioPrescrizione;
 use super::receipt::{
-    self, Comunicazione, DemReceipt, ErroreRicetta, Nota, UNPREFIXED_ROOT, open_root,
+    self, Comunicazione, DemReceipt, ErroreRicetta, Nota, ReceiptWriter, receipt_accessors,
 };
 use super::service::{DemRequest, Service, TIPODATI_NS};
 use super::types::{EncryptedValue, Nre, Promemoria, Sensitive};
@@ -271,7 +271,7 @@ impl DemRequest for InvioPrescrittoRequest {
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Strict(SERVICE.request_namespace());
-        expect_root(el, ns, "InvioPrescrittoRichiesta")?;
+        expect_root(el, ns, SERVICE.request_root())?;
         let sens = |name| opt(el, ns, name).map(Sensitive::new);
         let elenco = child(el, ns, "ElencoDettagliPrescrizioni")
             .ok_or(DemError::MissingElement("ElencoDettagliPrescrizioni"))?;
@@ -346,24 +346,28 @@ pub struct InvioPrescrittoReceipt {
 }
 
 impl InvioPrescrittoReceipt {
-    /// A `0000` receipt as the real SAC writes it (for the simulator): the `0000`
-    /// entry without `tipoErrore`, `flagPromemoria` `0` with a PDF and `1` without.
+    /// The receipt of an inserted prescription as the real SAC writes it (for servers):
+    /// `0000` with the "operation done" entry without `tipoErrore`, or `0001` with the
+    /// `warnings`; `flagPromemoria` `0` with a PDF and `1` without.
     pub fn accepted(
         nre: &Nre,
         cod_autenticazione: &super::CodAutenticazione,
         data_inserimento: impl Into<String>,
         comunicazioni: Vec<Comunicazione>,
         promemoria: Option<Promemoria>,
+        warnings: Vec<ErroreRicetta>,
     ) -> Self {
+        let ok = ErroreRicetta {
+            tipo_errore: None,
+            ..ErroreRicetta::ok()
+        };
+        let (cod_esito_inserimento, errori) = receipt::accepted_outcome(warnings, ok);
         Self {
             nre: Some(nre.as_str().to_owned()),
             cod_autenticazione: Some(cod_autenticazione.as_str().to_owned()),
             data_inserimento: Some(data_inserimento.into()),
-            cod_esito_inserimento: "0000".into(),
-            errori: vec![ErroreRicetta {
-                tipo_errore: None,
-                ..ErroreRicetta::ok()
-            }],
+            cod_esito_inserimento,
+            errori,
             comunicazioni,
             note: Vec::new(),
             flag_promemoria: Some(if promemoria.is_some() { "0" } else { "1" }.into()),
@@ -371,10 +375,10 @@ impl InvioPrescrittoReceipt {
         }
     }
 
-    /// A `9999` receipt carrying these errors (for the simulator).
+    /// A `9999` receipt carrying these errors (for servers).
     pub fn rejected(errori: Vec<ErroreRicetta>, comunicazioni: Vec<Comunicazione>) -> Self {
         Self {
-            cod_esito_inserimento: "9999".into(),
+            cod_esito_inserimento: receipt::REFUSED.into(),
             errori,
             comunicazioni,
             ..Self::default()
@@ -397,20 +401,10 @@ impl InvioPrescrittoReceipt {
 impl DemReceipt for InvioPrescrittoReceipt {
     const SERVICE: Service = SERVICE;
 
-    fn operation_code(&self) -> &str {
-        &self.cod_esito_inserimento
-    }
-
-    fn errors(&self) -> &[ErroreRicetta] {
-        &self.errori
-    }
-
-    fn comunicazioni(&self) -> &[Comunicazione] {
-        &self.comunicazioni
-    }
+    receipt_accessors!(cod_esito_inserimento);
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
-        expect_root(el, Ns::Any, "InvioPrescrittoRicevuta")?;
+        expect_root(el, Ns::Any, SERVICE.receipt_root())?;
         let ns = Ns::Any;
         let pdf_promemoria = match child(el, ns, "pdfPromemoria") {
             None => None,
@@ -444,28 +438,17 @@ impl DemReceipt for InvioPrescrittoReceipt {
             .pdf_promemoria
             .as_ref()
             .map(|p| base64::engine::general_purpose::STANDARD.encode(&p.0));
-        let st = UNPREFIXED_ROOT;
-        let mut e = Emitter::with_capacity(1024 + pdf.as_ref().map_or(0, String::len));
-        open_root(&mut e, SERVICE, st);
-        e.opt(st.own, "nre", self.nre.as_deref());
-        e.opt(
-            st.own,
-            "codAutenticazione",
-            self.cod_autenticazione.as_deref(),
-        );
-        e.opt(st.own, "dataInserimento", self.data_inserimento.as_deref());
-        e.leaf(st.own, "codEsitoInserimento", &self.cod_esito_inserimento);
-        receipt::write_errors(&mut e, st, &self.errori);
-        receipt::write_comunicazioni(&mut e, st, &self.comunicazioni);
-        receipt::write_note(&mut e, st, &self.note);
-        e.opt(st.own, "flagPromemoria", self.flag_promemoria.as_deref());
-        if let Some(pdf) = &pdf {
-            // base64 has no characters to escape.
-            e.open(st.own, "pdfPromemoria");
-            e.raw(pdf);
-            e.close(st.own, "pdfPromemoria");
-        }
-        e.close(st.own, SERVICE.receipt_root());
-        e.finish()
+        let mut w = ReceiptWriter::open(SERVICE, 1024 + pdf.as_ref().map_or(0, String::len));
+        w.opt("nre", self.nre.as_deref());
+        w.opt("codAutenticazione", self.cod_autenticazione.as_deref());
+        w.opt("dataInserimento", self.data_inserimento.as_deref());
+        w.leaf("codEsitoInserimento", &self.cod_esito_inserimento);
+        w.errori(&self.errori);
+        w.comunicazioni(&self.comunicazioni);
+        w.note(&self.note);
+        w.opt("flagPromemoria", self.flag_promemoria.as_deref());
+        // base64 has no characters to escape.
+        w.opt_unescaped("pdfPromemoria", pdf.as_deref());
+        w.finish()
     }
 }

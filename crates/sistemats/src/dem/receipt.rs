@@ -221,85 +221,140 @@ impl Nota {
     }
 }
 
-/// Prefixes a receipt is written with, reproducing the real services.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Style {
-    /// Prefix of the receipt namespace ("" = default namespace).
-    pub(crate) own: &'static str,
-    /// Prefix of the types namespace ("" = default namespace).
-    pub(crate) types: &'static str,
-}
+/// Code of an operation that went through with remarks (`0001`).
+pub(crate) const OK_WITH_WARNINGS: &str = "0001";
+/// Code of a refused operation (`9999`).
+pub(crate) const REFUSED: &str = "9999";
 
-/// Invio, Annulla, Interroga: unprefixed root in the receipt namespace, `ns2` = types,
-/// `ns3` = request namespace (declared, unused).
-pub(crate) const UNPREFIXED_ROOT: Style = Style {
-    own: "",
-    types: "ns2",
-};
-
-/// Visualizza: `ns2` = receipt namespace, types namespace as default.
-pub(crate) const PREFIXED_ROOT: Style = Style {
-    own: "ns2",
-    types: "",
-};
-
-/// Opens the root element with the namespace declarations in the real order.
-pub(crate) fn open_root(e: &mut Emitter, service: Service, style: Style) {
-    let root = service.receipt_root();
-    if style.own.is_empty() {
-        e.open_with(
-            "",
-            root,
-            &[
-                ("xmlns:ns3", service.request_namespace()),
-                ("xmlns:ns2", service.types_namespace()),
-                ("xmlns", service.receipt_namespace()),
-            ],
-        );
+/// Operation code and error entries of an operation that went through, as the SAC writes
+/// them (for servers): `0000` with the "operation done" entry `ok` when there is nothing to
+/// remark, `0001` with the remarks (e.g. a `9101` warning) otherwise.
+pub(crate) fn accepted_outcome(
+    warnings: Vec<ErroreRicetta>,
+    ok: ErroreRicetta,
+) -> (String, Vec<ErroreRicetta>) {
+    if warnings.is_empty() {
+        (OK.into(), vec![ok])
     } else {
-        e.open_with(
-            style.own,
-            root,
-            &[
-                ("xmlns:ns3", service.request_namespace()),
-                ("xmlns", service.types_namespace()),
-                ("xmlns:ns2", service.receipt_namespace()),
-            ],
-        );
+        (OK_WITH_WARNINGS.into(), warnings)
     }
 }
 
-pub(crate) fn write_errors(e: &mut Emitter, style: Style, errors: &[ErroreRicetta]) {
-    if errors.is_empty() {
-        return;
-    }
-    e.open(style.own, "ElencoErroriRicette");
-    for err in errors {
-        err.write(e, style.types, "ErroreRicetta", true);
-    }
-    e.close(style.own, "ElencoErroriRicette");
+/// Writes one receipt element with the prefixes the real service uses:
+///
+/// - Invio, Annulla, Interroga (and Dichiarazione, of which no capture exists): unprefixed
+///   root in the receipt namespace, `ns2` = types, `ns3` = request namespace (declared,
+///   unused);
+/// - Visualizza: `ns2` = receipt namespace, the types namespace as default.
+pub(crate) struct ReceiptWriter {
+    e: Emitter,
+    service: Service,
+    /// Prefix of the receipt namespace ("" = default namespace).
+    own: &'static str,
+    /// Prefix of the types namespace ("" = default namespace).
+    types: &'static str,
 }
 
-pub(crate) fn write_comunicazioni(e: &mut Emitter, style: Style, list: &[Comunicazione]) {
-    if list.is_empty() {
-        return;
+impl ReceiptWriter {
+    /// Opens the root element with the namespace declarations in the real order.
+    pub(crate) fn open(service: Service, capacity: usize) -> Self {
+        let mut e = Emitter::with_capacity(capacity);
+        let root = service.receipt_root();
+        let (own, types) = if service == Service::VisualizzaPrescritto {
+            e.open_with(
+                "ns2",
+                root,
+                &[
+                    ("xmlns:ns3", service.request_namespace()),
+                    ("xmlns", service.types_namespace()),
+                    ("xmlns:ns2", service.receipt_namespace()),
+                ],
+            );
+            ("ns2", "")
+        } else {
+            e.open_with(
+                "",
+                root,
+                &[
+                    ("xmlns:ns3", service.request_namespace()),
+                    ("xmlns:ns2", service.types_namespace()),
+                    ("xmlns", service.receipt_namespace()),
+                ],
+            );
+            ("", "ns2")
+        };
+        Self {
+            e,
+            service,
+            own,
+            types,
+        }
     }
-    e.open(style.own, "ElencoComunicazioni");
-    for c in list {
-        c.write(e, style.types);
-    }
-    e.close(style.own, "ElencoComunicazioni");
-}
 
-pub(crate) fn write_note(e: &mut Emitter, style: Style, list: &[Nota]) {
-    if list.is_empty() {
-        return;
+    /// A leaf in the receipt namespace (`<x/>` when empty).
+    pub(crate) fn leaf(&mut self, name: &str, text: &str) {
+        self.e.leaf(self.own, name, text);
     }
-    e.open(style.own, "ElencoNota");
-    for n in list {
-        n.write(e, style.types);
+
+    /// A leaf in the receipt namespace, only when there is a value.
+    pub(crate) fn opt(&mut self, name: &str, text: Option<&str>) {
+        self.e.opt(self.own, name, text);
     }
-    e.close(style.own, "ElencoNota");
+
+    /// A leaf in the receipt namespace, empty when there is no value.
+    pub(crate) fn always(&mut self, name: &str, text: Option<&str>) {
+        self.e.always(self.own, name, text);
+    }
+
+    /// A leaf whose text needs no escaping (base64), only when there is a value.
+    pub(crate) fn opt_unescaped(&mut self, name: &str, text: Option<&str>) {
+        if let Some(text) = text {
+            self.e.open(self.own, name);
+            self.e.raw(text);
+            self.e.close(self.own, name);
+        }
+    }
+
+    /// A list element in the receipt namespace whose items are in the types namespace;
+    /// nothing at all when there are no items.
+    pub(crate) fn list<T>(
+        &mut self,
+        name: &str,
+        items: &[T],
+        write: impl Fn(&T, &mut Emitter, &'static str),
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        self.e.open(self.own, name);
+        for item in items {
+            write(item, &mut self.e, self.types);
+        }
+        self.e.close(self.own, name);
+    }
+
+    /// `ElencoErroriRicette`.
+    pub(crate) fn errori(&mut self, errori: &[ErroreRicetta]) {
+        self.list("ElencoErroriRicette", errori, |err, e, p| {
+            err.write(e, p, "ErroreRicetta", true);
+        });
+    }
+
+    /// `ElencoComunicazioni`.
+    pub(crate) fn comunicazioni(&mut self, list: &[Comunicazione]) {
+        self.list("ElencoComunicazioni", list, Comunicazione::write);
+    }
+
+    /// `ElencoNota`.
+    pub(crate) fn note(&mut self, list: &[Nota]) {
+        self.list("ElencoNota", list, Nota::write);
+    }
+
+    /// Closes the root element.
+    pub(crate) fn finish(mut self) -> String {
+        self.e.close(self.own, self.service.receipt_root());
+        self.e.finish()
+    }
 }
 
 pub(crate) fn read_errors(root: &Element) -> Vec<ErroreRicetta> {
@@ -338,6 +393,25 @@ pub(crate) fn read_list<T>(
         })
         .unwrap_or_default()
 }
+
+/// Implements the accessors of [`DemReceipt`] for a receipt whose operation code is the
+/// field `$code` and whose lists are the fields `errori` and `comunicazioni` (all five are).
+macro_rules! receipt_accessors {
+    ($code:ident) => {
+        fn operation_code(&self) -> &str {
+            &self.$code
+        }
+
+        fn errors(&self) -> &[ErroreRicetta] {
+            &self.errori
+        }
+
+        fn comunicazioni(&self) -> &[Comunicazione] {
+            &self.comunicazioni
+        }
+    };
+}
+pub(crate) use receipt_accessors;
 
 /// A receipt of one of the DEM services.
 pub trait DemReceipt: Sized {

@@ -6,7 +6,9 @@ use crate::secret::Password;
 use crate::xml::Element;
 
 use super::codec::{DemError, Emitter, Ns, children, expect_root, opt, req};
-use super::receipt::{self, Comunicazione, DemReceipt, ErroreRicetta, UNPREFIXED_ROOT, open_root};
+use super::receipt::{
+    self, Comunicazione, DemReceipt, ErroreRicetta, ReceiptWriter, receipt_accessors,
+};
 use super::service::{DemRequest, Service, TIPODATI_SOSTITUZIONE_NS};
 use super::types::EncryptedValue;
 use super::validate::{Checker, ValidationError};
@@ -136,7 +138,7 @@ impl DemRequest for DichiarazioneSostituzioneMedicoRequest {
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Strict(SERVICE.request_namespace());
         let td = Ns::Strict(TIPODATI_SOSTITUZIONE_NS);
-        expect_root(el, ns, "DichiarazioneSostituzioneMedicoRichiesta")?;
+        expect_root(el, ns, SERVICE.request_root())?;
         let opzioni = children(el, ns, "opzioni")
             .map(|o| {
                 Ok(Opzione {
@@ -177,24 +179,38 @@ pub struct DichiarazioneSostituzioneMedicoReceipt {
     pub comunicazioni: Vec<Comunicazione>,
 }
 
+impl DichiarazioneSostituzioneMedicoReceipt {
+    /// The receipt of a declaration that was recorded (for servers): `0000`, or `0001` with
+    /// the `warnings`.
+    pub fn accepted(data_inserimento: impl Into<String>, warnings: Vec<ErroreRicetta>) -> Self {
+        let (cod_esito_inserimento, errori) =
+            receipt::accepted_outcome(warnings, ErroreRicetta::ok());
+        Self {
+            cod_esito_inserimento,
+            data_inserimento: Some(data_inserimento.into()),
+            errori,
+            comunicazioni: Vec::new(),
+        }
+    }
+
+    /// A `9999` receipt carrying these errors (for servers).
+    pub fn rejected(errori: Vec<ErroreRicetta>) -> Self {
+        Self {
+            cod_esito_inserimento: receipt::REFUSED.into(),
+            errori,
+            ..Self::default()
+        }
+    }
+}
+
 impl DemReceipt for DichiarazioneSostituzioneMedicoReceipt {
     const SERVICE: Service = SERVICE;
 
-    fn operation_code(&self) -> &str {
-        &self.cod_esito_inserimento
-    }
-
-    fn errors(&self) -> &[ErroreRicetta] {
-        &self.errori
-    }
-
-    fn comunicazioni(&self) -> &[Comunicazione] {
-        &self.comunicazioni
-    }
+    receipt_accessors!(cod_esito_inserimento);
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Any;
-        expect_root(el, ns, "DichiarazioneSostituzioneMedicoRicevuta")?;
+        expect_root(el, ns, SERVICE.receipt_root())?;
         Ok(Self {
             cod_esito_inserimento: req(el, ns, "codEsitoInserimento")?,
             data_inserimento: opt(el, ns, "dataInserimento"),
@@ -204,21 +220,15 @@ impl DemReceipt for DichiarazioneSostituzioneMedicoReceipt {
     }
 
     fn to_xml(&self) -> String {
-        // No capture of this receipt exists: written like the other SAC receipts.
-        let st = UNPREFIXED_ROOT;
-        let mut e = Emitter::with_capacity(900);
-        open_root(&mut e, SERVICE, st);
-        e.leaf(st.own, "codEsitoInserimento", &self.cod_esito_inserimento);
-        e.opt(st.own, "dataInserimento", self.data_inserimento.as_deref());
-        if !self.errori.is_empty() {
-            e.open(st.own, "ElencoErrori");
-            for err in &self.errori {
-                err.write(&mut e, st.types, "Errore", false);
-            }
-            e.close(st.own, "ElencoErrori");
-        }
-        receipt::write_comunicazioni(&mut e, st, &self.comunicazioni);
-        e.close(st.own, SERVICE.receipt_root());
-        e.finish()
+        // No capture of this receipt exists: written like the other SAC receipts, its
+        // error entries without `progPresc`.
+        let mut w = ReceiptWriter::open(SERVICE, 900);
+        w.leaf("codEsitoInserimento", &self.cod_esito_inserimento);
+        w.opt("dataInserimento", self.data_inserimento.as_deref());
+        w.list("ElencoErrori", &self.errori, |err, e, p| {
+            err.write(e, p, "Errore", false);
+        });
+        w.comunicazioni(&self.comunicazioni);
+        w.finish()
     }
 }

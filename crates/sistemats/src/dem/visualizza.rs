@@ -2,10 +2,11 @@
 
 use crate::xml::Element;
 
-use super::codec::{DemError, Emitter, Ns, child, children, expect_root, opt, req};
+use super::codec::{DemError, Emitter, Ns, expect_root, opt, req};
 use super::dettaglio::DettaglioPrescrizione;
+use super::invio::InvioPrescrittoRequest;
 use super::receipt::{
-    self, Comunicazione, DemReceipt, ErroreRicetta, Nota, PREFIXED_ROOT, open_root,
+    self, Comunicazione, DemReceipt, ErroreRicetta, Nota, ReceiptWriter, receipt_accessors,
 };
 use super::service::{DemRequest, Service};
 use super::types::{EncryptedValue, Nre, Sensitive, StatoProcesso};
@@ -71,11 +72,10 @@ pub(crate) fn write_pin_nre_cf(
 
 pub(crate) fn read_pin_nre_cf(
     service: Service,
-    root: &'static str,
     el: &Element,
 ) -> Result<(String, String, String), DemError> {
     let ns = Ns::Strict(service.request_namespace());
-    expect_root(el, ns, root)?;
+    expect_root(el, ns, service.request_root())?;
     Ok((
         req(el, ns, "pinCode")?,
         req(el, ns, "nre")?,
@@ -101,7 +101,7 @@ impl DemRequest for VisualizzaPrescrittoRequest {
     }
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
-        let (pin, nre, cf_medico) = read_pin_nre_cf(SERVICE, "VisualizzaPrescrittoRichiesta", el)?;
+        let (pin, nre, cf_medico) = read_pin_nre_cf(SERVICE, el)?;
         Ok(Self {
             pin_code: EncryptedValue::new(pin),
             nre,
@@ -212,6 +212,83 @@ fn s(v: &Option<Sensitive>) -> Option<&str> {
 }
 
 impl VisualizzaPrescrittoReceipt {
+    /// The receipt showing a stored prescription (for servers): every header field and
+    /// detail line of the request that created it, with the NRE it got, its state,
+    /// authentication code and insertion time; `0000`, or `0001` with the `warnings`.
+    ///
+    /// Like the real SAC it never returns the patient's fiscal code (`codiceAss` is written
+    /// empty) and reports `cfMedico2` only when a substitute compiled the prescription.
+    pub fn found(
+        sent: InvioPrescrittoRequest,
+        nre: impl Into<String>,
+        stato: StatoProcesso,
+        cod_autenticazione: impl Into<String>,
+        data_inserimento: impl Into<String>,
+        warnings: Vec<ErroreRicetta>,
+    ) -> Self {
+        let (cod_esito_visualizzazione, errori) =
+            receipt::accepted_outcome(warnings, ErroreRicetta::ok());
+        let r = sent;
+        Self {
+            nre: Some(nre.into()),
+            cf_medico1: Some(r.cf_medico1),
+            cf_medico2: r.cf_medico2,
+            cod_regione: Some(r.cod_regione),
+            cod_asl_ao: Some(r.cod_asl_ao),
+            cod_struttura: r.cod_struttura,
+            cod_specializzazione: Some(r.cod_specializzazione),
+            testata1: r.testata1,
+            testata2: r.testata2,
+            tipo_ric: r.tipo_ric,
+            codice_ass: None,
+            cogn_nome: r.cogn_nome,
+            indirizzo: r.indirizzo,
+            oscuram_dati: r.oscuram_dati,
+            num_tess_sasn: r.num_tess_sasn,
+            soc_navigaz: r.soc_navigaz,
+            tipo_prescrizione: Some(r.tipo_prescrizione),
+            ricetta_interna: r.ricetta_interna,
+            cod_esenzione: r.cod_esenzione,
+            non_esente: r.non_esente,
+            reddito: r.reddito,
+            cod_diagnosi: r.cod_diagnosi,
+            descrizione_diagnosi: r.descrizione_diagnosi,
+            data_compilazione: Some(r.data_compilazione),
+            tipo_visita: Some(r.tipo_visita),
+            disp_reg: r.disp_reg,
+            prov_assistito: r.prov_assistito,
+            asl_assistito: r.asl_assistito,
+            indicazione_prescr: r.indicazione_prescr,
+            altro: r.altro,
+            classe_priorita: r.classe_priorita,
+            stato_estero: r.stato_estero,
+            istituz_competente: r.istituz_competente,
+            num_ident_pers: r.num_ident_pers,
+            num_ident_tess: r.num_ident_tess,
+            data_nascita_estero: r.data_nascita_estero,
+            data_scad_tessera: r.data_scad_tessera,
+            dettagli: r.dettagli,
+            stato_processo: Some(stato.code().to_owned()),
+            cod_autenticazione: Some(cod_autenticazione.into()),
+            data_inserimento: Some(data_inserimento.into()),
+            cod_esito_visualizzazione,
+            errori,
+            comunicazioni: vec![Comunicazione::nessuna(SERVICE)],
+            note: Vec::new(),
+        }
+    }
+
+    /// A `9999` receipt for this NRE carrying these errors (for servers).
+    pub fn rejected(nre: impl Into<String>, errori: Vec<ErroreRicetta>) -> Self {
+        Self {
+            nre: Some(nre.into()),
+            cod_esito_visualizzazione: receipt::REFUSED.into(),
+            errori,
+            comunicazioni: vec![Comunicazione::nessuna(SERVICE)],
+            ..Self::default()
+        }
+    }
+
     /// The prescription state, if known.
     pub fn stato(&self) -> Option<StatoProcesso> {
         self.stato_processo
@@ -228,28 +305,20 @@ impl VisualizzaPrescrittoReceipt {
 impl DemReceipt for VisualizzaPrescrittoReceipt {
     const SERVICE: Service = SERVICE;
 
-    fn operation_code(&self) -> &str {
-        &self.cod_esito_visualizzazione
-    }
-
-    fn errors(&self) -> &[ErroreRicetta] {
-        &self.errori
-    }
-
-    fn comunicazioni(&self) -> &[Comunicazione] {
-        &self.comunicazioni
-    }
+    receipt_accessors!(cod_esito_visualizzazione);
 
     fn from_payload(el: &Element) -> Result<Self, DemError> {
         let ns = Ns::Any;
-        expect_root(el, ns, "VisualizzaPrescrittoRicevuta")?;
+        expect_root(el, ns, SERVICE.receipt_root())?;
         let sens = |name| opt(el, ns, name).map(Sensitive::new);
-        let dettagli = match child(el, ns, "ElencoDettagliPrescrizioni") {
-            Some(list) => children(list, ns, "DettaglioPrescrizione")
-                .map(|d| DettaglioPrescrizione::read(d, ns))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
-        };
+        let dettagli = receipt::read_list(
+            el,
+            "ElencoDettagliPrescrizioni",
+            "DettaglioPrescrizione",
+            DettaglioPrescrizione::read,
+        )
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             nre: opt(el, ns, "nre"),
             cf_medico1: opt(el, ns, "cfMedico1"),
@@ -300,79 +369,61 @@ impl DemReceipt for VisualizzaPrescrittoReceipt {
     }
 
     fn to_xml(&self) -> String {
-        let st = PREFIXED_ROOT;
-        let p = st.own;
-        let mut e = Emitter::with_capacity(2048 + 400 * self.dettagli.len());
-        open_root(&mut e, SERVICE, st);
-        e.opt(p, "nre", self.nre.as_deref());
-        e.opt(p, "cfMedico1", self.cf_medico1.as_deref());
-        e.opt(p, "cfMedico2", self.cf_medico2.as_deref());
-        e.opt(p, "codRegione", self.cod_regione.as_deref());
-        e.opt(p, "codASLAo", self.cod_asl_ao.as_deref());
-        e.opt(p, "codStruttura", self.cod_struttura.as_deref());
-        e.opt(
-            p,
-            "codSpecializzazione",
-            self.cod_specializzazione.as_deref(),
-        );
-        e.opt(p, "testata1", self.testata1.as_deref());
-        e.opt(p, "testata2", self.testata2.as_deref());
-        e.opt(p, "tipoRic", self.tipo_ric.as_deref());
+        let mut w = ReceiptWriter::open(SERVICE, 2048 + 400 * self.dettagli.len());
+        w.opt("nre", self.nre.as_deref());
+        w.opt("cfMedico1", self.cf_medico1.as_deref());
+        w.opt("cfMedico2", self.cf_medico2.as_deref());
+        w.opt("codRegione", self.cod_regione.as_deref());
+        w.opt("codASLAo", self.cod_asl_ao.as_deref());
+        w.opt("codStruttura", self.cod_struttura.as_deref());
+        w.opt("codSpecializzazione", self.cod_specializzazione.as_deref());
+        w.opt("testata1", self.testata1.as_deref());
+        w.opt("testata2", self.testata2.as_deref());
+        w.opt("tipoRic", self.tipo_ric.as_deref());
         // The real SAC writes an empty codiceAss whenever it returns a prescription.
         if self.has_prescription() {
-            e.always(p, "codiceAss", s(&self.codice_ass));
+            w.always("codiceAss", s(&self.codice_ass));
         } else {
-            e.opt(p, "codiceAss", s(&self.codice_ass));
+            w.opt("codiceAss", s(&self.codice_ass));
         }
-        e.opt(p, "cognNome", s(&self.cogn_nome));
-        e.opt(p, "indirizzo", s(&self.indirizzo));
-        e.opt(p, "oscuramDati", self.oscuram_dati.as_deref());
-        e.opt(p, "numTessSasn", s(&self.num_tess_sasn));
-        e.opt(p, "socNavigaz", self.soc_navigaz.as_deref());
-        e.opt(p, "tipoPrescrizione", self.tipo_prescrizione.as_deref());
-        e.opt(p, "ricettaInterna", self.ricetta_interna.as_deref());
-        e.opt(p, "codEsenzione", self.cod_esenzione.as_deref());
-        e.opt(p, "nonEsente", self.non_esente.as_deref());
-        e.opt(p, "reddito", self.reddito.as_deref());
-        e.opt(p, "codDiagnosi", self.cod_diagnosi.as_deref());
-        e.opt(
-            p,
-            "descrizioneDiagnosi",
-            self.descrizione_diagnosi.as_deref(),
+        w.opt("cognNome", s(&self.cogn_nome));
+        w.opt("indirizzo", s(&self.indirizzo));
+        w.opt("oscuramDati", self.oscuram_dati.as_deref());
+        w.opt("numTessSasn", s(&self.num_tess_sasn));
+        w.opt("socNavigaz", self.soc_navigaz.as_deref());
+        w.opt("tipoPrescrizione", self.tipo_prescrizione.as_deref());
+        w.opt("ricettaInterna", self.ricetta_interna.as_deref());
+        w.opt("codEsenzione", self.cod_esenzione.as_deref());
+        w.opt("nonEsente", self.non_esente.as_deref());
+        w.opt("reddito", self.reddito.as_deref());
+        w.opt("codDiagnosi", self.cod_diagnosi.as_deref());
+        w.opt("descrizioneDiagnosi", self.descrizione_diagnosi.as_deref());
+        w.opt("dataCompilazione", self.data_compilazione.as_deref());
+        w.opt("tipoVisita", self.tipo_visita.as_deref());
+        w.opt("dispReg", self.disp_reg.as_deref());
+        w.opt("provAssistito", self.prov_assistito.as_deref());
+        w.opt("aslAssistito", self.asl_assistito.as_deref());
+        w.opt("indicazionePrescr", self.indicazione_prescr.as_deref());
+        w.opt("altro", self.altro.as_deref());
+        w.opt("classePriorita", self.classe_priorita.as_deref());
+        w.opt("statoEstero", self.stato_estero.as_deref());
+        w.opt("istituzCompetente", self.istituz_competente.as_deref());
+        w.opt("numIdentPers", s(&self.num_ident_pers));
+        w.opt("numIdentTess", s(&self.num_ident_tess));
+        w.opt("dataNascitaEstero", self.data_nascita_estero.as_deref());
+        w.opt("dataScadTessera", self.data_scad_tessera.as_deref());
+        w.list(
+            "ElencoDettagliPrescrizioni",
+            &self.dettagli,
+            DettaglioPrescrizione::write,
         );
-        e.opt(p, "dataCompilazione", self.data_compilazione.as_deref());
-        e.opt(p, "tipoVisita", self.tipo_visita.as_deref());
-        e.opt(p, "dispReg", self.disp_reg.as_deref());
-        e.opt(p, "provAssistito", self.prov_assistito.as_deref());
-        e.opt(p, "aslAssistito", self.asl_assistito.as_deref());
-        e.opt(p, "indicazionePrescr", self.indicazione_prescr.as_deref());
-        e.opt(p, "altro", self.altro.as_deref());
-        e.opt(p, "classePriorita", self.classe_priorita.as_deref());
-        e.opt(p, "statoEstero", self.stato_estero.as_deref());
-        e.opt(p, "istituzCompetente", self.istituz_competente.as_deref());
-        e.opt(p, "numIdentPers", s(&self.num_ident_pers));
-        e.opt(p, "numIdentTess", s(&self.num_ident_tess));
-        e.opt(p, "dataNascitaEstero", self.data_nascita_estero.as_deref());
-        e.opt(p, "dataScadTessera", self.data_scad_tessera.as_deref());
-        if !self.dettagli.is_empty() {
-            e.open(p, "ElencoDettagliPrescrizioni");
-            for d in &self.dettagli {
-                d.write(&mut e, st.types);
-            }
-            e.close(p, "ElencoDettagliPrescrizioni");
-        }
-        e.opt(p, "statoProcesso", self.stato_processo.as_deref());
-        e.opt(p, "codAutenticazione", self.cod_autenticazione.as_deref());
-        e.opt(p, "dataInserimento", self.data_inserimento.as_deref());
-        e.leaf(
-            p,
-            "codEsitoVisualizzazione",
-            &self.cod_esito_visualizzazione,
-        );
-        receipt::write_errors(&mut e, st, &self.errori);
-        receipt::write_comunicazioni(&mut e, st, &self.comunicazioni);
-        receipt::write_note(&mut e, st, &self.note);
-        e.close(p, SERVICE.receipt_root());
-        e.finish()
+        w.opt("statoProcesso", self.stato_processo.as_deref());
+        w.opt("codAutenticazione", self.cod_autenticazione.as_deref());
+        w.opt("dataInserimento", self.data_inserimento.as_deref());
+        w.leaf("codEsitoVisualizzazione", &self.cod_esito_visualizzazione);
+        w.errori(&self.errori);
+        w.comunicazioni(&self.comunicazioni);
+        w.note(&self.note);
+        w.finish()
     }
 }
