@@ -27,6 +27,7 @@ pub mod ports;
 pub mod proxy;
 mod server;
 mod state;
+mod ui;
 
 pub use auth::TokenHash;
 pub use config::{GatewayConfig, Limits, RateQuota};

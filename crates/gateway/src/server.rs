@@ -30,11 +30,18 @@ pub fn router(state: AppState) -> Router {
     let proxy = Router::new()
         .route(proxy::ROUTE, any(proxy::handle))
         .layer(DefaultBodyLimit::disable());
+    // The web UI: pages, and its session cookie accepted by the API in place of a Bearer.
+    let ui = crate::ui::Ui::new();
     Router::new()
         .merge(api)
         .merge(ops)
         .merge(proxy)
+        .merge(ui.routes())
         .fallback(error::not_found)
+        .layer(middleware::from_fn_with_state(
+            ui.layer_state(&state),
+            crate::ui::cookie_layer,
+        ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

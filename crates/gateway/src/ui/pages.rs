@@ -1,0 +1,423 @@
+//! The HTML pages: sign-in and sign-out, the codes of the users, administration, help.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tsgate_session::UserId;
+use tsgate_store::WorkstationToken;
+
+use super::session::{UiSessions, clear_cookie, is_https, set_cookie};
+use super::{SignedIn, signed_in, text};
+use crate::error::ApiError;
+use crate::ports::Role;
+use crate::state::AppState;
+
+/// What every page shows around its content.
+pub(crate) struct Chrome {
+    title: &'static str,
+    /// Which navigation entry is current.
+    page: &'static str,
+    csrf: String,
+    workstation: Option<String>,
+    role: Option<&'static str>,
+    is_admin: bool,
+}
+
+impl Chrome {
+    fn new(title: &'static str, page: &'static str, signed: Option<&SignedIn>) -> Self {
+        Self {
+            title,
+            page,
+            csrf: signed.map(|s| s.session.csrf.clone()).unwrap_or_default(),
+            workstation: signed.map(|s| s.workstation.name.clone()),
+            role: signed.map(|s| text::role_word(s.workstation.role)),
+            is_admin: signed.is_some_and(|s| s.workstation.role == Role::Admin),
+        }
+    }
+}
+
+/// One user's card on the main page.
+pub(crate) struct Card {
+    idx: usize,
+    user_id: String,
+    name: String,
+    level: &'static str,
+    level_word: &'static str,
+    state_text: String,
+    countdown: String,
+    error: String,
+    /// The session view as JSON, for the script's first render (escaped in the attribute).
+    view_json: String,
+}
+
+#[derive(Template)]
+#[template(path = "doctor.html")]
+struct DoctorPage {
+    chrome: Chrome,
+    cards: Vec<Card>,
+    can_copy: bool,
+    workstation_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    workstation_id: String,
+    limits: Vec<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "help.html")]
+struct HelpPage {
+    chrome: Chrome,
+    flow_svg: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    heading: &'static str,
+    message: String,
+}
+
+/// Security headers of every page: no inline script, no framing, no referrer (the login
+/// address may carry a token), never cached.
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return ApiError::Internal(format!("template: {e}")).into_response(),
+    };
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    // Referrers only towards tsgate itself (a sign-in address may carry a token); not
+    // "no-referrer", which makes the browser send `Origin: null` on our own form posts.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+fn see_other(to: &'static str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(to));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+fn failure(e: ApiError) -> Response {
+    let status = e.status();
+    html(
+        status,
+        MessagePage {
+            chrome: Chrome::new("Errore", "", None),
+            heading: "Qualcosa non ha funzionato",
+            message: e.message(),
+        }
+        .render(),
+    )
+}
+
+/// Display names of the configured users (when the administration backend is present).
+async fn display_names(state: &AppState) -> HashMap<String, String> {
+    let Some(admin) = state.backends().admin.as_ref() else {
+        return HashMap::new();
+    };
+    match admin.list_users().await {
+        Ok(users) => users
+            .into_iter()
+            .filter_map(|u| u.display_name.map(|n| (u.user_id, n)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(cause = %e, "ui: user names not available");
+            HashMap::new()
+        }
+    }
+}
+
+/// `GET /`: one card per user this workstation acts for.
+pub(crate) async fn doctor(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<UiSessions>>,
+    headers: HeaderMap,
+) -> Response {
+    let signed = match signed_in(&state, &sessions, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/login"),
+        Err(e) => return failure(e),
+    };
+    let names = display_names(&state).await;
+    let mut cards = Vec::new();
+    for (idx, user) in signed.workstation.users.iter().enumerate() {
+        let Ok(id) = UserId::new(user.as_str()) else {
+            continue;
+        };
+        let view = match state.backends().sessions.status(&id).await {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::warn!(%user, cause = %e, "ui: state not available");
+                continue;
+            }
+        };
+        cards.push(Card {
+            idx,
+            user_id: user.clone(),
+            name: names.get(user).cloned().unwrap_or_else(|| user.clone()),
+            level: match view.level {
+                tsgate_session::Level::Green => "green",
+                tsgate_session::Level::Yellow => "yellow",
+                tsgate_session::Level::Red => "red",
+            },
+            level_word: text::level_word(view.level),
+            state_text: text::state_text(&view),
+            countdown: text::countdown(&view),
+            error: view
+                .last_error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+            view_json: serde_json::to_string(&view).unwrap_or_default(),
+        });
+    }
+    let page = DoctorPage {
+        chrome: Chrome::new("Codici ID-SESSIONE", "home", Some(&signed)),
+        can_copy: signed.workstation.role == Role::Doctor,
+        workstation_id: signed.workstation.id.clone(),
+        cards,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `GET /admin`: users, mailboxes, workstations, roles, audit, settings.
+pub(crate) async fn admin(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<UiSessions>>,
+    headers: HeaderMap,
+) -> Response {
+    let signed = match signed_in(&state, &sessions, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/login"),
+        Err(e) => return failure(e),
+    };
+    if signed.workstation.role != Role::Admin {
+        return html(
+            StatusCode::FORBIDDEN,
+            MessagePage {
+                chrome: Chrome::new("Amministrazione", "admin", Some(&signed)),
+                heading: "Pagina riservata all'amministratore",
+                message: ApiError::AdminOnly.message(),
+            }
+            .render(),
+        );
+    }
+    let c = state.config();
+    let l = &c.limits;
+    let rate = |r: Option<crate::config::RateQuota>| match r {
+        Some(q) => format!("{} al secondo (picchi fino a {})", q.per_second, q.burst),
+        None => "nessun limite".to_owned(),
+    };
+    let limits = vec![
+        ("Indirizzo del server", c.listen.to_string()),
+        (
+            "Servizi ricetta (DEM) di Sistema TS",
+            c.upstream_dem_base.clone(),
+        ),
+        ("Servizio A2F di Sistema TS", c.upstream_a2f_base.clone()),
+        ("Richieste API per postazione", rate(l.api_rate)),
+        ("Chiamate SOAP per postazione", rate(l.proxy_rate)),
+        (
+            "Tempo massimo di una richiesta API",
+            format!("{} s", l.api_timeout_seconds),
+        ),
+        (
+            "Tempo massimo di risposta di Sistema TS",
+            format!("{} s", l.proxy_upstream_timeout_seconds),
+        ),
+        (
+            "Dimensione massima di una ricetta inoltrata",
+            format!("{} KiB", l.proxy_body_bytes / 1024),
+        ),
+    ];
+    let page = AdminPage {
+        chrome: Chrome::new("Amministrazione", "admin", Some(&signed)),
+        workstation_id: signed.workstation.id.clone(),
+        limits,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `GET /aiuto`: the flow diagram and the troubleshooting guide (also before sign-in).
+pub(crate) async fn help(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<UiSessions>>,
+    headers: HeaderMap,
+) -> Response {
+    let signed = signed_in(&state, &sessions, &headers).await.ok().flatten();
+    let page = HelpPage {
+        chrome: Chrome::new("Aiuto", "help", signed.as_ref()),
+        flow_svg: super::assets::FLOW_SVG,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenForm {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// `GET /login`: the form, or a one-click sign-in with `?token=`.
+pub(crate) async fn login_get(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<UiSessions>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(form): Query<TokenForm>,
+) -> Response {
+    match form.token {
+        Some(token) if !token.trim().is_empty() => {
+            sign_in(&state, &sessions, &headers, &uri, token).await
+        }
+        _ => login_form(StatusCode::OK, None),
+    }
+}
+
+/// `POST /login`: the form.
+pub(crate) async fn login_post(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<UiSessions>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return login_form(StatusCode::FORBIDDEN, Some(CROSS_SITE));
+    }
+    let token = form.token.unwrap_or_default();
+    sign_in(&state, &sessions, &headers, &uri, token).await
+}
+
+const CROSS_SITE: &str = "Richiesta rifiutata: l'accesso deve partire da una pagina di tsgate.";
+
+/// A form post must come from our own pages: `Origin`, when the browser sends it, must name
+/// the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| !host.is_empty() && rest.eq_ignore_ascii_case(host))
+}
+
+fn login_form(status: StatusCode, error: Option<&'static str>) -> Response {
+    html(
+        status,
+        LoginPage {
+            chrome: Chrome::new("Accesso", "login", None),
+            error,
+        }
+        .render(),
+    )
+}
+
+async fn sign_in(
+    state: &AppState,
+    sessions: &UiSessions,
+    headers: &HeaderMap,
+    uri: &Uri,
+    token: String,
+) -> Response {
+    let token = WorkstationToken::new(token.trim());
+    match state.backends().workstations.authenticate(&token).await {
+        Ok(Some(workstation)) => {
+            let id = sessions.create(token);
+            tracing::info!(workstation = %workstation.id, "ui: signed in");
+            // Redirect so that the token leaves the address bar and the history.
+            let mut r = see_other("/");
+            r.headers_mut()
+                .insert(header::SET_COOKIE, set_cookie(&id, is_https(headers, uri)));
+            r
+        }
+        Ok(None) => login_form(
+            StatusCode::UNAUTHORIZED,
+            Some(
+                "Token della postazione non valido o revocato: controlla di averlo copiato per intero, oppure chiedine uno nuovo all'amministratore.",
+            ),
+        ),
+        Err(e) => failure(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`: ends the session (the form carries the CSRF token).
+pub(crate) async fn logout(
+    Extension(sessions): Extension<Arc<UiSessions>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some(id) = super::session::cookie_id(&headers)
+        && let Some(session) = sessions.get(&id)
+    {
+        let given = headers
+            .get(super::session::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(&form.csrf);
+        if !session.csrf_matches(given) {
+            return super::csrf_refused();
+        }
+        sessions.remove(&id);
+    }
+    let mut r = see_other("/login");
+    r.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(is_https(&headers, &uri)));
+    r
+}
