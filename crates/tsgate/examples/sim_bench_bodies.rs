@@ -28,18 +28,35 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
 
     let http = reqwest::Client::new();
-    let users: serde_json::Value = http.get(format!("{base}/sim/users")).send().await?.json().await?;
+    let users: serde_json::Value = http
+        .get(format!("{base}/sim/users"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let doctor = users
         .as_array()
         .and_then(|a| a.iter().find(|u| u["role"] == "titolare"))
         .context("no titolare in /sim/users")?;
     let text = |k: &str| doctor[k].as_str().unwrap_or_default().to_owned();
-    let cert_pem = http.get(format!("{base}/sim/certificate")).send().await?.text().await?;
+    let cert_pem = http
+        .get(format!("{base}/sim/certificate"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let cert = SanitelCertificate::from_pem(&cert_pem)?;
 
-    let client = SistemaTsClient::new(ClientConfig::new(Environment::custom(base.as_str(), base.as_str())?))?;
+    let client = SistemaTsClient::new(ClientConfig::new(Environment::custom(
+        base.as_str(),
+        base.as_str(),
+    )?))?;
     let pin = Pin::new(text("pin"));
-    let creds = Credentials::new(text("user_id"), Password::new(text("password")), pin.clone());
+    let creds = Credentials::new(
+        text("user_id"),
+        Password::new(text("password")),
+        pin.clone(),
+    );
     let identity = UserIdentity::new(text("user_id"), text("cf"), text("region"), text("asl"));
     let request = CreateRequest::new(&identity, &pin, Application::Prescriber, &cert)?;
     let code = match client.create(&creds, &request).await? {
@@ -47,11 +64,17 @@ async fn main() -> anyhow::Result<()> {
         other => bail!("start the simulator with --mode test (create answered {other:?})"),
     };
 
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", text("user_id"), text("password")));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        text("user_id"),
+        text("password")
+    ));
     std::fs::write(
         out.join("headers.txt"),
-        format!("Authorization: Basic {basic}\nAuthorization2F: Bearer {}\n", code.expose_secret()),
+        format!(
+            "Authorization: Basic {basic}\nAuthorization2F: Bearer {}\n",
+            code.expose_secret()
+        ),
     )?;
     for i in 0..count {
         let patient = format!("RSSMRA80A01H501{}", (b'A' + (i % 26) as u8) as char);

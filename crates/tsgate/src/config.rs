@@ -107,7 +107,9 @@ impl Config {
                     bail!("environment = \"custom\" needs a2f_base and dem_base");
                 }
                 if self.sanitel_certificate.is_none() && self.sanitel_certificate_url.is_none() {
-                    bail!("environment = \"custom\" needs sanitel_certificate or sanitel_certificate_url");
+                    bail!(
+                        "environment = \"custom\" needs sanitel_certificate or sanitel_certificate_url"
+                    );
                 }
             }
             UpstreamKind::Test | UpstreamKind::Production => {
@@ -130,12 +132,16 @@ impl Config {
 
     /// The database file.
     pub fn database_path(&self) -> PathBuf {
-        self.database.clone().unwrap_or_else(|| self.data_dir.join("tsgate.db"))
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("tsgate.db"))
     }
 
     /// The master key file.
     pub fn master_key_path(&self) -> PathBuf {
-        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 
     /// The Sistema TS environment of the protocol client.

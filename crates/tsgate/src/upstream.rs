@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use sistemats::SessionCode;
 use sistemats::a2f::{
     self, A2fError, A2fErrorKind, CreateOutcome, CreateRequest, TokenRequest, TokenStatus,
     UserIdentity,
@@ -15,7 +16,6 @@ use sistemats::a2f::{
 use sistemats::client::{Credentials, SistemaTsClient};
 use sistemats::error::Error as ClientError;
 use sistemats::sanitel::SanitelCertificate;
-use sistemats::SessionCode;
 use tsgate_session::{
     Application, CreateResult, Identity, RevokeOutcome, TokenCheck, Upstream, UpstreamError,
     async_trait,
@@ -32,7 +32,10 @@ impl SistemaTsUpstream {
     /// Uses `client` (already bound to an environment) and the SanitelCF certificate that
     /// encrypts PINs for that environment.
     pub fn new(client: SistemaTsClient, certificate: Arc<SanitelCertificate>) -> Self {
-        Self { client, certificate }
+        Self {
+            client,
+            certificate,
+        }
     }
 
     fn credentials(identity: &Identity) -> Credentials {
@@ -57,7 +60,11 @@ impl SistemaTsUpstream {
         user
     }
 
-    fn token_request(&self, identity: &Identity, code: &SessionCode) -> Result<TokenRequest, UpstreamError> {
+    fn token_request(
+        &self,
+        identity: &Identity,
+        code: &SessionCode,
+    ) -> Result<TokenRequest, UpstreamError> {
         TokenRequest::new(
             &Self::user_identity(identity),
             &identity.credentials.pin,
@@ -81,7 +88,9 @@ fn a2f_error(e: A2fError) -> UpstreamError {
     use A2fErrorKind as K;
     match e.kind {
         K::PinMalformed | K::PinInvalid => UpstreamError::PinRefused { code: e.code },
-        K::UnknownUser | K::UserMismatch | K::NotAuthenticated => UpstreamError::UserRefused { code: e.code },
+        K::UnknownUser | K::UserMismatch | K::NotAuthenticated => {
+            UpstreamError::UserRefused { code: e.code }
+        }
         K::NoCertifiedMail => UpstreamError::NoCertifiedMail,
         K::MailSendFailed => UpstreamError::MailSendFailed,
         K::System => UpstreamError::Unavailable {
@@ -98,12 +107,16 @@ fn a2f_error(e: A2fError) -> UpstreamError {
 fn client_error(e: ClientError) -> UpstreamError {
     match e {
         ClientError::PasswordRefused => UpstreamError::PasswordRefused,
-        ClientError::UnknownUser => UpstreamError::UserRefused { code: "http-500".into() },
+        ClientError::UnknownUser => UpstreamError::UserRefused {
+            code: "http-500".into(),
+        },
         ClientError::Transport(_)
         | ClientError::Timeout
         | ClientError::HttpStatus(_)
         | ClientError::Fault { .. }
-        | ClientError::Parse(_) => UpstreamError::Unavailable { detail: e.to_string() },
+        | ClientError::Parse(_) => UpstreamError::Unavailable {
+            detail: e.to_string(),
+        },
         // A request Sistema TS refused as invalid, or one we refused to send: a configuration
         // problem of this user (a field of the wrong length, a bad certificate), not an outage.
         other => UpstreamError::A2f {
@@ -123,7 +136,11 @@ impl Upstream for SistemaTsUpstream {
             &self.certificate,
         )
         .map_err(client_error)?;
-        match self.client.create(&Self::credentials(identity), &request).await {
+        match self
+            .client
+            .create(&Self::credentials(identity), &request)
+            .await
+        {
             Ok(CreateOutcome::Sent { .. }) => Ok(CreateResult::Mailed),
             Ok(CreateOutcome::Issued { code, .. }) => Ok(CreateResult::Issued(code)),
             Ok(CreateOutcome::Refused(e)) => Err(a2f_error(e)),
@@ -131,7 +148,11 @@ impl Upstream for SistemaTsUpstream {
         }
     }
 
-    async fn check_token(&self, identity: &Identity, code: &SessionCode) -> Result<TokenCheck, UpstreamError> {
+    async fn check_token(
+        &self,
+        identity: &Identity,
+        code: &SessionCode,
+    ) -> Result<TokenCheck, UpstreamError> {
         let request = self.token_request(identity, code)?;
         let status = self
             .client
@@ -139,7 +160,13 @@ impl Upstream for SistemaTsUpstream {
             .await
             .map_err(client_error)?;
         match status {
-            TokenStatus::Valid { valid_from, valid_until } => Ok(TokenCheck::Valid { valid_from, valid_until }),
+            TokenStatus::Valid {
+                valid_from,
+                valid_until,
+            } => Ok(TokenCheck::Valid {
+                valid_from,
+                valid_until,
+            }),
             TokenStatus::Revoked { .. } => Ok(TokenCheck::Revoked),
             TokenStatus::Expired { validity } => Ok(TokenCheck::Expired {
                 valid_until: validity.map(|v| v.until),
@@ -156,9 +183,17 @@ impl Upstream for SistemaTsUpstream {
         }
     }
 
-    async fn revoke(&self, identity: &Identity, code: &SessionCode) -> Result<RevokeOutcome, UpstreamError> {
+    async fn revoke(
+        &self,
+        identity: &Identity,
+        code: &SessionCode,
+    ) -> Result<RevokeOutcome, UpstreamError> {
         let request = self.token_request(identity, code)?;
-        match self.client.revoke(&Self::credentials(identity), &request).await {
+        match self
+            .client
+            .revoke(&Self::credentials(identity), &request)
+            .await
+        {
             Ok(a2f::RevokeOutcome::Revoked) => Ok(RevokeOutcome::Revoked),
             Ok(a2f::RevokeOutcome::AlreadyRevoked { .. }) => Ok(RevokeOutcome::AlreadyGone),
             Ok(a2f::RevokeOutcome::Refused(e)) => match e.kind {

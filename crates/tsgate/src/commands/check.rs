@@ -12,13 +12,19 @@ use crate::config::Config;
 /// Runs every check; exit code 1 if any failed, 2 if the configuration itself is invalid.
 pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     let config = Config::load(args.config.as_deref()).map_err(Failure::Config)?;
-    println!("ok    configuration ({:?} environment, listen {})", config.environment, config.listen);
+    println!(
+        "ok    configuration ({:?} environment, listen {})",
+        config.environment, config.listen
+    );
     let mut failed = 0;
 
     match app::open_store(&config).await {
         Ok(store) => {
             match store.ping().await {
-                Ok(()) => println!("ok    master key and database {}", config.database_path().display()),
+                Ok(()) => println!(
+                    "ok    master key and database {}",
+                    config.database_path().display()
+                ),
                 Err(e) => {
                     failed += 1;
                     println!("FAIL  database: {e}");
@@ -34,7 +40,10 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
 
     match app::load_certificate(&config).await {
         Ok(cert) => match cert.expiry_warning(OffsetDateTime::now_utc()) {
-            None => println!("ok    SanitelCF certificate valid until {}", cert.not_after().date()),
+            None => println!(
+                "ok    SanitelCF certificate valid until {}",
+                cert.not_after().date()
+            ),
             Some(warning) => println!("WARN  SanitelCF certificate: {warning}"),
         },
         Err(e) => {
@@ -64,7 +73,9 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     if failed == 0 {
         Ok(())
     } else {
-        Err(Failure::Refused(anyhow::anyhow!("{failed} check(s) failed")))
+        Err(Failure::Refused(anyhow::anyhow!(
+            "{failed} check(s) failed"
+        )))
     }
 }
 

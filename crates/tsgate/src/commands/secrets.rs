@@ -12,11 +12,17 @@ pub fn read_secret(prompt: &str) -> anyhow::Result<String> {
         rpassword::prompt_password(prompt).context("cannot read from the terminal")?
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read standard input")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
     if value.is_empty() {
-        bail!("{} vuoto: operazione annullata", prompt.trim_end_matches([':', ' ']));
+        bail!(
+            "{} vuoto: operazione annullata",
+            prompt.trim_end_matches([':', ' '])
+        );
     }
     Ok(value)
 }

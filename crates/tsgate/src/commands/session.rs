@@ -19,7 +19,10 @@ pub async fn run(command: SessionCommand) -> Result<(), Failure> {
     let (args, action) = match command {
         SessionCommand::Status(a) => (a, Action::Status),
         SessionCommand::Request(a) => (
-            SessionArgs { user: a.user, config: a.config },
+            SessionArgs {
+                user: a.user,
+                config: a.config,
+            },
             Action::Request { replace: a.replace },
         ),
         SessionCommand::Insert(a) => (a, Action::Insert),
@@ -28,10 +31,15 @@ pub async fn run(command: SessionCommand) -> Result<(), Failure> {
     let user = user_id(&args.user)?;
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
     let store = app::open_store(&config).await.map_err(Failure::Config)?;
-    let manager = app::manager(&config, store.clone()).await.map_err(Failure::Config)?;
+    let manager = app::manager(&config, store.clone())
+        .await
+        .map_err(Failure::Config)?;
     let result = match action {
         Action::Status => manager.status(&user).await,
-        Action::Request { replace } => manager.request(&user, replace, Actor::Cli).await.map(|o| o.view),
+        Action::Request { replace } => manager
+            .request(&user, replace, Actor::Cli)
+            .await
+            .map(|o| o.view),
         Action::Insert => {
             let raw = read_secret("ID-SESSIONE: ").map_err(Failure::Refused)?;
             manager.submit_code(&user, &raw, Actor::Cli).await
