@@ -1,6 +1,8 @@
 //! The async shell around [`decide`]: loads and commits records, performs upstream calls,
 //! single-flights `create`, publishes changes.
 
+mod hot;
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +22,7 @@ use crate::record::SessionRecord;
 use crate::upstream::Upstream;
 use crate::user::{Identity, UserProfile};
 use crate::view::SessionView;
+use hot::{CachedCode, CodeCache, UseTracker};
 
 /// How many times a commit is retried when another writer got there first.
 const CAS_ATTEMPTS: usize = 8;
@@ -65,6 +68,10 @@ struct Inner {
     sink: Option<Arc<dyn EventSink>>,
     locks: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
     inflight: Mutex<HashMap<SessionKey, watch::Receiver<Option<Outcome>>>>,
+    /// The proxy's view of each user's code (see [`hot`]).
+    codes: CodeCache,
+    /// Uses of codes not yet audited one by one (see [`hot`]).
+    uses: UseTracker,
 }
 
 /// Shared sessions of every user, with their rules. Cheap to clone (one `Arc`).
@@ -109,6 +116,8 @@ impl SessionManager {
                 sink,
                 locks: Mutex::new(HashMap::new()),
                 inflight: Mutex::new(HashMap::new()),
+                codes: CodeCache::default(),
+                uses: UseTracker::default(),
             }),
         }
     }
@@ -127,6 +136,7 @@ impl SessionManager {
     /// Feeds a change that happened on another node (received via the future
     /// LISTEN/NOTIFY) to this node's subscribers.
     pub fn publish_external(&self, change: SessionChanged) {
+        self.inner.codes.invalidate(&change.key.user);
         let _ = self.inner.events.send(change);
     }
 
@@ -230,6 +240,7 @@ impl SessionManager {
             {
                 Ok(()) => {
                     decision.next.version = current.version + 1;
+                    self.inner.codes.invalidate(&key.user);
                     break decision;
                 }
                 Err(StoreError::Conflict) if attempt < CAS_ATTEMPTS => continue,
@@ -559,35 +570,89 @@ impl SessionManager {
     }
 
     /// A proxied business call went through with `used` (audited as `used`).
+    ///
+    /// Cheap on the proxy's hot path: the first use of a code by a workstation in a window
+    /// of [`hot::USE_PERIOD`] is committed and audited (and clears a recorded outage); the
+    /// following ones are counted in memory and audited as one summary row (`ok: N calls
+    /// from … to …`) when the window closes. [`Self::tick`] closes old windows;
+    /// [`Self::flush_uses`] closes them all (at shutdown).
     pub async fn record_use(
         &self,
         user: &UserId,
         used: &SessionCode,
         by: Actor,
     ) -> Result<(), SessionError> {
-        let profile = self.profile(user).await?;
-        let event = Event::CodeUsed {
-            code: used.clone(),
-            by,
-        };
-        self.step(&profile, &profile.session_key(), event, |_| {})
-            .await?;
+        let cached = self.proxy_view(user).await?;
+        let key = cached.profile.session_key();
+        let now = self.inner.ports.clock.now();
+        let decision = self.inner.uses.note(&key, &by, used, now, cached.quiet);
+        if let Some(closed) = decision.closed {
+            self.inner
+                .ports
+                .audit
+                .record(&closed.audit_event())
+                .await
+                .map_err(internal)?;
+        }
+        if decision.commit {
+            let event = Event::CodeUsed {
+                code: used.clone(),
+                by,
+            };
+            self.step(&cached.profile, &key, event, |_| {}).await?;
+        }
         Ok(())
+    }
+
+    /// Audits the calls counted since the last `used` row of each window and closes the
+    /// windows: all of them with `all` (call it at shutdown), else those older than the
+    /// period.
+    pub async fn flush_uses(&self, all: bool) -> Result<(), SessionError> {
+        let now = self.inner.ports.clock.now();
+        for closed in self.inner.uses.flush(now, all) {
+            self.inner
+                .ports
+                .audit
+                .record(&closed.audit_event())
+                .await
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    /// The profile and usable code of `user`, from memory when fresh.
+    async fn proxy_view(&self, user: &UserId) -> Result<CachedCode, SessionError> {
+        let codes = &self.inner.codes;
+        if let Some(cached) = codes.get(user) {
+            return Ok(cached);
+        }
+        let generation = codes.generation();
+        let profile = self.profile(user).await?;
+        let record = self
+            .inner
+            .ports
+            .store
+            .load(&profile.session_key())
+            .await
+            .map_err(internal)?;
+        let cached = CachedCode::new(profile, record.as_ref());
+        codes.put(user, cached.clone(), generation);
+        Ok(cached)
     }
 
     /// The code to put in `Authorization2F` for `user` (not audited here: the proxy calls
     /// [`Self::record_use`] or [`Self::on_dem_9101`] with the outcome). `NoCode` (404) when
     /// nothing usable exists: the proxy answers with a SOAP Fault saying what to do.
+    ///
+    /// Served from memory: every change made through this manager invalidates it at once;
+    /// a change made by another process is seen within [`hot::CODE_TTL`].
     pub async fn code_for_proxy(&self, user: &UserId) -> Result<SessionCode, SessionError> {
-        let profile = self.profile(user).await?;
-        let key = profile.session_key();
-        let record = self.inner.ports.store.load(&key).await.map_err(internal)?;
+        let cached = self.proxy_view(user).await?;
         let now = self.inner.ports.clock.now();
-        record
-            .as_ref()
-            .and_then(SessionRecord::usable_code)
+        cached
+            .code
             .filter(|c| c.valid_until > now)
-            .map(|c| c.code.clone())
+            .map(|c| c.code)
             .ok_or_else(|| SessionError::NoCode(user.clone()))
     }
 
@@ -651,6 +716,10 @@ impl SessionManager {
     /// re-verification of suspect codes, green→yellow. Call it periodically
     /// (see [`Self::spawn_ticker`]).
     pub async fn tick(&self) -> Result<(), SessionError> {
+        // A failed summary row must not stop expiry and re-verification.
+        if let Err(e) = self.flush_uses(false).await {
+            tracing::warn!(error = %e, cause = e.cause().unwrap_or(""), "use summaries not audited");
+        }
         let keys = self.inner.ports.store.keys().await.map_err(internal)?;
         for key in keys {
             let Ok(profile) = self.profile(&key.user).await else {

@@ -1,6 +1,9 @@
 //! [`SqliteStore`] as the gateway's workstation directory, audit log and admin directory.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
@@ -13,6 +16,39 @@ use crate::ports::{
     AdminDirectory, AdminError, AuditFilter, AuditLog, AuditRecord, BackendError, NewUser,
     NewWorkstation, Role, UserRecord, Workstation, WorkstationDirectory,
 };
+
+/// How long an authenticated workstation is trusted without asking the database again.
+/// A revocation through this process (API, UI) takes effect at once; one made by another
+/// process (`tsgate workstation revoke`) within this time.
+const WORKSTATION_TTL: Duration = Duration::from_secs(5);
+
+/// Entries kept before expired ones are swept.
+const WORKSTATION_CACHE_SWEEP: usize = 4096;
+
+type CacheKey = (usize, [u8; 32]);
+
+/// Workstations recently authenticated, by (store, token hash). Every proxied call and API
+/// request authenticates its workstation; this keeps the SQLite lookup off that hot path.
+///
+/// It lives here, keyed by the store's address, because the gateway reaches the store only
+/// through the `WorkstationDirectory` port implemented on `SqliteStore` itself. Unknown
+/// tokens are never cached, so a new workstation works at once.
+static WORKSTATIONS: LazyLock<Mutex<HashMap<CacheKey, (Instant, Workstation)>>> =
+    LazyLock::new(Default::default);
+
+fn cache() -> MutexGuard<'static, HashMap<CacheKey, (Instant, Workstation)>> {
+    WORKSTATIONS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn store_id(store: &SqliteStore) -> usize {
+    std::ptr::from_ref(store) as usize
+}
+
+/// Forgets every cached workstation of `store` (after a revocation or a user removal).
+fn forget_workstations(store: &SqliteStore) {
+    let id = store_id(store);
+    cache().retain(|k, _| k.0 != id);
+}
 
 fn backend(e: tsgate_store::Error) -> BackendError {
     BackendError(e.to_string())
@@ -73,10 +109,24 @@ impl WorkstationDirectory for SqliteStore {
         token: &'a WorkstationToken,
     ) -> BoxFuture<'a, Result<Option<Workstation>, BackendError>> {
         async move {
+            let key = (store_id(self), token.hash());
+            if let Some((at, ws)) = cache().get(&key)
+                && at.elapsed() < WORKSTATION_TTL
+            {
+                return Ok(Some(ws.clone()));
+            }
             let found = WorkstationRepo::authenticate(self, token)
                 .await
                 .map_err(backend)?;
-            Ok(found.filter(|ws| ws.revoked_at.is_none()).map(workstation))
+            let found = found.filter(|ws| ws.revoked_at.is_none()).map(workstation);
+            if let Some(ws) = &found {
+                let mut cache = cache();
+                if cache.len() >= WORKSTATION_CACHE_SWEEP {
+                    cache.retain(|_, (at, _)| at.elapsed() < WORKSTATION_TTL);
+                }
+                cache.insert(key, (Instant::now(), ws.clone()));
+            }
+            Ok(found)
         }
         .boxed()
     }
@@ -169,7 +219,9 @@ impl AdminDirectory for SqliteStore {
     fn remove_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<(), AdminError>> {
         async move {
             let id = UserId::new(user).map_err(|_| AdminError::NotFound)?;
-            match UserRepo::remove_user(self, &id).await.map_err(admin)? {
+            let removed = UserRepo::remove_user(self, &id).await.map_err(admin)?;
+            forget_workstations(self);
+            match removed {
                 true => Ok(()),
                 false => Err(AdminError::NotFound),
             }
@@ -209,10 +261,11 @@ impl AdminDirectory for SqliteStore {
     fn revoke_workstation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), AdminError>> {
         async move {
             let id = WorkstationId(id.to_owned());
-            match WorkstationRepo::revoke_workstation(self, &id)
+            let revoked = WorkstationRepo::revoke_workstation(self, &id)
                 .await
-                .map_err(admin)?
-            {
+                .map_err(admin)?;
+            forget_workstations(self);
+            match revoked {
                 true => Ok(()),
                 false => Err(AdminError::NotFound),
             }

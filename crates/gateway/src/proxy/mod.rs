@@ -11,6 +11,7 @@ mod fault;
 pub mod scan;
 pub mod services;
 
+use std::future::Future as _;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -74,7 +75,7 @@ pub(crate) async fn handle(State(state): State<AppState>, request: Request) -> R
 
 async fn forward(
     state: &AppState,
-    parts: http::request::Parts,
+    mut parts: http::request::Parts,
     body: Body,
 ) -> Result<(Response, &'static DemService), ProxyRefusal> {
     if parts.method != Method::POST {
@@ -137,7 +138,8 @@ async fn forward(
         .uri(uri)
         .body(Body::new(Limited::new(body, limit)))
         .map_err(|_| refusal::internal())?;
-    copy_request_headers(&parts.headers, upstream.headers_mut());
+    // The incoming headers are not needed any more: moved, not copied.
+    copy_request_headers(std::mem::take(&mut parts.headers), upstream.headers_mut());
     let mut bearer = HeaderValue::try_from(format!("Bearer {}", code.expose_secret()))
         .map_err(|_| refusal::no_code(user.as_str(), None))?;
     bearer.set_sensitive(true);
@@ -155,9 +157,9 @@ async fn forward(
             tracing::warn!(service = service.name, %user, %detail, "Sistema TS unreachable");
             report(
                 state,
-                &user,
-                &code,
-                &actor,
+                user.clone(),
+                code.clone(),
+                actor.clone(),
                 ProxyOutcome::UpstreamFailure { detail },
             );
             // A connect failure means nothing reached Sistema TS; otherwise we cannot know.
@@ -171,9 +173,9 @@ async fn forward(
             tracing::warn!(service = service.name, %user, "Sistema TS timed out");
             report(
                 state,
-                &user,
-                &code,
-                &actor,
+                user.clone(),
+                code.clone(),
+                actor.clone(),
                 ProxyOutcome::UpstreamFailure {
                     detail: format!("no answer within {}s", timeout.as_secs()),
                 },
@@ -188,38 +190,38 @@ async fn forward(
     tracing::debug!(service = service.name, %user, workstation = %actor.workstation.id, status = status.as_u16(), "proxied");
 
     let body = if status == StatusCode::UNAUTHORIZED {
-        report(state, &user, &code, &actor, ProxyOutcome::Unauthorized);
+        report(
+            state,
+            user.clone(),
+            code.clone(),
+            actor.clone(),
+            ProxyOutcome::Unauthorized,
+        );
         Body::new(answer_body)
     } else if status.is_server_error() && !is_xml(&answer_parts.headers) {
         report(
             state,
-            &user,
-            &code,
-            &actor,
+            user.clone(),
+            code.clone(),
+            actor.clone(),
             ProxyOutcome::UpstreamFailure {
                 detail: format!("HTTP {status} without SOAP"),
             },
         );
         Body::new(answer_body)
     } else {
-        let (state2, user2, code2, actor2, name) = (
-            state.clone(),
-            user.clone(),
-            code.clone(),
-            actor.clone(),
-            service.name,
-        );
+        let (state2, name) = (state.clone(), service.name);
         Body::new(ScanBody::new(
             Body::new(answer_body),
             Box::new(move |found| {
                 let outcome = if found {
                     metrics::counter!("tsgate_proxy_9101_total", "service" => name).increment(1);
-                    tracing::warn!(service = name, user = %user2, "receipt carries 9101: ID-SESSIONE missing or not valid");
+                    tracing::warn!(service = name, %user, "receipt carries 9101: ID-SESSIONE missing or not valid");
                     ProxyOutcome::Dem9101
                 } else {
                     ProxyOutcome::Ok
                 };
-                report(&state2, &user2, &code2, &actor2, outcome);
+                report(&state2, user, code, actor, outcome);
             }),
         ))
     };
@@ -229,22 +231,25 @@ async fn forward(
 /// Tells the session layer, without delaying the answer.
 fn report(
     state: &AppState,
-    user: &UserId,
-    code: &SessionCode,
-    caller: &Caller,
+    user: UserId,
+    code: SessionCode,
+    caller: Caller,
     outcome: ProxyOutcome,
 ) {
     let state = state.clone();
-    let user = user.clone();
-    let code = code.clone();
-    let caller = caller.clone();
-    tokio::spawn(async move {
+    let mut report = Box::pin(async move {
         state
             .backends()
             .codes
             .report(&user, &code, &caller, outcome)
             .await;
     });
+    // The usual success is only counted in memory and completes at once: poll it here and
+    // spawn a task (a thread wake-up per call) only when it has to wait for the store.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if report.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(report);
+    }
 }
 
 /// The Sistema TS user: `X-Tsgate-User`, else the user part of `Authorization: Basic`.
@@ -322,8 +327,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn copy_request_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    let mut headers = from.clone();
+fn copy_request_headers(mut headers: HeaderMap, to: &mut HeaderMap) {
     strip_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
     // The code is tsgate's to add: a stale or foreign one from the workstation must not pass.
@@ -387,7 +391,7 @@ mod tests {
         h.insert("soapaction", "\"x\"".parse().unwrap());
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
         let mut out = HeaderMap::new();
-        copy_request_headers(&h, &mut out);
+        copy_request_headers(h, &mut out);
         let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
         assert_eq!(out["soapaction"], "\"x\"");

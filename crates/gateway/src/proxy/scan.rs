@@ -73,7 +73,20 @@ impl Dem9101Scanner {
         if self.found {
             return true;
         }
-        for &b in chunk {
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.state == State::Name(0) && !matches!(self.last, b'<' | b':') {
+                // Hot path: outside a candidate nothing can start before the byte after the
+                // next `<` or `:`, so skip to it instead of stepping through every byte.
+                match chunk[i..].iter().position(|&b| b == b'<' || b == b':') {
+                    Some(p) => i += p,
+                    None => {
+                        self.last = chunk[chunk.len() - 1];
+                        return false;
+                    }
+                }
+            }
+            let b = chunk[i];
             if self.last == b'<' {
                 self.closing = b == b'/';
             }
@@ -82,6 +95,7 @@ impl Dem9101Scanner {
             if self.found {
                 return true;
             }
+            i += 1;
         }
         false
     }

@@ -1,0 +1,12 @@
+//! End-to-end tests of the real `tsgate` binary: `tsgate serve` configured against a
+//! separate `tsgate sim` process (production mode, `Authorization2F` enforcement `block`),
+//! users and workstations added with the CLI, then only the public surfaces: the JSON API,
+//! the SOAP proxy, the simulator's `/sim/*` endpoints, the files in the data folder and the
+//! processes' output. Every test has its own processes, ports and temporary folder.
+
+mod crash;
+mod credentials;
+mod faults;
+mod flow;
+mod secrets;
+mod support;
