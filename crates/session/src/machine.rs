@@ -308,6 +308,22 @@ impl Ctx<'_> {
             self.audit(AuditKind::Requested, &by, e.code(), None);
             return Err(e);
         }
+        // A click while the mail of a request made moments ago is on its way joins that
+        // request: the doctor wants a code and one is coming. Only an explicit replacement
+        // within the minimum interval is refused as too soon.
+        if !replace
+            && let Some(CodeRequest {
+                stage: RequestStage::Sent { .. },
+                ..
+            }) = &self.next.request
+            && self
+                .next
+                .last_create_at
+                .is_some_and(|last| self.now < last + self.policy.min_create_interval)
+        {
+            self.audit(AuditKind::Requested, &by, "joined", None);
+            return Ok(());
+        }
         if let Some(last) = self.next.last_create_at {
             let retry_at = last + self.policy.min_create_interval;
             if self.now < retry_at {

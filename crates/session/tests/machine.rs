@@ -180,10 +180,23 @@ fn min_interval_between_creates() {
         T0,
     );
     assert_eq!(state(&d.next, T0).state, StateName::AwaitingCode);
-    let d2 = step(
+    // A plain click while the mail is on its way joins the request made moments ago.
+    let joined = step(
         &d.next,
         Event::RequestCode {
             replace: false,
+            by: ws("2"),
+        },
+        T0 + Duration::seconds(30),
+    );
+    assert!(joined.outcome.is_ok());
+    assert!(calls(&joined).is_empty());
+    assert_eq!(state(&joined.next, T0).state, StateName::AwaitingCode);
+    // Asking explicitly for another one so soon is refused, with the time it becomes possible.
+    let d2 = step(
+        &d.next,
+        Event::RequestCode {
+            replace: true,
             by: ws("2"),
         },
         T0 + Duration::seconds(30),
