@@ -1,7 +1,18 @@
 //! Settings of the gateway (the binary fills them from TOML and `TSGATE_*` variables).
 
 use serde::Deserialize;
+use std::fmt;
 use std::net::SocketAddr;
+
+/// The 32-byte key that seals the web UI's session cookies. Prints masked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct UiSessionKey(pub [u8; 32]);
+
+impl fmt::Debug for UiSessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UiSessionKey(***)")
+    }
+}
 
 /// Everything the gateway needs to know that is not a backend.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,17 +32,24 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Interval of the SSE keep-alive comments.
     pub sse_keep_alive_seconds: u64,
+    /// Key (32 bytes) that seals the web UI's session cookies, so that browsers stay signed
+    /// in across restarts. `None`: a random key per process (a restart signs browsers out).
+    /// Never serialized or logged.
+    #[serde(skip)]
+    pub ui_session_key: Option<UiSessionKey>,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
-            upstream_dem_base: "https://demservice.sanita.finanze.it".into(),
-            upstream_a2f_base: "https://demservice.sanita.finanze.it".into(),
+            // The test environment: production is used only when configured explicitly.
+            upstream_dem_base: "https://demservicetest.sanita.finanze.it".into(),
+            upstream_a2f_base: "https://servizitstest.sanita.finanze.it".into(),
             upstream_ca_pem: None,
             limits: Limits::default(),
             sse_keep_alive_seconds: 15,
+            ui_session_key: None,
         }
     }
 }

@@ -30,7 +30,7 @@ mod state;
 mod ui;
 
 pub use auth::TokenHash;
-pub use config::{GatewayConfig, Limits, RateQuota};
+pub use config::{GatewayConfig, Limits, RateQuota, UiSessionKey};
 pub use error::ApiError;
 pub use metrics::metrics_handle;
 pub use ports::{

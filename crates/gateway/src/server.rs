@@ -31,7 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route(proxy::ROUTE, any(proxy::handle))
         .layer(DefaultBodyLimit::disable());
     // The web UI: pages, and its session cookie accepted by the API in place of a Bearer.
-    let ui = crate::ui::Ui::new();
+    let ui = crate::ui::Ui::new(state.config().ui_session_key);
     Router::new()
         .merge(api)
         .merge(ops)

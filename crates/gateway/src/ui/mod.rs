@@ -30,15 +30,21 @@ use crate::ports::{Caller, Workstation};
 use crate::state::AppState;
 use session::{CSRF_HEADER, UiSession, UiSessions, cookie_id};
 
-/// The web UI: its routes and the cookie layer share one in-memory session map.
+/// The web UI: its routes and the cookie layer share one session sealer.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ui {
     sessions: Arc<UiSessions>,
 }
 
 impl Ui {
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// Sessions sealed with `key`, or with a random key for this process when `None`.
+    pub(crate) fn new(key: Option<crate::UiSessionKey>) -> Self {
+        match key {
+            Some(key) => Self {
+                sessions: Arc::new(UiSessions::with_key(key.0)),
+            },
+            None => Self::default(),
+        }
     }
 
     /// The pages and the assets.
