@@ -18,6 +18,8 @@ pub mod ocr;
 pub mod settings;
 pub mod state;
 pub mod status;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod watch;
 
 pub use extract::Via;

@@ -9,144 +9,17 @@
 use sistemats::secret::SessionCode;
 
 /// Why a pasted text is not an ID-SESSIONE. Messages are Italian and never quote the input.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FormatError {
-    /// Nothing left after removing spaces and quotes.
-    #[error("Nessun codice inserito: incolla il codice di 36 caratteri ricevuto per e-mail.")]
-    Empty,
-    /// Not 36 characters (or 32 hexadecimal digits).
-    #[error(
-        "Il codice deve avere 36 caratteri (es. 1f6a0702-2cfc-4903-8cfc-609a7e232920), ne sono stati inseriti {len}: ricopialo dalla mail."
-    )]
-    WrongLength {
-        /// Characters left after cleaning.
-        len: usize,
-    },
-    /// 36 characters, but with characters a code cannot contain.
-    #[error(
-        "Il codice contiene caratteri non validi: sono ammessi solo cifre, lettere da a a f e trattini. Ricopialo dalla mail."
-    )]
-    InvalidCharacters,
-}
-
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || matches!(
-            c,
-            '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
-        )
-}
-
-fn is_wrapper(c: char) -> bool {
-    matches!(
-        c,
-        '"' | '\''
-            | '`'
-            | '\u{2018}'
-            | '\u{2019}'
-            | '\u{201A}'
-            | '\u{201B}'
-            | '\u{201C}'
-            | '\u{201D}'
-            | '\u{201E}'
-            | '\u{00AB}'
-            | '\u{00BB}'
-            | '\u{2039}'
-            | '\u{203A}'
-            | '<'
-            | '>'
-            | '\u{2329}'
-            | '\u{232A}'
-            | '\u{27E8}'
-            | '\u{27E9}'
-    )
-}
-
-/// Maps typographic dashes and full-width forms to ASCII.
-fn fold(c: char) -> char {
-    match c {
-        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => '-',
-        // Full-width ASCII (U+FF01..U+FF5E), as typed with some input methods.
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
-        _ => c,
-    }
-}
-
-/// Lowercase, with the letters a human confuses with digits mapped where a hex digit must be.
-fn hex_lookalike(c: char) -> char {
-    match c.to_ascii_lowercase() {
-        'o' => '0',
-        'i' | 'l' | '|' => '1',
-        other => other,
-    }
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
-}
-
-fn is_uuid_shape(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
-        })
-}
+/// The rules live in [`sistemats::code`], shared with the mailbox watcher.
+pub use sistemats::code::CodeFormatError as FormatError;
 
 /// Cleans a typed or pasted code and returns it in the canonical form Sistema TS issued.
 ///
-/// Accepted: a 36-character UUID in any case, surrounded or interrupted by whitespace and
-/// zero-width characters, inside quotes or angle brackets, after `Bearer` or
-/// `Authorization2F: Bearer`, with typographic dashes, `O`/`o` for `0` and `I`/`l` for `1`;
-/// 32 hexadecimal digits without dashes (dashes are re-inserted). A 36-character value that
-/// is not a UUID is kept exactly as given (the protocol only promises 36 characters).
+/// A thin wrapper over [`SessionCode::normalize`] (see [`sistemats::code`] for the rules):
+/// a UUID in any case, with spaces, line breaks, quotes, angle brackets, `Bearer`,
+/// typographic dashes and look-alike letters; 32 hexadecimal digits get their dashes back;
+/// another 36-character value is kept as given.
 pub fn normalize_code(input: &str) -> Result<SessionCode, FormatError> {
-    let cleaned: String = input
-        .chars()
-        .filter(|&c| !is_invisible(c) && !is_wrapper(c))
-        .map(fold)
-        .collect();
-    let mut rest = cleaned.as_str();
-    if let Some(r) = strip_prefix_ignore_case(rest, "authorization2f:") {
-        rest = r;
-    }
-    if let Some(r) = strip_prefix_ignore_case(rest, "bearer") {
-        // "Bearer" is not hex, so stripping it can never eat part of a UUID; still, strip it
-        // only if what follows is long enough to be a code.
-        if r.chars().count() >= 32 {
-            rest = r;
-        }
-    }
-    if rest.is_empty() {
-        return Err(FormatError::Empty);
-    }
-    let mapped: String = rest.chars().map(hex_lookalike).collect();
-    if is_uuid_shape(&mapped) {
-        return Ok(SessionCode::new(mapped));
-    }
-    if mapped.len() == 32 && mapped.bytes().all(|c| c.is_ascii_hexdigit()) {
-        let with_dashes = format!(
-            "{}-{}-{}-{}-{}",
-            &mapped[0..8],
-            &mapped[8..12],
-            &mapped[12..16],
-            &mapped[16..20],
-            &mapped[20..32]
-        );
-        return Ok(SessionCode::new(with_dashes));
-    }
-    let len = rest.chars().count();
-    if len == 36 {
-        if rest.chars().all(|c| c.is_ascii_graphic()) {
-            return Ok(SessionCode::new(rest));
-        }
-        return Err(FormatError::InvalidCharacters);
-    }
-    Err(FormatError::WrongLength { len })
+    SessionCode::normalize(input)
 }
 
 #[cfg(test)]

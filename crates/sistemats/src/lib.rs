@@ -19,6 +19,7 @@
 
 pub mod a2f;
 pub mod client;
+pub mod code;
 pub mod dem;
 pub mod env;
 pub mod error;

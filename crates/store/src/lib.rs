@@ -16,6 +16,6 @@ mod traits;
 
 pub use crypto::{KeyRing, MASTER_KEY_ENV, MasterKey};
 pub use error::{Error, Result};
-pub use model::{AuditFilter, MailboxSettings, Workstation, WorkstationRole, WorkstationToken};
+pub use model::{AuditFilter, UserMailbox, Workstation, WorkstationRole, WorkstationToken};
 pub use sqlite::SqliteStore;
 pub use traits::{AuditQuery, Store, UserRepo, WorkstationRepo};

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tsgate_session::{AuditKind, Password, UserId, WorkstationId};
+use tsgate_session::{AuditKind, UserId, WorkstationId};
 
 /// What a workstation may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,23 +114,47 @@ impl fmt::Display for WorkstationToken {
     }
 }
 
-/// Certified-mailbox settings of a user (IMAP). The password is stored encrypted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MailboxSettings {
-    /// IMAP host.
-    pub host: String,
-    /// IMAP port (993 for implicit TLS).
-    pub port: u16,
-    /// Implicit TLS.
-    pub tls: bool,
-    /// Login.
-    pub username: String,
-    /// Password (encrypted at rest).
-    pub password: Password,
-    /// Folders to watch (INBOX, Junk, …).
-    pub folders: Vec<String>,
-    /// The address certified on the Sistema TS portal, if known.
+/// Certified-mailbox settings of a user: the watcher's IMAP settings (the password is
+/// stored encrypted, the rest as JSON) and the address certified on the Sistema TS portal.
+/// Several users may share one mailbox (same host, port and user name).
+#[derive(Clone, Debug)]
+pub struct UserMailbox {
+    /// IMAP settings, password included.
+    pub settings: tsgate_mailbox::MailboxSettings,
+    /// The address certified on the Sistema TS portal, when it differs from the user name.
     pub address: Option<String>,
+}
+
+impl UserMailbox {
+    /// Identifies the mailbox itself (`username@host:port`, lowercase): users with the same
+    /// key share one watcher and one [`tsgate_mailbox::WatchState`].
+    pub fn mailbox_key(&self) -> String {
+        let s = &self.settings;
+        format!(
+            "{}@{}:{}",
+            s.username.trim(),
+            s.host.trim(),
+            s.effective_port()
+        )
+        .to_lowercase()
+    }
+
+    /// The addresses whose mails are this user's: the certified address and the user name
+    /// when it is an address.
+    pub fn addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in self
+            .address
+            .iter()
+            .chain(std::iter::once(&self.settings.username))
+        {
+            let a = a.trim().to_lowercase();
+            if a.contains('@') && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
 }
 
 /// Filters for audit queries; `None` means "any". Results are newest first.

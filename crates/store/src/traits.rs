@@ -8,8 +8,10 @@ use tsgate_session::{
     UserProfile, WorkstationId,
 };
 
+use tsgate_mailbox::WatchState;
+
 use crate::error::Result;
-use crate::model::{AuditFilter, MailboxSettings, Workstation, WorkstationRole, WorkstationToken};
+use crate::model::{AuditFilter, UserMailbox, Workstation, WorkstationRole, WorkstationToken};
 
 /// Users, credentials and mailbox settings.
 #[async_trait]
@@ -34,11 +36,17 @@ pub trait UserRepo: Send + Sync {
     /// Password, PIN and revision.
     async fn get_credentials(&self, user: &UserId) -> Result<Option<Credentials>>;
     /// Sets the certified-mailbox settings.
-    async fn set_mailbox(&self, user: &UserId, mailbox: &MailboxSettings) -> Result<()>;
+    async fn set_mailbox(&self, user: &UserId, mailbox: &UserMailbox) -> Result<()>;
     /// The certified-mailbox settings.
-    async fn get_mailbox(&self, user: &UserId) -> Result<Option<MailboxSettings>>;
+    async fn get_mailbox(&self, user: &UserId) -> Result<Option<UserMailbox>>;
     /// Removes the mailbox settings. `false` if absent.
     async fn remove_mailbox(&self, user: &UserId) -> Result<bool>;
+    /// Every user's mailbox settings, by user id (for starting the watchers).
+    async fn list_mailboxes(&self) -> Result<Vec<(UserId, UserMailbox)>>;
+    /// What the watcher of the mailbox `mailbox` ([`UserMailbox::mailbox_key`]) has read.
+    async fn get_watch_state(&self, mailbox: &str) -> Result<Option<WatchState>>;
+    /// Records what the watcher of `mailbox` has read, so that a restart reads nothing twice.
+    async fn set_watch_state(&self, mailbox: &str, state: &WatchState) -> Result<()>;
 }
 
 /// Registered workstations.

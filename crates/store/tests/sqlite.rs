@@ -138,20 +138,55 @@ async fn users_credentials_and_mailboxes() {
         Err(Error::NotFound(_))
     ));
 
-    let mailbox = MailboxSettings {
-        host: "imap.example.it".into(),
-        port: 993,
-        tls: true,
-        username: "rossi@example.it".into(),
-        password: Password::new(MAIL_PASSWORD),
-        folders: vec!["INBOX".into(), "Junk".into()],
-        address: Some("rossi@example.it".into()),
+    let mut settings = tsgate_mailbox::MailboxSettings::new(
+        "imap.example.it",
+        tsgate_mailbox::Tls::StartTls,
+        "Rossi@example.it",
+        Password::new(MAIL_PASSWORD),
+    );
+    settings.folders = vec!["Archivio".into()];
+    settings.accepted_senders = vec!["example.gov.it".into()];
+    let mailbox = UserMailbox {
+        settings,
+        address: Some("rossi@pec.example.it".into()),
     };
     store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
+    let back = store.get_mailbox(&uid("ROSSI")).await.unwrap().unwrap();
+    assert_eq!(back.settings.password.expose_secret(), MAIL_PASSWORD);
+    assert_eq!(back.settings.security, tsgate_mailbox::Tls::StartTls);
+    assert_eq!(back.settings.folders, vec!["Archivio".to_owned()]);
     assert_eq!(
-        store.get_mailbox(&uid("ROSSI")).await.unwrap(),
-        Some(mailbox)
+        back.settings.accepted_senders,
+        vec!["example.gov.it".to_owned()]
     );
+    assert_eq!(back.address.as_deref(), Some("rossi@pec.example.it"));
+    assert_eq!(back.mailbox_key(), "rossi@example.it@imap.example.it:143");
+    assert_eq!(
+        back.addresses(),
+        vec![
+            "rossi@pec.example.it".to_owned(),
+            "rossi@example.it".to_owned()
+        ]
+    );
+    let listed = store.list_mailboxes().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, uid("ROSSI"));
+
+    let key = back.mailbox_key();
+    assert!(store.get_watch_state(&key).await.unwrap().is_none());
+    let mut state = tsgate_mailbox::WatchState::default();
+    state.folders.insert(
+        "INBOX".into(),
+        tsgate_mailbox::FolderState {
+            uid_validity: 7,
+            last_uid: 42,
+        },
+    );
+    store.set_watch_state(&key, &state).await.unwrap();
+    state.folders.get_mut("INBOX").unwrap().last_uid = 43;
+    store.set_watch_state(&key, &state).await.unwrap();
+    assert_eq!(store.get_watch_state(&key).await.unwrap(), Some(state));
+
     assert!(store.remove_mailbox(&uid("ROSSI")).await.unwrap());
     assert!(store.get_mailbox(&uid("ROSSI")).await.unwrap().is_none());
 
@@ -408,13 +443,13 @@ async fn planted_secrets_never_reach_the_database_files() {
         )
         .await
         .unwrap();
-    let mailbox = MailboxSettings {
-        host: "h".into(),
-        port: 993,
-        tls: true,
-        username: "u".into(),
-        password: Password::new(MAIL_PASSWORD),
-        folders: vec![],
+    let mailbox = UserMailbox {
+        settings: tsgate_mailbox::MailboxSettings::new(
+            "h",
+            tsgate_mailbox::Tls::Implicit,
+            "u",
+            Password::new(MAIL_PASSWORD),
+        ),
         address: None,
     };
     store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
@@ -527,13 +562,13 @@ async fn rotate_key_re_encrypts_everything() {
         )
         .await
         .unwrap();
-    let mailbox = MailboxSettings {
-        host: "h".into(),
-        port: 993,
-        tls: true,
-        username: "u".into(),
-        password: Password::new(MAIL_PASSWORD),
-        folders: vec!["INBOX".into()],
+    let mailbox = UserMailbox {
+        settings: tsgate_mailbox::MailboxSettings::new(
+            "h",
+            tsgate_mailbox::Tls::Implicit,
+            "u",
+            Password::new(MAIL_PASSWORD),
+        ),
         address: None,
     };
     store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
@@ -552,6 +587,7 @@ async fn rotate_key_re_encrypts_everything() {
             .await
             .unwrap()
             .unwrap()
+            .settings
             .password
             .expose_secret(),
         MAIL_PASSWORD

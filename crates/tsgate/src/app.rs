@@ -15,10 +15,19 @@ use tsgate_store::{KeyRing, MasterKey, SqliteStore};
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
 
+// Declared here rather than in main.rs (owned by the lead): the bridge between the mailbox
+// watchers and the session manager, at `crate::app::mailbox`.
+#[path = "mailbox.rs"]
+pub mod mailbox;
+
 /// Opens (creating on first run) the data folder, the master key and the database.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            config.data_dir.display()
+        )
+    })?;
     let key = match MasterKey::from_env().context("TSGATE_MASTER_KEY is not a valid key")? {
         Some(key) => key,
         None => {
@@ -45,7 +54,9 @@ pub async fn load_certificate(config: &Config) -> anyhow::Result<SanitelCertific
         .as_deref()
         .ok_or_else(|| anyhow!("no SanitelCF certificate configured"))?;
     if config.environment != UpstreamKind::Custom {
-        return Err(anyhow!("sanitel_certificate_url is only for environment = \"custom\""));
+        return Err(anyhow!(
+            "sanitel_certificate_url is only for environment = \"custom\""
+        ));
     }
     let pem = reqwest::Client::new()
         .get(url)
@@ -56,7 +67,8 @@ pub async fn load_certificate(config: &Config) -> anyhow::Result<SanitelCertific
         .with_context(|| format!("cannot fetch the certificate from {url}"))?
         .text()
         .await?;
-    SanitelCertificate::from_pem(&pem).with_context(|| format!("{url} did not return a certificate"))
+    SanitelCertificate::from_pem(&pem)
+        .with_context(|| format!("{url} did not return a certificate"))
 }
 
 /// Warns in the log when the SanitelCF certificate is close to expiry or expired.
@@ -124,12 +136,27 @@ pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends 
     }
 }
 
+/// Starts the certified-mailbox watchers of every configured user and registers them with
+/// the gateway (`GET`/`PUT …/mailbox`).
+pub async fn start_mailboxes(
+    store: &Arc<SqliteStore>,
+    manager: &SessionManager,
+    state: &tsgate_gateway::AppState,
+) -> anyhow::Result<mailbox::Mailboxes> {
+    let mailboxes = mailbox::Mailboxes::start(store.clone(), manager.clone())
+        .await
+        .context("cannot start the mailbox watchers")?;
+    state.set_mailboxes(Arc::new(mailboxes.clone()));
+    Ok(mailboxes)
+}
+
 /// The gateway configuration for this tsgate configuration.
 pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     let environment = config.environment()?;
     let upstream_ca_pem = match &config.upstream_ca_file {
         Some(path) => Some(
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
         ),
         None => None,
     };

@@ -69,6 +69,19 @@ pub struct DemoArgs {
     /// Also deliver the simulator's mails into Maildirs under DIR (for a real IMAP server).
     #[arg(long, value_name = "DIR")]
     pub sim_maildir: Option<PathBuf>,
+    /// IMAP server that serves the Maildirs of --sim-maildir (e.g. a local Dovecot, see
+    /// docs/MAILBOX.md): every demo user's mailbox is set to it, with the user's simulator
+    /// e-mail address as login. The password comes from TSGATE_DEMO_IMAP_PASSWORD, else it
+    /// is asked (or read from standard input).
+    #[arg(long, value_name = "HOST:PORT", requires = "sim_maildir")]
+    pub imap: Option<String>,
+    /// Transport security towards --imap (plain only on loopback).
+    #[arg(long, value_enum, default_value = "plain")]
+    pub imap_security: ImapSecurity,
+    /// Seconds between two code requests for the same doctor (the rule stays: only the
+    /// demo's interval is configurable, for tours and benchmarks).
+    #[arg(long, default_value_t = 10)]
+    pub min_create_interval: u64,
 }
 
 /// `tsgate user …`.
@@ -135,7 +148,30 @@ pub struct UserAddArgs {
     pub config: ConfigArgs,
 }
 
-/// `tsgate user set-mailbox`.
+/// Transport security of an IMAP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImapSecurity {
+    /// TLS from the first byte (IMAPS, port 993).
+    Implicit,
+    /// STARTTLS on the plain port (143).
+    StartTls,
+    /// No encryption: only towards this computer (127.0.0.1), e.g. a local Dovecot.
+    Plain,
+}
+
+impl ImapSecurity {
+    /// The mailbox crate's equivalent.
+    pub fn tls(self) -> tsgate_mailbox::Tls {
+        match self {
+            Self::Implicit => tsgate_mailbox::Tls::Implicit,
+            Self::StartTls => tsgate_mailbox::Tls::StartTls,
+            Self::Plain => tsgate_mailbox::Tls::Plain,
+        }
+    }
+}
+
+/// `tsgate user set-mailbox`: the password is asked without echo (or read from standard
+/// input), never taken from the command line.
 #[derive(Debug, Args)]
 pub struct SetMailboxArgs {
     /// Sistema TS user id.
@@ -143,21 +179,30 @@ pub struct SetMailboxArgs {
     /// IMAP host.
     #[arg(long)]
     pub host: String,
-    /// IMAP port (993 with implicit TLS).
-    #[arg(long, default_value_t = 993)]
-    pub port: u16,
-    /// Use STARTTLS on a plain port instead of implicit TLS.
+    /// IMAP port (default: 993 for implicit TLS, 143 otherwise).
     #[arg(long)]
-    pub starttls: bool,
-    /// IMAP login.
+    pub port: Option<u16>,
+    /// Transport security.
+    #[arg(long, value_enum, default_value = "implicit")]
+    pub security: ImapSecurity,
+    /// IMAP login (often the mail address itself).
     #[arg(long)]
     pub username: String,
-    /// Folders to watch (the spam folder is found automatically).
-    #[arg(long, value_delimiter = ',', default_value = "INBOX")]
+    /// Folders to watch besides INBOX and the spam folder (found automatically).
+    #[arg(long, value_delimiter = ',')]
     pub folders: Vec<String>,
-    /// The address certified on the Sistema TS portal.
+    /// The address certified on the Sistema TS portal (when it is not the login).
     #[arg(long)]
     pub address: Option<String>,
+    /// PEM file of the certificate authority of a private IMAP server.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Senders whose mails are read (addresses or domains), instead of the built-in list.
+    #[arg(long, value_delimiter = ',')]
+    pub accepted_senders: Vec<String>,
+    /// Keep the stored password (change only the other settings).
+    #[arg(long)]
+    pub keep_password: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

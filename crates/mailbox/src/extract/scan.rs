@@ -1,11 +1,13 @@
 //! Finding ID-SESSIONE candidates in free text (mail bodies, HTML turned into text, OCR
 //! output).
 //!
-//! The rules mirror those applied to a pasted code: typographic dashes become `-`,
-//! zero-width characters and soft hyphens vanish, `O`/`o` read as `0` and `I`/`l`/`|` as
-//! `1` where a hexadecimal digit must stand, 32 hexadecimal digits get their dashes back.
+//! The character rules are those applied to a pasted code, from [`sistemats::code`]:
+//! typographic dashes become `-`, zero-width characters and soft hyphens vanish, `O`/`o`
+//! read as `0` and `I`/`l`/`|` as `1` where a hexadecimal digit must stand, 32 hexadecimal
+//! digits get their dashes back.
 //! Anything found is only a candidate: the caller verifies it with `checkToken`.
 
+use sistemats::code::{dashed, fold, hex_lookalike, is_uuid_shape, is_zero_width};
 use sistemats::secret::SessionCode;
 
 /// How a candidate looked in the text: used to rank candidates.
@@ -24,47 +26,14 @@ pub(crate) enum Shape {
 /// At most this many candidates per text: each costs a `checkToken`.
 const MAX_PER_TEXT: usize = 4;
 
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
-    )
-}
-
-fn fold(c: char) -> char {
-    match c {
-        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => '-',
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
-        '\u{00A0}' | '\u{202F}' | '\u{2007}' => ' ',
-        _ => c,
-    }
-}
-
-/// Lowercase, with look-alikes read as the hexadecimal digit they resemble.
-fn hexish(c: char) -> char {
-    match c.to_ascii_lowercase() {
-        'o' => '0',
-        'i' | 'l' | '|' => '1',
-        other => other,
-    }
-}
-
-fn is_hex(c: char) -> bool {
-    c.is_ascii_digit() || ('a'..='f').contains(&c)
-}
-
-/// Whether `w` (36 chars, already mapped with `hexish`) is 8-4-4-4-12 hexadecimal.
+/// Whether `w` (36 chars, already mapped with `hex_lookalike`) is 8-4-4-4-12 hexadecimal.
 fn uuid_at(w: &[char]) -> bool {
-    w.len() == 36
-        && w.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => is_hex(c),
-        })
+    w.len() == 36 && w[8] == '-' && is_uuid_shape(&w.iter().collect::<String>())
 }
 
 /// UUID-shaped windows of `chars` (look-alikes mapped), left to right, not overlapping.
 fn uuids(chars: &[char]) -> Vec<String> {
-    let mapped: Vec<char> = chars.iter().map(|&c| hexish(c)).collect();
+    let mapped: Vec<char> = chars.iter().map(|&c| hex_lookalike(c)).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i + 36 <= mapped.len() {
@@ -86,7 +55,7 @@ fn is_code_char(c: char) -> bool {
 pub(crate) fn find(text: &str) -> Vec<(SessionCode, Shape)> {
     let chars: Vec<char> = text
         .chars()
-        .filter(|&c| !is_invisible(c))
+        .filter(|&c| !is_zero_width(c))
         .map(fold)
         .collect();
     let mut found: Vec<(String, Shape)> = Vec::new();
@@ -124,16 +93,9 @@ pub(crate) fn find(text: &str) -> Vec<(SessionCode, Shape)> {
         runs.push(&chars[s..]);
     }
     for run in &runs {
-        if run.len() == 32 && run.iter().all(|c| c.is_ascii_hexdigit()) {
-            let hex: String = run.iter().map(|c| c.to_ascii_lowercase()).collect();
-            let dashed = format!(
-                "{}-{}-{}-{}-{}",
-                &hex[0..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..32]
-            );
+        if run.len() == 32
+            && let Some(dashed) = dashed(&run.iter().collect::<String>())
+        {
             push(dashed, Shape::Hex32, &mut found);
         }
     }

@@ -12,7 +12,9 @@ use tsgate_session::{
 use super::{SqliteStore, ms};
 use crate::crypto::Slot;
 use crate::error::{Error, Result};
-use crate::model::MailboxSettings;
+use tsgate_mailbox::{MailboxSettings, WatchState};
+
+use crate::model::UserMailbox;
 use crate::traits::UserRepo;
 
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -199,67 +201,82 @@ impl UserRepo for SqliteStore {
         self.credentials_of(user).await
     }
 
-    async fn set_mailbox(&self, user: &UserId, m: &MailboxSettings) -> Result<()> {
+    async fn set_mailbox(&self, user: &UserId, m: &UserMailbox) -> Result<()> {
         let keys = self.keys.read().await;
         let password_enc = keys.seal(
-            m.password.expose_secret().as_bytes(),
+            m.settings.password.expose_secret().as_bytes(),
             Slot {
                 table: "mailboxes",
                 column: "password_enc",
                 row: user.as_str(),
             },
         );
-        let folders =
-            serde_json::to_string(&m.folders).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let settings = settings_json(m)?;
         sqlx::query(
-            "INSERT INTO mailboxes (user_id, host, port, tls, username, password_enc, folders, address, updated_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (user_id) DO UPDATE SET host = excluded.host, port = excluded.port,
-                 tls = excluded.tls, username = excluded.username,
-                 password_enc = excluded.password_enc, folders = excluded.folders,
-                 address = excluded.address, updated_at_ms = excluded.updated_at_ms",
+            "INSERT INTO mailboxes (user_id, settings, password_enc, updated_at_ms)
+             VALUES (?, ?, ?, ?)
+             ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,
+                 password_enc = excluded.password_enc, updated_at_ms = excluded.updated_at_ms",
         )
         .bind(user.as_str())
-        .bind(&m.host)
-        .bind(i64::from(m.port))
-        .bind(m.tls)
-        .bind(&m.username)
+        .bind(settings)
         .bind(password_enc)
-        .bind(folders)
-        .bind(&m.address)
         .bind(ms(OffsetDateTime::now_utc()))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn get_mailbox(&self, user: &UserId) -> Result<Option<MailboxSettings>> {
-        let row = sqlx::query(
-            "SELECT host, port, tls, username, password_enc, folders, address FROM mailboxes WHERE user_id = ?",
-        )
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn get_mailbox(&self, user: &UserId) -> Result<Option<UserMailbox>> {
+        let row = sqlx::query("SELECT settings, password_enc FROM mailboxes WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
-        let password = self.keys.read().await.open_string(
-            &row.try_get::<Vec<u8>, _>("password_enc")?,
-            Slot {
-                table: "mailboxes",
-                column: "password_enc",
-                row: user.as_str(),
-            },
-        )?;
-        let folders: String = row.try_get("folders")?;
-        Ok(Some(MailboxSettings {
-            host: row.try_get("host")?,
-            port: u16::try_from(row.try_get::<i64, _>("port")?)
-                .map_err(|_| Error::Corrupt("mailbox port".into()))?,
-            tls: row.try_get("tls")?,
-            username: row.try_get("username")?,
-            password: Password::new(password.as_str()),
-            folders: serde_json::from_str(&folders).map_err(|e| Error::Corrupt(e.to_string()))?,
-            address: row.try_get("address")?,
-        }))
+        Ok(Some(self.mailbox_from_row(user.as_str(), &row).await?))
+    }
+
+    async fn list_mailboxes(&self) -> Result<Vec<(UserId, UserMailbox)>> {
+        let rows =
+            sqlx::query("SELECT user_id, settings, password_enc FROM mailboxes ORDER BY user_id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("user_id")?;
+            let mailbox = self.mailbox_from_row(&id, &row).await?;
+            let id = UserId::new(id).map_err(|_| Error::Corrupt("mailbox user id".into()))?;
+            out.push((id, mailbox));
+        }
+        Ok(out)
+    }
+
+    async fn get_watch_state(&self, mailbox: &str) -> Result<Option<WatchState>> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM mailbox_watch_state WHERE mailbox = ?")
+                .bind(mailbox)
+                .fetch_optional(&self.pool)
+                .await?;
+        state
+            .map(|s| {
+                serde_json::from_str(&s).map_err(|e| Error::Corrupt(format!("watch state: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn set_watch_state(&self, mailbox: &str, state: &WatchState) -> Result<()> {
+        let json = serde_json::to_string(state).map_err(|e| Error::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO mailbox_watch_state (mailbox, state, updated_at_ms) VALUES (?, ?, ?)
+             ON CONFLICT (mailbox) DO UPDATE SET state = excluded.state,
+                 updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(mailbox)
+        .bind(json)
+        .bind(ms(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn remove_mailbox(&self, user: &UserId) -> Result<bool> {
@@ -269,6 +286,45 @@ impl UserRepo for SqliteStore {
             .await?
             .rows_affected();
         Ok(n > 0)
+    }
+}
+
+/// The non-secret settings as stored: the watcher's settings (its serializer never writes
+/// the password) plus the certified address.
+fn settings_json(m: &UserMailbox) -> Result<String> {
+    let mut value = serde_json::to_value(&m.settings).map_err(|e| Error::Corrupt(e.to_string()))?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.remove("password");
+        map.insert(
+            "address".into(),
+            m.address
+                .clone()
+                .map_or(serde_json::Value::Null, Into::into),
+        );
+    }
+    Ok(value.to_string())
+}
+
+impl SqliteStore {
+    async fn mailbox_from_row(&self, user: &str, row: &SqliteRow) -> Result<UserMailbox> {
+        let password = self.keys.read().await.open_string(
+            &row.try_get::<Vec<u8>, _>("password_enc")?,
+            Slot {
+                table: "mailboxes",
+                column: "password_enc",
+                row: user,
+            },
+        )?;
+        let corrupt = |e: serde_json::Error| Error::Corrupt(format!("mailbox settings: {e}"));
+        let mut value: serde_json::Value =
+            serde_json::from_str(&row.try_get::<String, _>("settings")?).map_err(corrupt)?;
+        let address = value
+            .as_object_mut()
+            .and_then(|map| map.remove("address"))
+            .and_then(|a| a.as_str().map(str::to_owned));
+        let mut settings: MailboxSettings = serde_json::from_value(value).map_err(corrupt)?;
+        settings.password = Password::new(password.as_str());
+        Ok(UserMailbox { settings, address })
     }
 }
 

@@ -11,13 +11,17 @@ use sistemats::client::{ClientConfig, SistemaTsClient};
 use sistemats::env::Environment;
 use sistemats::sanitel::SanitelCertificate;
 use sistemats::{Password, Pin};
+use tsgate_mailbox::MailboxSettings;
 use tsgate_session::{Role, UserId, UserProfile};
 use tsgate_sim::{SimConfig, TestUser};
-use tsgate_store::{SqliteStore, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken};
+use tsgate_store::{
+    SqliteStore, UserMailbox, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken,
+};
 
+use super::secrets::read_secret;
 use super::{Failure, serve::TICK, shutdown_signal};
 use crate::app;
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, ImapSecurity};
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
 
@@ -79,7 +83,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         sanitel_certificate_url: Some(format!("{}/sim/certificate", sim.base_url)),
         // Demo users click quickly: a few seconds between two requests are enough to show
         // the rule without making the tour tedious.
-        min_create_interval_seconds: 10,
+        min_create_interval_seconds: args.min_create_interval,
         ..Config::default()
     };
     let store = app::open_store(&config).await.map_err(Failure::Config)?;
@@ -87,22 +91,42 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         .context("simulator certificate")
         .map_err(Failure::Config)?;
     let client = SistemaTsClient::new(ClientConfig::new(
-        Environment::custom(sim.base_url.as_str(), sim.base_url.as_str()).map_err(|e| Failure::Config(e.into()))?,
+        Environment::custom(sim.base_url.as_str(), sim.base_url.as_str())
+            .map_err(|e| Failure::Config(e.into()))?,
     ))
     .map_err(|e| Failure::Config(e.into()))?;
     let upstream = SistemaTsUpstream::new(client, Arc::new(certificate));
     let manager = app::manager_with(store.clone(), Arc::new(upstream), app::policy(&config));
 
-    let users = seed_users(&store, &sim.sim.users).await.map_err(Failure::Config)?;
-    let token = demo_token(&store, &args.data_dir, &users).await.map_err(Failure::Config)?;
+    let users = seed_users(&store, &sim.sim.users)
+        .await
+        .map_err(Failure::Config)?;
+    let token = demo_token(&store, &args.data_dir, &users)
+        .await
+        .map_err(Failure::Config)?;
+    if let Some(imap) = &args.imap {
+        set_demo_mailboxes(&store, &sim.sim.users, imap, args.imap_security)
+            .await
+            .map_err(Failure::Config)?;
+    }
 
     let gateway = app::gateway_config(&config).map_err(Failure::Config)?;
     let listener = gateway
         .bind()
         .await
-        .with_context(|| format!("cannot listen on {} (another program uses it? try --port)", config.listen))
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (another program uses it? try --port)",
+                config.listen
+            )
+        })
         .map_err(Failure::Config)?;
-    let ui_url = format!("http://{}", listener.local_addr().map_err(|e| Failure::Config(e.into()))?);
+    let ui_url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| Failure::Config(e.into()))?
+    );
     let info = DemoInfo {
         login_url: format!("{ui_url}/login?token={}", token.expose_secret()),
         proxy_url: format!("{ui_url}/ts/{}", token.expose_secret()),
@@ -113,12 +137,18 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         users,
     };
     let json_path = args.data_dir.join("demo.json");
-    write_private(&json_path, &serde_json::to_vec_pretty(&info).map_err(|e| Failure::Config(e.into()))?)
-        .map_err(Failure::Config)?;
+    write_private(
+        &json_path,
+        &serde_json::to_vec_pretty(&info).map_err(|e| Failure::Config(e.into()))?,
+    )
+    .map_err(Failure::Config)?;
 
     let ticker = manager.spawn_ticker(TICK);
     let state = tsgate_gateway::AppState::new(gateway, app::backends(&store, &manager))
         .context("cannot start the gateway")
+        .map_err(Failure::Config)?;
+    let mailboxes = app::start_mailboxes(&store, &manager, &state)
+        .await
         .map_err(Failure::Config)?;
     print_banner(&info, &json_path, started.elapsed());
     if !args.no_browser {
@@ -126,9 +156,12 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     }
     let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
     ticker.abort();
+    mailboxes.shutdown().await;
     store.close().await;
     let _ = sim.stop().await;
-    served.context("gateway stopped with an error").map_err(Failure::Refused)
+    served
+        .context("gateway stopped with an error")
+        .map_err(Failure::Refused)
 }
 
 /// Adds the simulator's titolare and substitute (with their credentials) if missing.
@@ -144,7 +177,8 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
         if user.email.is_none() {
             continue;
         }
-        let id = UserId::new(user.user_id.as_str()).map_err(|_| anyhow!("bad simulator user id"))?;
+        let id =
+            UserId::new(user.user_id.as_str()).map_err(|_| anyhow!("bad simulator user id"))?;
         if store.get_user(&id).await?.is_none() {
             let profile = UserProfile {
                 user_id: id.clone(),
@@ -163,7 +197,12 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
             };
             store.put_user(&profile).await?;
             store
-                .set_credentials(&id, &Password::new(user.password.as_str()), &Pin::new(user.pin.as_str()), None)
+                .set_credentials(
+                    &id,
+                    &Password::new(user.password.as_str()),
+                    &Pin::new(user.pin.as_str()),
+                    None,
+                )
                 .await?;
         }
         seeded.push(DemoUser {
@@ -174,9 +213,61 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
     Ok(seeded)
 }
 
+/// Points every demo user's mailbox at the IMAP server `imap` (`HOST:PORT`) that serves the
+/// simulator's Maildirs: login = the user's simulator address, one password for all.
+async fn set_demo_mailboxes(
+    store: &SqliteStore,
+    sim_users: &[TestUser],
+    imap: &str,
+    security: ImapSecurity,
+) -> anyhow::Result<()> {
+    let (host, port) = imap
+        .rsplit_once(':')
+        .and_then(|(h, p)| {
+            Some((
+                h.trim_start_matches('[').trim_end_matches(']'),
+                p.parse::<u16>().ok()?,
+            ))
+        })
+        .ok_or_else(|| anyhow!("--imap must be HOST:PORT, e.g. 127.0.0.1:10143"))?;
+    let password = match std::env::var(DEMO_IMAP_PASSWORD_ENV) {
+        Ok(p) if !p.is_empty() => p,
+        _ => read_secret("Password IMAP degli utenti demo: ")?,
+    };
+    for user in sim_users {
+        let (Some(email), Ok(id)) = (&user.email, UserId::new(user.user_id.as_str())) else {
+            continue;
+        };
+        if store.get_user(&id).await?.is_none() {
+            continue;
+        }
+        let mut settings = MailboxSettings::new(
+            host,
+            security.tls(),
+            email.as_str(),
+            Password::new(password.as_str()),
+        );
+        settings.port = Some(port);
+        settings.validate().map_err(|e| anyhow!("--imap: {e}"))?;
+        let mailbox = UserMailbox {
+            settings,
+            address: Some(email.clone()),
+        };
+        app::mailbox::save(store, &id, &mailbox).await?;
+    }
+    Ok(())
+}
+
+/// Environment variable with the IMAP password of the demo users (`--imap`).
+pub const DEMO_IMAP_PASSWORD_ENV: &str = "TSGATE_DEMO_IMAP_PASSWORD";
+
 /// The demo workstation's token: the one in an earlier `demo.json` if it still works,
 /// otherwise a new admin workstation acting for the seeded users.
-async fn demo_token(store: &SqliteStore, data_dir: &Path, users: &[DemoUser]) -> anyhow::Result<WorkstationToken> {
+async fn demo_token(
+    store: &SqliteStore,
+    data_dir: &Path,
+    users: &[DemoUser],
+) -> anyhow::Result<WorkstationToken> {
     if let Ok(bytes) = std::fs::read(data_dir.join("demo.json"))
         && let Ok(previous) = serde_json::from_slice::<DemoInfo>(&bytes)
     {
@@ -224,11 +315,16 @@ fn print_banner(info: &DemoInfo, json_path: &Path, elapsed: Duration) {
 
 /// Best effort: only where a graphical session exists.
 fn open_browser(url: &str) {
-    let graphical = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let graphical =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     if !graphical && !cfg!(target_os = "macos") {
         return;
     }
-    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
     let _ = std::process::Command::new(opener)
         .arg(url)
         .stdin(std::process::Stdio::null())

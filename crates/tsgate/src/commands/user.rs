@@ -4,8 +4,9 @@ use anyhow::{Context, anyhow};
 use sistemats::{Password, Pin};
 use time::Date;
 use time::macros::format_description;
+use tsgate_mailbox::MailboxSettings;
 use tsgate_session::{Environment, Role, UserId, UserProfile};
-use tsgate_store::{MailboxSettings, UserRepo};
+use tsgate_store::{UserMailbox, UserRepo};
 
 use super::Failure;
 use super::secrets::read_secret;
@@ -26,7 +27,9 @@ pub async fn run(command: UserCommand) -> Result<(), Failure> {
 }
 
 /// Opens the store of the configuration named by `args`.
-pub async fn store(args: &ConfigArgs) -> Result<std::sync::Arc<tsgate_store::SqliteStore>, Failure> {
+pub async fn store(
+    args: &ConfigArgs,
+) -> Result<std::sync::Arc<tsgate_store::SqliteStore>, Failure> {
     let config = Config::load(args.config.as_deref()).map_err(Failure::Config)?;
     app::open_store(&config).await.map_err(Failure::Config)
 }
@@ -34,7 +37,9 @@ pub async fn store(args: &ConfigArgs) -> Result<std::sync::Arc<tsgate_store::Sql
 /// A user id from the command line.
 pub fn user_id(value: &str) -> Result<UserId, Failure> {
     UserId::new(value).map_err(|_| {
-        Failure::Config(anyhow!("'{value}' is not a Sistema TS user id (1 to 16 characters, no spaces)"))
+        Failure::Config(anyhow!(
+            "'{value}' is not a Sistema TS user id (1 to 16 characters, no spaces)"
+        ))
     })
 }
 
@@ -42,7 +47,9 @@ fn check_len(field: &str, value: &str, allowed: &[usize]) -> Result<(), Failure>
     if allowed.contains(&value.chars().count()) {
         Ok(())
     } else {
-        Err(Failure::Config(anyhow!("--{field} must have {allowed:?} characters")))
+        Err(Failure::Config(anyhow!(
+            "--{field} must have {allowed:?} characters"
+        )))
     }
 }
 
@@ -52,8 +59,9 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
     check_len("region", &args.region, &[3])?;
     check_len("asl", &args.asl, &[3])?;
     check_len("ssa", &args.ssa, &[5, 6])?;
-    let role = Role::parse(&args.role)
-        .ok_or_else(|| Failure::Config(anyhow!("--role must be titolare, sostituto or farmacia")))?;
+    let role = Role::parse(&args.role).ok_or_else(|| {
+        Failure::Config(anyhow!("--role must be titolare, sostituto or farmacia"))
+    })?;
     let environment = Environment::parse(&args.environment)
         .ok_or_else(|| Failure::Config(anyhow!("--environment must be test or production")))?;
     let password_changed_at = args
@@ -77,18 +85,29 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
     let password = Password::new(read_secret("Password Sistema TS: ").map_err(Failure::Refused)?);
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
     let store = store(&args.config).await?;
-    store.put_user(&profile).await.map_err(|e| Failure::Refused(e.into()))?;
+    store
+        .put_user(&profile)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
     store
         .set_credentials(&id, &password, &pin, password_changed_at)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
-    println!("user {} saved ({}, {})", id.as_str(), role.as_str(), environment.as_str());
+    println!(
+        "user {} saved ({}, {})",
+        id.as_str(),
+        role.as_str(),
+        environment.as_str()
+    );
     Ok(())
 }
 
 async fn list(args: ConfigArgs) -> Result<(), Failure> {
     let store = store(&args).await?;
-    let users = store.list_users().await.map_err(|e| Failure::Refused(e.into()))?;
+    let users = store
+        .list_users()
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
     if users.is_empty() {
         println!("no users yet: add one with `tsgate user add`");
     }
@@ -112,24 +131,37 @@ async fn show(args: UserRefArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Refused(e.into()))?
         .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
-    let has_credentials = store.get_credentials(&id).await.map_err(|e| Failure::Refused(e.into()))?.is_some();
-    let mailbox = store.get_mailbox(&id).await.map_err(|e| Failure::Refused(e.into()))?;
+    let has_credentials = store
+        .get_credentials(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .is_some();
+    let mailbox = store
+        .get_mailbox(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
     let shown = serde_json::json!({
         "user": user,
         "credentials": if has_credentials { "set (encrypted)" } else { "missing" },
         "mailbox": mailbox.map(|m| serde_json::json!({
-            "host": m.host, "port": m.port, "tls": m.tls, "username": m.username,
-            "folders": m.folders, "address": m.address,
+            "settings": m.settings, "address": m.address, "password": "set (encrypted)",
         })),
     });
-    println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| Failure::Refused(e.into()))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&shown).map_err(|e| Failure::Refused(e.into()))?
+    );
     Ok(())
 }
 
 async fn remove(args: UserRefArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
-    if store.remove_user(&id).await.map_err(|e| Failure::Refused(e.into()))? {
+    if store
+        .remove_user(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+    {
         println!("user {} removed", id.as_str());
         Ok(())
     } else {
@@ -145,7 +177,8 @@ async fn set_credentials(args: UserRefArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Refused(e.into()))?
         .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
-    let password = Password::new(read_secret("Nuova password Sistema TS: ").map_err(Failure::Refused)?);
+    let password =
+        Password::new(read_secret("Nuova password Sistema TS: ").map_err(Failure::Refused)?);
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
     let today = time::OffsetDateTime::now_utc().date();
     store
@@ -167,21 +200,49 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Refused(e.into()))?
         .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
-    let password = Password::new(read_secret("Password della casella: ").map_err(Failure::Refused)?);
-    let settings = MailboxSettings {
-        host: args.host,
-        port: args.port,
-        tls: !args.starttls,
-        username: args.username,
-        password,
-        folders: args.folders,
-        address: args.address,
+    let previous = store
+        .get_mailbox(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
+    let password = match (&previous, args.keep_password) {
+        (Some(p), true) => p.settings.password.clone(),
+        (None, true) => {
+            return Err(Failure::Config(anyhow!(
+                "--keep-password: no mailbox stored yet"
+            )));
+        }
+        (_, false) => {
+            Password::new(read_secret("Password della casella: ").map_err(Failure::Refused)?)
+        }
     };
-    store
-        .set_mailbox(&id, &settings)
+    let mut settings =
+        MailboxSettings::new(args.host, args.security.tls(), args.username, password);
+    settings.port = args.port;
+    settings.folders = args.folders;
+    if !args.accepted_senders.is_empty() {
+        settings.accepted_senders = args.accepted_senders;
+    }
+    if let Some(path) = &args.ca_file {
+        settings.ca_pem = Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))
+                .map_err(Failure::Config)?,
+        );
+    }
+    settings
+        .validate()
+        .map_err(|e| Failure::Config(anyhow!("{e}")))?;
+    let mailbox = UserMailbox {
+        settings,
+        address: args.address.filter(|a| !a.trim().is_empty()),
+    };
+    app::mailbox::save(&store, &id, &mailbox)
         .await
         .context("cannot save the mailbox")
         .map_err(Failure::Refused)?;
-    println!("mailbox of {} saved", id.as_str());
+    println!(
+        "mailbox of {} saved; a running server starts using it within a minute",
+        id.as_str()
+    );
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! A private Dovecot for tests: started on loopback with free ports (implicit TLS and
+//! A private Dovecot for tests (feature `test-support`; used by this crate's tests and by
+//! tsgate's end-to-end tests): started on loopback with free ports (implicit TLS and
 //! plain/STARTTLS), a test CA and leaf certificate made with rcgen, passwd-file users,
 //! Maildir++ mailboxes in a temporary folder, a `\Junk` folder and a quota. Stopped on Drop.
 //!
@@ -11,9 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::{MailboxSettings, Tls};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use sistemats::secret::Password;
-use tsgate_mailbox::{MailboxSettings, Tls};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 
@@ -21,6 +22,7 @@ const DOVECOT: &str = "/usr/sbin/dovecot";
 pub const QUOTA_KB: u64 = 200;
 
 /// A running Dovecot.
+#[derive(Debug)]
 pub struct Dovecot {
     dir: tempfile::TempDir,
     /// Plain IMAP port (STARTTLS offered).
@@ -292,18 +294,22 @@ plugin {{
         s
     }
 
-    /// The Maildir of `user` (`folder` `None` for INBOX, else e.g. `Junk`).
-    pub fn maildir(&self, user: &str, folder: Option<&str>) -> PathBuf {
-        let mut dir = self.root().join("mail").join(user);
-        if let Some(folder) = folder {
-            dir = dir.join(format!(".{folder}"));
-        }
-        dir
+    /// The folder holding every user's Maildir (`mail_location = maildir:<root>/%u`): give
+    /// it to a program that delivers by itself (the simulator's `--maildir`).
+    pub fn mail_root(&self) -> PathBuf {
+        self.root().join("mail")
     }
 
-    /// Delivers a mail as a local delivery agent does (and as the simulator does): written
-    /// into `tmp/`, renamed into `new/`.
-    pub fn deliver(&self, user: &str, folder: Option<&str>, raw: &[u8]) -> PathBuf {
+    /// Creates the INBOX and `Junk` Maildirs of `user`, owned by Dovecot, so that another
+    /// program running as root can deliver into them and Dovecot can still flag and move
+    /// what was delivered.
+    pub fn prepare(&self, user: &str) {
+        for folder in [None, Some("Junk")] {
+            self.make_dirs(user, folder);
+        }
+    }
+
+    fn make_dirs(&self, user: &str, folder: Option<&str>) {
         let user_dir = self.maildir(user, None);
         let dir = self.maildir(user, folder);
         for d in [&user_dir, &dir] {
@@ -322,6 +328,22 @@ plugin {{
                 std::fs::write(&marker, b"").expect("maildirfolder");
             }
         }
+    }
+
+    /// The Maildir of `user` (`folder` `None` for INBOX, else e.g. `Junk`).
+    pub fn maildir(&self, user: &str, folder: Option<&str>) -> PathBuf {
+        let mut dir = self.root().join("mail").join(user);
+        if let Some(folder) = folder {
+            dir = dir.join(format!(".{folder}"));
+        }
+        dir
+    }
+
+    /// Delivers a mail as a local delivery agent does (and as the simulator does): written
+    /// into `tmp/`, renamed into `new/`.
+    pub fn deliver(&self, user: &str, folder: Option<&str>, raw: &[u8]) -> PathBuf {
+        self.make_dirs(user, folder);
+        let dir = self.maildir(user, folder);
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

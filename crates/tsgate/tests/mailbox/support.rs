@@ -1,0 +1,331 @@
+//! A real Dovecot serving the simulator's Maildirs and the real `tsgate demo` binary,
+//! driven through the public HTTP API only.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tsgate_mailbox::test_support::Dovecot;
+
+/// The simulator's titolare and substitute (`GET /sim/users`).
+pub const TITOLARE: &str = "PROVAX00X00X000Y";
+pub const SOSTITUTO: &str = "PROVAX00X00X000Z";
+pub const TITOLARE_MAIL: &str = "provax00x00x000y@medici.sim.tsgate.test";
+pub const SOSTITUTO_MAIL: &str = "provax00x00x000z@medici.sim.tsgate.test";
+pub const IMAP_PASSWORD: &str = "Imap.Prova.2026";
+
+/// Longest wait for anything in these tests: a failure, never a speed assertion.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// How the Dovecot accounts map to the simulator's addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Accounts {
+    /// One account per doctor.
+    Separate,
+    /// The substitute's mail lands in the titolare's account (one shared mailbox).
+    Shared,
+}
+
+/// Dovecot + `tsgate demo --sim-maildir <Dovecot's mail root>`.
+pub struct Env {
+    pub dovecot: Dovecot,
+    _demo: DemoProcess,
+    _data: tempfile::TempDir,
+    pub api: String,
+    pub sim: String,
+    token: String,
+    pub http: reqwest::Client,
+    log: PathBuf,
+}
+
+impl Env {
+    /// Starts Dovecot and the demo; `imap_flag` also passes `--imap` (the demo then sets
+    /// every demo user's mailbox by itself).
+    pub async fn start(accounts: Accounts, imap_flag: bool) -> Env {
+        sistemats::client::install_crypto_provider();
+        let users: Vec<(&str, &str)> = match accounts {
+            Accounts::Separate => vec![
+                (TITOLARE_MAIL, IMAP_PASSWORD),
+                (SOSTITUTO_MAIL, IMAP_PASSWORD),
+            ],
+            Accounts::Shared => vec![(TITOLARE_MAIL, IMAP_PASSWORD)],
+        };
+        let dovecot = Dovecot::start(&users);
+        dovecot.prepare(TITOLARE_MAIL);
+        match accounts {
+            Accounts::Separate => dovecot.prepare(SOSTITUTO_MAIL),
+            Accounts::Shared => std::os::unix::fs::symlink(
+                dovecot.maildir(TITOLARE_MAIL, None),
+                dovecot.maildir(SOSTITUTO_MAIL, None),
+            )
+            .expect("symlink the shared mailbox"),
+        }
+        let data = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let log = data.path().join("demo.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsgate"));
+        cmd.arg("demo")
+            .args(["--port", &port.to_string()])
+            .arg("--data-dir")
+            .arg(data.path().join("demo"))
+            .arg("--no-browser")
+            .arg("--sim-maildir")
+            .arg(dovecot.mail_root())
+            // Every round requests at once: the demo's interval only, the rule stays.
+            .args(["--min-create-interval", "0"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("log"))
+            .stderr(std::fs::File::create(data.path().join("demo.err")).expect("log"));
+        if imap_flag {
+            cmd.args(["--imap", &format!("127.0.0.1:{}", dovecot.plain_port)])
+                .env("TSGATE_DEMO_IMAP_PASSWORD", IMAP_PASSWORD);
+        }
+        // Owned by a guard at once: a failing start must not leave the demo running.
+        let demo = DemoProcess(Some(cmd.spawn().expect("tsgate demo starts")));
+        let json_path = data.path().join("demo").join("demo.json");
+        let deadline = Instant::now() + PATIENCE;
+        let info: Value = loop {
+            if let Ok(bytes) = std::fs::read(&json_path)
+                && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+            {
+                break v;
+            }
+            assert!(Instant::now() < deadline, "demo.json never appeared");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let env = Env {
+            dovecot,
+            _demo: demo,
+            api: info["ui_url"].as_str().expect("ui_url").to_owned(),
+            sim: info["sim_url"].as_str().expect("sim_url").to_owned(),
+            token: info["workstation_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+            http,
+            _data: data,
+            log,
+        };
+        // The banner is printed once the gateway listens.
+        let deadline = Instant::now() + PATIENCE;
+        while env
+            .http
+            .get(format!("{}/healthz", env.api))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "gateway never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        env
+    }
+
+    /// The demo workstation's token (admin).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The demo's standard output (for failure messages).
+    pub fn log(&self) -> String {
+        let err = self._data.path().join("demo.err");
+        format!(
+            "{}\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+            std::fs::read_to_string(err).unwrap_or_default()
+        )
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// `PUT /api/v1/users/{user}/mailbox`.
+    pub async fn put_mailbox(&self, user: &str, body: Value) -> (u16, Value) {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/users/{user}/mailbox"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Settings for a Dovecot account over plain IMAP on loopback.
+    pub fn settings(&self, login: &str, password: &str, address: &str) -> Value {
+        json!({
+            "host": "127.0.0.1",
+            "port": self.dovecot.plain_port,
+            "security": "plain",
+            "username": login,
+            "password": password,
+            "address": address,
+            "poll_interval_secs": 2,
+            "reconnect_max_secs": 1,
+            "timeout_secs": 10,
+        })
+    }
+
+    /// `GET /api/v1/users/{user}/mailbox`.
+    pub async fn mailbox(&self, user: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/users/{user}/mailbox"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// `GET /api/v1/users/{user}/session`.
+    pub async fn session(&self, user: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/users/{user}/session"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// `POST …/session/request`: 202 expected.
+    pub async fn request(&self, user: &str) {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/users/{user}/session/request"),
+                Some(json!({"replace": true})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}\n{}", self.log());
+    }
+
+    /// `POST /sim/control`.
+    pub async fn sim_control(&self, body: Value) {
+        let res = self
+            .http
+            .post(format!("{}/sim/control", self.sim))
+            .json(&body)
+            .send()
+            .await
+            .expect("sim control");
+        assert!(res.status().is_success(), "{:?}", res.text().await);
+    }
+
+    /// Waits until the session is green with no request pending, and returns the view.
+    pub async fn until_green(&self, user: &str) -> Value {
+        self.until(
+            || self.session(user),
+            |v| v["state"] == "active" && v["level"] == "green" && v["pending"] == false,
+        )
+        .await
+    }
+
+    /// Polls `get` until `done` holds (fails after a generous deadline, with the last value).
+    pub async fn until<F, Fut>(&self, get: F, done: impl Fn(&Value) -> bool) -> Value
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Value>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let v = get().await;
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "condition never held; last value: {v}\ndemo log:\n{}\ndovecot log:\n{}",
+                self.log(),
+                self.dovecot.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Audit events of `user` (newest first).
+    pub async fn audit(&self, user: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/audit?user={user}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Asserts that the code in use was verified by the mailbox watcher, not typed.
+    pub async fn assert_found_by_mailbox(&self, user: &str) {
+        let audit = self.audit(user).await;
+        let verified = |e: &&Value| e["kind"] == "verified" && e["outcome"] == "ok";
+        assert!(
+            audit
+                .iter()
+                .filter(verified)
+                .any(|e| e["actor"] == "mailbox"),
+            "no code verified by the mailbox in {audit:?}"
+        );
+        assert!(
+            !audit
+                .iter()
+                .filter(verified)
+                .any(|e| e["actor"] != "mailbox"),
+            "a code was verified from elsewhere: {audit:?}"
+        );
+    }
+}
+
+/// The `tsgate demo` child, stopped on drop.
+struct DemoProcess(Option<Child>);
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        if let Some(mut demo) = self.0.take() {
+            // SIGTERM for a clean shutdown (watchers log out), then make sure.
+            let _ = Command::new("kill")
+                .args(["-TERM", &demo.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = demo.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = demo.kill();
+            let _ = demo.wait();
+        }
+    }
+}
