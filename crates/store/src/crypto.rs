@@ -161,6 +161,20 @@ impl MasterKey {
         Ok(key)
     }
 
+    /// A 32-byte key for another purpose (e.g. sealing the web UI's session cookies),
+    /// derived from this one so that no second secret has to be kept: the same master key
+    /// gives the same subkey after a restart, and a rotated master key gives a new one.
+    /// Different `purpose` strings give independent keys; none of them reveals this key.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let digest = Sha256::new()
+            .chain_update(b"tsgate subkey v1\0")
+            .chain_update(purpose.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(self.bytes.as_slice())
+            .finalize();
+        Zeroizing::new(digest.into())
+    }
+
     /// The 4-byte id written in front of every ciphertext made with this key.
     pub fn id(&self) -> [u8; ID_LEN] {
         let digest = Sha256::new()

@@ -8,34 +8,35 @@ use anyhow::{Context, anyhow};
 use sistemats::client::{ClientConfig, SistemaTsClient};
 use sistemats::sanitel::SanitelCertificate;
 use time::OffsetDateTime;
-use tsgate_gateway::{Backends, GatewayConfig};
+use tsgate_gateway::{Backends, GatewayConfig, UiSessionKey};
 use tsgate_session::{Policy, Ports, SessionManager};
 use tsgate_store::{KeyRing, MasterKey, SqliteStore};
 
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
 
-// Declared here rather than in main.rs (owned by the lead): the bridge between the mailbox
-// watchers and the session manager, at `crate::app::mailbox`.
-#[path = "mailbox.rs"]
-pub mod mailbox;
-
-/// Opens (creating on first run) the data folder, the master key and the database.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+/// The master key: `TSGATE_MASTER_KEY` if set, otherwise the key file (created on first
+/// run with mode 0600, in the data folder unless configured elsewhere).
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",
             config.data_dir.display()
         )
     })?;
-    let key = match MasterKey::from_env().context("TSGATE_MASTER_KEY is not a valid key")? {
-        Some(key) => key,
+    match MasterKey::from_env().context("TSGATE_MASTER_KEY is not a valid key")? {
+        Some(key) => Ok(key),
         None => {
             let path = config.master_key_path();
             MasterKey::load_or_create(&path)
-                .with_context(|| format!("cannot use the master key file {}", path.display()))?
+                .with_context(|| format!("cannot use the master key file {}", path.display()))
         }
-    };
+    }
+}
+
+/// Opens (creating on first run) the data folder, the master key and the database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    let key = master_key(config)?;
     let path = config.database_path();
     let store = SqliteStore::open(&path, KeyRing::new(key))
         .await
@@ -124,6 +125,14 @@ pub fn manager_with(
     SessionManager::new(ports, policy, None)
 }
 
+/// Writes what the manager keeps in memory before the process ends: the use counts of the
+/// open per-minute windows go into the audit.
+pub async fn shutdown_session(manager: &SessionManager) {
+    if let Err(e) = manager.flush_uses(true).await {
+        tracing::warn!(error = %e, "could not write the last use counts to the audit");
+    }
+}
+
 /// The gateway's ports over the store and the manager.
 pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends {
     let manager = Arc::new(manager.clone());
@@ -142,8 +151,8 @@ pub async fn start_mailboxes(
     store: &Arc<SqliteStore>,
     manager: &SessionManager,
     state: &tsgate_gateway::AppState,
-) -> anyhow::Result<mailbox::Mailboxes> {
-    let mailboxes = mailbox::Mailboxes::start(store.clone(), manager.clone())
+) -> anyhow::Result<crate::mailbox::Mailboxes> {
+    let mailboxes = crate::mailbox::Mailboxes::start(store.clone(), manager.clone())
         .await
         .context("cannot start the mailbox watchers")?;
     state.set_mailboxes(Arc::new(mailboxes.clone()));
@@ -165,6 +174,11 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
         upstream_dem_base: environment.dem_base().to_owned(),
         upstream_a2f_base: environment.a2f_base().to_owned(),
         upstream_ca_pem,
+        // Browsers stay signed in across restarts: their session cookies are sealed with a
+        // key derived from the master key.
+        ui_session_key: Some(UiSessionKey(
+            *master_key(config)?.derive("ui-session-cookie"),
+        )),
         ..GatewayConfig::default()
     };
     gateway.validate().map_err(|e| anyhow!(e))?;

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod mailbox;
 mod upstream;
 
 use std::process::ExitCode;

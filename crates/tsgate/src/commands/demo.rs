@@ -157,6 +157,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
     ticker.abort();
     mailboxes.shutdown().await;
+    app::shutdown_session(&manager).await;
     store.close().await;
     let _ = sim.stop().await;
     served
@@ -253,7 +254,7 @@ async fn set_demo_mailboxes(
             settings,
             address: Some(email.clone()),
         };
-        app::mailbox::save(store, &id, &mailbox).await?;
+        crate::mailbox::save(store, &id, &mailbox).await?;
     }
     Ok(())
 }

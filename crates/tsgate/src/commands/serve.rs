@@ -36,6 +36,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
     ticker.abort();
     mailboxes.shutdown().await;
+    app::shutdown_session(&manager).await;
     store.close().await;
     served
         .context("gateway stopped with an error")

@@ -236,7 +236,7 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
         settings,
         address: args.address.filter(|a| !a.trim().is_empty()),
     };
-    app::mailbox::save(&store, &id, &mailbox)
+    crate::mailbox::save(&store, &id, &mailbox)
         .await
         .context("cannot save the mailbox")
         .map_err(Failure::Refused)?;
