@@ -19,7 +19,7 @@ use tsgate_store::{
 };
 
 use super::secrets::read_secret;
-use super::{Failure, serve::TICK, shutdown_signal};
+use super::{Failure, run_gateway};
 use crate::app;
 use crate::cli::{DemoArgs, ImapSecurity};
 use crate::config::{Config, UpstreamKind};
@@ -143,26 +143,15 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::Config)?;
 
-    let ticker = manager.spawn_ticker(TICK);
-    let state = tsgate_gateway::AppState::new(gateway, app::backends(&store, &manager))
-        .context("cannot start the gateway")
-        .map_err(Failure::Config)?;
-    let mailboxes = app::start_mailboxes(&store, &manager, &state)
-        .await
-        .map_err(Failure::Config)?;
-    print_banner(&info, &json_path, started.elapsed());
-    if !args.no_browser {
-        open_browser(&info.login_url);
-    }
-    let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
-    ticker.abort();
-    mailboxes.shutdown().await;
-    app::shutdown_session(&manager).await;
-    store.close().await;
+    let served = run_gateway(gateway, listener, &store, &manager, || {
+        print_banner(&info, &json_path, started.elapsed());
+        if !args.no_browser {
+            open_browser(&info.login_url);
+        }
+    })
+    .await;
     let _ = sim.stop().await;
     served
-        .context("gateway stopped with an error")
-        .map_err(Failure::Refused)
 }
 
 /// Adds the simulator's titolare and substitute (with their credentials) if missing.

@@ -57,6 +57,35 @@ pub async fn run(command: Command) -> Result<(), Failure> {
     }
 }
 
+/// Runs the gateway on `listener` until Ctrl-C or SIGTERM, with the session ticker and the
+/// mailbox watchers; `on_ready` runs once everything is started. Shared by `serve` and
+/// `demo`, so both stop the same way: watchers, use counts into the audit, database.
+pub async fn run_gateway(
+    gateway: tsgate_gateway::GatewayConfig,
+    listener: tokio::net::TcpListener,
+    store: &std::sync::Arc<tsgate_store::SqliteStore>,
+    manager: &tsgate_session::SessionManager,
+    on_ready: impl FnOnce(),
+) -> Result<(), Failure> {
+    use anyhow::Context as _;
+    let ticker = manager.spawn_ticker(serve::TICK);
+    let state = tsgate_gateway::AppState::new(gateway, crate::app::backends(store, manager))
+        .context("cannot start the gateway")
+        .map_err(Failure::Config)?;
+    let mailboxes = crate::app::start_mailboxes(store, manager, &state)
+        .await
+        .map_err(Failure::Config)?;
+    on_ready();
+    let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
+    ticker.abort();
+    mailboxes.shutdown().await;
+    crate::app::shutdown_session(manager).await;
+    store.close().await;
+    served
+        .context("gateway stopped with an error")
+        .map_err(Failure::Refused)
+}
+
 /// Resolves when the process receives Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

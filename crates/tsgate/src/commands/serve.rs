@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Failure, shutdown_signal};
+use super::{Failure, run_gateway};
 use crate::app;
 use crate::cli::ServeArgs;
 use crate::config::Config;
@@ -25,20 +25,9 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))
         .map_err(Failure::Config)?;
-    let ticker = manager.spawn_ticker(TICK);
-    let state = tsgate_gateway::AppState::new(gateway, app::backends(&store, &manager))
-        .context("cannot start the gateway")
-        .map_err(Failure::Config)?;
-    let mailboxes = app::start_mailboxes(&store, &manager, &state)
-        .await
-        .map_err(Failure::Config)?;
-    tracing::info!(listen = %config.listen, environment = ?config.environment, "tsgate serving");
-    let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
-    ticker.abort();
-    mailboxes.shutdown().await;
-    app::shutdown_session(&manager).await;
-    store.close().await;
-    served
-        .context("gateway stopped with an error")
-        .map_err(Failure::Refused)
+    let (listen, environment) = (config.listen, config.environment);
+    run_gateway(gateway, listener, &store, &manager, || {
+        tracing::info!(%listen, ?environment, "tsgate serving");
+    })
+    .await
 }

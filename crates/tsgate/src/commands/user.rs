@@ -126,11 +126,7 @@ async fn list(args: ConfigArgs) -> Result<(), Failure> {
 async fn show(args: UserRefArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
-    let user = store
-        .get_user(&id)
-        .await
-        .map_err(|e| Failure::Refused(e.into()))?
-        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
+    let user = existing_user(&store, &id).await?;
     let has_credentials = store
         .get_credentials(&id)
         .await
@@ -154,6 +150,18 @@ async fn show(args: UserRefArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The stored profile of `id`, or the refusal "no user".
+async fn existing_user(
+    store: &tsgate_store::SqliteStore,
+    id: &tsgate_session::UserId,
+) -> Result<UserProfile, Failure> {
+    store
+        .get_user(id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))
+}
+
 async fn remove(args: UserRefArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
@@ -172,11 +180,7 @@ async fn remove(args: UserRefArgs) -> Result<(), Failure> {
 async fn set_credentials(args: UserRefArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
-    store
-        .get_user(&id)
-        .await
-        .map_err(|e| Failure::Refused(e.into()))?
-        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
+    existing_user(&store, &id).await?;
     let password =
         Password::new(read_secret("Nuova password Sistema TS: ").map_err(Failure::Refused)?);
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
@@ -195,11 +199,7 @@ async fn set_credentials(args: UserRefArgs) -> Result<(), Failure> {
 async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
-    store
-        .get_user(&id)
-        .await
-        .map_err(|e| Failure::Refused(e.into()))?
-        .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))?;
+    existing_user(&store, &id).await?;
     let previous = store
         .get_mailbox(&id)
         .await
