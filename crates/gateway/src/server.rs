@@ -62,6 +62,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(state.clone());
     let signal_state = state.clone();
+    // Responses are streamed (headers, then body frames as Sistema TS sends them): without
+    // TCP_NODELAY, Nagle's algorithm holds the later small writes back until the client
+    // acknowledges the first ones.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
