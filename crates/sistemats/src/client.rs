@@ -116,7 +116,7 @@ impl SistemaTsClient {
             .user_agent(config.user_agent)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::Client(error_chain(&e)))?;
+            .map_err(|e| Error::Client(crate::error::describe_chain(&e)))?;
         Ok(Self {
             http,
             environment: config.environment,
@@ -320,7 +320,7 @@ fn transport_error(e: reqwest::Error) -> Error {
     if e.is_timeout() {
         Error::Timeout
     } else {
-        Error::Transport(error_chain(&e.without_url()))
+        Error::Transport(crate::error::describe_chain(&e.without_url()))
     }
 }
 
@@ -333,20 +333,6 @@ fn transport_error(e: reqwest::Error) -> Error {
 /// clients) do: call it once at start. Calling it again is harmless.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 fn tls_config(ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error> {

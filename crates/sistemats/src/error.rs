@@ -127,3 +127,22 @@ impl Error {
         }
     }
 }
+
+/// An error and its `source()` chain on one line ("a: b: c"), skipping a cause whose text
+/// the line already contains (many errors repeat their source in their own message).
+///
+/// For logs and diagnostics: the errors of this crate never contain secrets, and transport
+/// errors name hosts and paths, never credentials.
+pub fn describe_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}

@@ -153,7 +153,7 @@ async fn forward(
     let answer = match sent {
         Ok(Ok(answer)) => answer,
         Ok(Err(e)) => {
-            let detail = error_chain(&e);
+            let detail = sistemats::error::describe_chain(&e);
             tracing::warn!(service = service.name, %user, %detail, "Sistema TS unreachable");
             report(
                 state,
@@ -340,17 +340,6 @@ fn copy_request_headers(mut headers: HeaderMap, to: &mut HeaderMap) {
         auth.set_sensitive(true);
     }
     *to = headers;
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -85,14 +85,10 @@ async fn reachable(base: &str) -> Result<(), String> {
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| e.to_string())?;
-    client.get(base).send().await.map(|_| ()).map_err(|e| {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
-    })
+    client
+        .get(base)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sistemats::error::describe_chain(&e))
 }
