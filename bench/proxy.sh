@@ -28,8 +28,13 @@ WORKSTATIONS=${WORKSTATIONS:-128}
 command -v nginx >/dev/null && command -v wrk >/dev/null \
   || { echo "installing nginx-light and wrk"; apt-get install -y -qq nginx-light wrk >/dev/null; }
 
-cargo build --release -q -p tsgate --bin tsgate --example sim_bench_bodies
-BIN=$ROOT/target/release/tsgate
+# BIN_DIR: a folder with prebuilt `tsgate` and `sim_bench_bodies` (e.g. to compare builds).
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$BIN_DIR/tsgate; BODIES=$BIN_DIR/sim_bench_bodies
+else
+  cargo build --release -q -p tsgate --bin tsgate --example sim_bench_bodies
+  BIN=$ROOT/target/release/tsgate; BODIES=$ROOT/target/release/examples/sim_bench_bodies
+fi
 work=$(mktemp -d); chmod 755 "$work"  # nginx workers (www-data) read the receipt
 pids=()
 cleanup() {
@@ -74,7 +79,7 @@ CODE=$(curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:$GW_PORT/api/
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
 
 # --- request body (a real InvioPrescritto with encrypted PIN and patient CF)
-"$ROOT/target/release/examples/sim_bench_bodies" http://127.0.0.1:$SIM_PORT "$work/bodies" 1 >/dev/null
+"$BODIES" http://127.0.0.1:$SIM_PORT "$work/bodies" 1 >/dev/null
 BASIC=$(sed -n 's/^Authorization: //p' "$work/bodies/headers.txt")
 
 # --- nginx: static upstream and header-injecting proxy
@@ -127,11 +132,19 @@ check http://127.0.0.1:$UP_PORT
 check http://127.0.0.1:$NGX_PORT
 check http://127.0.0.1:$GW_PORT/ts/$TOKEN
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
 run() {  # name tokens-file threads conns port
   echo "== $1: wrk -t$3 -c$4 -d${SECONDS_RUN}s   (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-  BODY_FILE=$work/bodies/body-0.xml BASIC=$BASIC TOKENS_FILE=$2 \
-    wrk -t"$3" -c"$4" -d"${SECONDS_RUN}s" --latency -s bench/proxy.lua "http://127.0.0.1:${5}" \
-    | grep -E 'Requests/sec|Latency  |^ +(50|90|99)%|non-2xx|Socket errors'
+  local before out
+  before=$(cpu_ticks)
+  out=$(BODY_FILE=$work/bodies/body-0.xml BASIC=$BASIC TOKENS_FILE=$2 \
+    wrk -t"$3" -c"$4" -d"${SECONDS_RUN}s" --latency -s bench/proxy.lua "http://127.0.0.1:${5}")
+  grep -E 'Requests/sec|Latency  |^ +(50|90|99)%|non-2xx|Socket errors' <<<"$out"
+  # CPU time of the tsgate process per request: steadier than throughput on a busy machine.
+  if [ "$5" = "$GW_PORT" ]; then
+    awk -v ticks=$(( $(cpu_ticks) - before )) -v hz="$(getconf CLK_TCK)" \
+      '/requests in/ { printf "tsgate CPU per request: %.1f us\n", ticks / hz / $1 * 1e6 }' <<<"$out"
+  fi
 }
 for target in ${TARGETS:-direct nginx tsgate}; do
   case $target in

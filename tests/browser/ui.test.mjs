@@ -143,6 +143,22 @@ try {
     await shot(desktop, "07-desktop-bad-code");
   });
 
+  await test("a prescription refused for lack of a code is told on every workstation's card", async () => {
+    // The practice software of the desk workstation sends for U2, who has no code.
+    const res = await fetch(demo.proxy_url + "/DemRicettaPrescrittoServicesWeb/services/demInvioPrescritto", {
+      method: "POST",
+      headers: { "Content-Type": "text/xml; charset=utf-8", "X-Tsgate-User": U2 },
+      body: '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>',
+    });
+    assert(res.headers.get("x-tsgate-error") === "no_code", `proxy answered ${res.status} ${res.headers.get("x-tsgate-error")}`);
+    for (const page of [desktop, phone]) {
+      const notice = card(page, U2).locator('[data-testid="proxy-refused"]');
+      await notice.filter({ hasText: "Richiedi il codice" }).waitFor({ timeout: WAIT });
+      assert(!(await card(page, U1).locator('[data-testid="proxy-refused"]').isVisible()), "shown on another doctor's card");
+    }
+    await shot(desktop, "06b-desktop-proxy-refused");
+  });
+
   await test("replacing a valid code asks for confirmation first", async () => {
     const request = card(desktop, U1).locator('[data-testid="request-code"]');
     await request.click();

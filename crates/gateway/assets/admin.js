@@ -242,9 +242,10 @@
 
   // ------------------------------------------------------------------ audit
   const KINDS = {
-    requested: "richiesta", inserted: "inserito", verified: "verificato", rejected: "rifiutato", activated: "attivato",
+    requested: "richiesta", inserted: "inserito", verified: "verificato", rejected: "rifiutato",
     used: "usato", copied: "copiato", revoked: "revocato", expired: "scaduto", workstation_added: "postazione creata",
-    workstation_revoked: "postazione revocata", user_added: "medico aggiunto", user_removed: "medico rimosso"
+    workstation_revoked: "postazione revocata", user_added: "medico aggiunto", user_updated: "medico aggiornato",
+    user_removed: "medico rimosso", credentials_changed: "password e PIN cambiati", mailbox_set: "casella impostata"
   };
 
   async function loadAudit() {

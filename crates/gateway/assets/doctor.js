@@ -89,6 +89,10 @@
     if (v.last_error && v.last_error.message && level === "red") {
       err.textContent = v.last_error.message; err.hidden = false;
     } else { err.hidden = true; err.textContent = ""; }
+    if (card.noticeShown && v.state === "active" && !locallyExpired(card)) {
+      part(card, "notice").hidden = true;
+      card.noticeShown = false;
+    }
     const pw = part(card, "password-warning");
     if (v.password_warning) { pw.textContent = v.password_warning; pw.hidden = false; } else { pw.hidden = true; }
     const button = part(card, "request");
@@ -319,10 +323,25 @@
     loadHistory(card);
   }
 
+  // A call of the practice software was refused for lack of a code: say it on the card
+  // (until a code is active again) and as a notification, wherever the doctor is.
+  function onNotice(n) {
+    const card = cards.get(n.user);
+    if (!card || n.kind !== "proxy_refused") return;
+    const box = part(card, "notice");
+    box.textContent = "Il " + T.dayTime(n.at) + ": " + n.message;
+    box.hidden = false;
+    card.noticeShown = true;
+    notify(card, card.name + ": " + n.message);
+  }
+
   function connect() {
     const source = new EventSource("/api/v1/events");
     source.addEventListener("session", function (e) {
       try { update(JSON.parse(e.data)); } catch (err) { /* ignore a malformed event */ }
+    });
+    source.addEventListener("notice", function (e) {
+      try { onNotice(JSON.parse(e.data)); } catch (err) { /* ignore a malformed event */ }
     });
     source.onopen = function () {
       live.textContent = "Aggiornamento in tempo reale attivo";

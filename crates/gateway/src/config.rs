@@ -32,6 +32,10 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Interval of the SSE keep-alive comments.
     pub sse_keep_alive_seconds: u64,
+    /// HTTP worker threads, each with its own single-threaded runtime, its own accepted
+    /// connections and its own upstream pool (see [`crate::serve`]). `0`: serve on the
+    /// caller's runtime instead.
+    pub http_workers: usize,
     /// Key (32 bytes) that seals the web UI's session cookies, so that browsers stay signed
     /// in across restarts. `None`: a random key per process (a restart signs browsers out).
     /// Never serialized or logged.
@@ -49,6 +53,7 @@ impl Default for GatewayConfig {
             upstream_ca_pem: None,
             limits: Limits::default(),
             sse_keep_alive_seconds: 15,
+            http_workers: 0,
             ui_session_key: None,
         }
     }

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod metrics;
+pub mod notices;
 pub mod ports;
 pub mod proxy;
 mod server;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sistemats::SessionCode;
 use time::OffsetDateTime;
 
+use tsgate_session::audit::AuditEntry;
 use tsgate_session::{
     Actor, Application, AuditEvent, RequestOutcome, SessionError, SessionView, WorkstationId,
 };
@@ -204,16 +205,20 @@ pub trait WorkstationDirectory: Send + Sync + 'static {
 
 /// One audit event as shown by `GET /api/v1/audit`.
 ///
-/// The domain's [`tsgate_session::AuditEvent`] converts into it; the gateway adds its own
-/// administration events (`workstation_added`, …) with the same shape.
+/// The store's [`tsgate_session::audit::AuditEntry`] (and the domain's
+/// [`tsgate_session::AuditEvent`]) convert into it. The gateway records its own
+/// administration events with the same shape: `kind` is then a
+/// [`tsgate_session::audit::AdminAction`] name (`user_added`, `workstation_added`, …), there
+/// is no application nor code hint, and nothing secret (workstations by id, never token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// What (`requested`, `inserted`, `used`, `copied`, …, `workstation_added`).
+    /// What: a session kind (`requested`, `inserted`, `used`, `copied`, …) or an
+    /// administration action (`user_added`, `credentials_changed`, `workstation_added`, …).
     pub kind: String,
-    /// For which Sistema TS user.
+    /// For which Sistema TS user, if any (administration of workstations has none).
     pub user: Option<String>,
     /// `PRESCRITTORE` or `EROGATORE`, for session events.
     pub application: Option<String>,
@@ -227,11 +232,17 @@ pub struct AuditRecord {
 
 impl From<AuditEvent> for AuditRecord {
     fn from(e: AuditEvent) -> Self {
+        AuditEntry::from(e).into()
+    }
+}
+
+impl From<AuditEntry> for AuditRecord {
+    fn from(e: AuditEntry) -> Self {
         Self {
             at: e.at,
             kind: e.kind.as_str().to_owned(),
-            user: Some(e.user.as_str().to_owned()),
-            application: Some(e.application.as_str().to_owned()),
+            user: e.user.map(String::from),
+            application: e.application.map(|a| a.as_str().to_owned()),
             actor: e.actor.to_string(),
             outcome: e.outcome,
             code_hint: e.code_hint,
@@ -246,7 +257,7 @@ pub struct AuditFilter {
     pub user: Option<String>,
     /// Only this workstation id (actor `ws:<id>`).
     pub workstation: Option<String>,
-    /// Only this kind.
+    /// Only this kind (session kind or administration action).
     pub kind: Option<String>,
     /// From this instant (inclusive).
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -258,9 +269,9 @@ pub struct AuditFilter {
     pub limit: Option<u32>,
 }
 
-/// The audit trail (the store implements it).
+/// The audit trail (the store implements it): session events and administration changes.
 pub trait AuditLog: Send + Sync + 'static {
-    /// Appends an event.
+    /// Appends an administration event (session events are recorded by the domain).
     fn record(&self, event: AuditRecord) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Events matching `filter`, newest first.
     fn query(&self, filter: AuditFilter) -> BoxFuture<'_, Result<Vec<AuditRecord>, BackendError>>;

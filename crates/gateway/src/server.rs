@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::api;
 use crate::error::{self, ApiError};
@@ -26,23 +27,25 @@ pub fn router(state: AppState) -> Router {
     let api = api
         .layer(middleware::from_fn_with_state(state.clone(), api_timeout))
         .layer(DefaultBodyLimit::max(state.config().limits.api_body_bytes));
-    // The proxy applies its own (larger, streaming) limit.
-    let proxy = Router::new()
-        .route(proxy::ROUTE, any(proxy::handle))
-        .layer(DefaultBodyLimit::disable());
     // The web UI: pages, and its session cookie accepted by the API in place of a Bearer.
     let ui = crate::ui::Ui::new(state.config().ui_session_key);
-    Router::new()
+    let rest = Router::new()
         .merge(api)
         .merge(ops)
-        .merge(proxy)
         .merge(ui.routes())
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(
             ui.layer_state(&state),
             crate::ui::cookie_layer,
         ))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(log_request));
+    // The proxy is the hot path: it is merged after the layers above, which it does not
+    // need (no cookie, and it logs and measures each call itself), and applies its own
+    // (larger, streaming) body limit.
+    Router::new()
+        .route(proxy::ROUTE, any(proxy::handle))
+        .layer(DefaultBodyLimit::disable())
+        .merge(rest)
         .with_state(state)
 }
 
@@ -55,13 +58,96 @@ pub fn routes() -> Vec<(Method, &'static str)> {
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then stops accepting,
 /// ends the event streams and waits for in-flight requests.
+///
+/// With [`crate::GatewayConfig::http_workers`] = N > 0, N threads each run a
+/// single-threaded runtime that accepts on its own copy of the listening socket and serves
+/// its connections to the end, with its own upstream pool: a proxied call then never
+/// changes thread (no cross-thread wake-ups, which cost a third of the CPU of a call on
+/// the multi-threaded runtime), and an idle thread takes the next connection. Tasks a
+/// request spawns run on its worker's runtime. With 0, everything runs on the caller's
+/// runtime.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
-    let signal_state = state.clone();
+    let workers = state.config().http_workers;
+    if workers == 0 {
+        let signal_state = state.clone();
+        return serve_on(listener, app, async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, closing event streams");
+            signal_state.begin_shutdown();
+        })
+        .await;
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let socket = listener.into_std()?;
+    let mut finished = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let socket = socket.try_clone()?;
+        let (app, mut stopped) = (app.clone(), stopped.clone());
+        let (done, finished_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("tsgate-http-{index}"))
+            .spawn(move || {
+                let served = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| {
+                        runtime.block_on(async move {
+                            let listener = TcpListener::from_std(socket)?;
+                            serve_on(listener, app, async move {
+                                let _ = stopped.wait_for(|stop| *stop).await;
+                            })
+                            .await
+                        })
+                    });
+                let _ = done.send(served);
+            })?;
+        finished.push(finished_rx);
+    }
+    drop(socket);
+
+    // Until the signal, or until a worker stops by itself (an error: say which).
+    let mut early = futures::future::select_all(finished.iter_mut());
+    let early_end = tokio::select! {
+        () = shutdown => None,
+        (result, index, _) = &mut early => Some((result, index)),
+    };
+    drop(early);
+    tracing::info!("shutting down: no new connections, closing event streams");
+    state.begin_shutdown();
+    stop.send_replace(true);
+    let mut outcome = Ok(());
+    if let Some((result, index)) = early_end {
+        finished.remove(index);
+        outcome = worker_outcome(result);
+    }
+    for rx in finished {
+        let result = worker_outcome(rx.await);
+        if outcome.is_ok() {
+            outcome = result;
+        }
+    }
+    outcome
+}
+
+fn worker_outcome(
+    result: Result<std::io::Result<()>, tokio::sync::oneshot::error::RecvError>,
+) -> std::io::Result<()> {
+    // A dropped sender means the worker thread panicked.
+    result.unwrap_or_else(|_| Err(std::io::Error::other("an HTTP worker thread panicked")))
+}
+
+/// Serves `app` on `listener` with TCP_NODELAY until `signal`, then drains the connections.
+async fn serve_on(
+    listener: TcpListener,
+    app: Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // Responses are streamed (headers, then body frames as Sistema TS sends them): without
     // TCP_NODELAY, Nagle's algorithm holds the later small writes back until the client
     // acknowledges the first ones.
@@ -74,11 +160,7 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections, closing event streams");
-        signal_state.begin_shutdown();
-    })
+    .with_graceful_shutdown(signal)
     .await
 }
 

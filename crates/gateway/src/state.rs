@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::auth::WorkstationLimiter;
 use crate::config::GatewayConfig;
+use crate::notices::Notices;
 use crate::ports::{
     AdminDirectory, AuditLog, CodeProvider, MailboxService, SessionService, WorkstationDirectory,
 };
@@ -59,6 +60,7 @@ struct Inner {
     metrics: PrometheusHandle,
     shutdown: watch::Sender<bool>,
     mailboxes: OnceLock<Arc<dyn MailboxService>>,
+    notices: Notices,
 }
 
 impl fmt::Debug for Inner {
@@ -98,6 +100,7 @@ impl AppState {
                 metrics,
                 shutdown,
                 mailboxes: OnceLock::new(),
+                notices: Notices::new(),
             }),
         })
     }
@@ -137,6 +140,10 @@ impl AppState {
 
     pub(crate) fn proxy_limiter(&self) -> &WorkstationLimiter {
         &self.inner.proxy_limiter
+    }
+
+    pub(crate) fn notices(&self) -> &Notices {
+        &self.inner.notices
     }
 
     pub(crate) fn metrics(&self) -> &PrometheusHandle {

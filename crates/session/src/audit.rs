@@ -1,5 +1,10 @@
 //! Audit events: who did what to whose code, when, with which outcome. Never the code itself
 //! (at most its [`SessionCode::hint`](sistemats::secret::SessionCode::hint)).
+//!
+//! Besides session events ([`AuditEvent`], written by the domain with each commit) the audit
+//! holds administration changes ([`AdminEvent`]: users, credentials, mailboxes,
+//! workstations), written by the admin API and the command line. Both read back as
+//! [`AuditEntry`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -59,26 +64,33 @@ impl AuditKind {
     }
 }
 
-impl fmt::Display for AuditKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// `Display` and `FromStr` of a closed set of names, from its `ALL` and `as_str`.
+macro_rules! named_kinds {
+    ($($kind:ty),*) => {$(
+        impl fmt::Display for $kind {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $kind {
+            type Err = UnknownAuditKind;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == s)
+                    .ok_or(UnknownAuditKind)
+            }
+        }
+    )*};
 }
+
+named_kinds!(AuditKind, AdminAction);
 
 /// Not an audit kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown audit kind")]
 pub struct UnknownAuditKind;
-
-impl FromStr for AuditKind {
-    type Err = UnknownAuditKind;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(UnknownAuditKind)
-    }
-}
 
 /// One audit line, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,4 +110,203 @@ pub struct AuditEvent {
     pub outcome: String,
     /// `…2920`: the last four characters of the code concerned, if any.
     pub code_hint: Option<String>,
+}
+
+/// An administration change recorded in the audit: users, credentials, mailboxes and
+/// workstations, by the admin API/UI (`ws:<id>`) or the command line (`cli`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    /// A Sistema TS user was added (with password and PIN).
+    UserAdded,
+    /// An existing user's profile was saved again (`tsgate user add` on a known id).
+    UserUpdated,
+    /// A user was removed with credentials, mailbox and session.
+    UserRemoved,
+    /// A user's Sistema TS password and PIN were replaced.
+    CredentialsChanged,
+    /// A user's certified-mailbox settings were saved.
+    MailboxSet,
+    /// A workstation was registered (the row names its id, never its token).
+    WorkstationAdded,
+    /// A workstation was revoked.
+    WorkstationRevoked,
+}
+
+impl AdminAction {
+    /// Every action, for filters and tests.
+    pub const ALL: [AdminAction; 7] = [
+        Self::UserAdded,
+        Self::UserUpdated,
+        Self::UserRemoved,
+        Self::CredentialsChanged,
+        Self::MailboxSet,
+        Self::WorkstationAdded,
+        Self::WorkstationRevoked,
+    ];
+
+    /// Stable snake_case name, as stored and as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserAdded => "user_added",
+            Self::UserUpdated => "user_updated",
+            Self::UserRemoved => "user_removed",
+            Self::CredentialsChanged => "credentials_changed",
+            Self::MailboxSet => "mailbox_set",
+            Self::WorkstationAdded => "workstation_added",
+            Self::WorkstationRevoked => "workstation_revoked",
+        }
+    }
+}
+
+/// One administration audit line. It never holds a secret: no password, PIN, code or
+/// workstation token, only ids, roles and short outcomes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminEvent {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who did it (`ws:<id>` of an admin workstation, `cli`).
+    pub actor: Actor,
+    /// What.
+    pub action: AdminAction,
+    /// The Sistema TS user concerned, if the change is about one.
+    pub user: Option<UserId>,
+    /// Short outcome: `ok`, or what was changed (`workstation <id> (staff)`).
+    pub outcome: String,
+}
+
+/// The kind of an audit line: a session event or an administration change. The two sets of
+/// names are disjoint, so the name alone says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AuditEntryKind {
+    /// Something that happened to a session code.
+    Session(AuditKind),
+    /// An administration change.
+    Admin(AdminAction),
+}
+
+impl AuditEntryKind {
+    /// Every kind: session kinds, then administration actions.
+    pub fn all() -> impl Iterator<Item = AuditEntryKind> {
+        AuditKind::ALL
+            .into_iter()
+            .map(Self::Session)
+            .chain(AdminAction::ALL.into_iter().map(Self::Admin))
+    }
+
+    /// The stored name ([`AuditKind::as_str`] or [`AdminAction::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session(k) => k.as_str(),
+            Self::Admin(a) => a.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for AuditEntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditEntryKind {
+    type Err = UnknownAuditKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse()
+            .map(Self::Session)
+            .or_else(|_| s.parse().map(Self::Admin))
+    }
+}
+
+impl From<AuditKind> for AuditEntryKind {
+    fn from(k: AuditKind) -> Self {
+        Self::Session(k)
+    }
+}
+
+impl From<AdminAction> for AuditEntryKind {
+    fn from(a: AdminAction) -> Self {
+        Self::Admin(a)
+    }
+}
+
+/// One line of the audit as read back: a session event ([`AuditEvent`]) or an
+/// administration change ([`AdminEvent`]), which has no application and may have no user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Which Sistema TS user, if any.
+    pub user: Option<UserId>,
+    /// Prescriber or dispenser, for session events.
+    pub application: Option<Application>,
+    /// Who did it.
+    pub actor: Actor,
+    /// What.
+    pub kind: AuditEntryKind,
+    /// Short outcome.
+    pub outcome: String,
+    /// The last four characters of the code concerned, for session events.
+    pub code_hint: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEntry {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            at: e.at,
+            user: Some(e.user),
+            application: Some(e.application),
+            actor: e.actor,
+            kind: AuditEntryKind::Session(e.kind),
+            outcome: e.outcome,
+            code_hint: e.code_hint,
+        }
+    }
+}
+
+impl From<AdminEvent> for AuditEntry {
+    fn from(e: AdminEvent) -> Self {
+        Self {
+            at: e.at,
+            user: e.user,
+            application: None,
+            actor: e.actor,
+            kind: AuditEntryKind::Admin(e.action),
+            outcome: e.outcome,
+            code_hint: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_name_is_unique_and_parses_back() {
+        let names: Vec<&str> = AuditEntryKind::all().map(AuditEntryKind::as_str).collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        for kind in AuditEntryKind::all() {
+            assert_eq!(kind.as_str().parse::<AuditEntryKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<AuditEntryKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            "workstation_added".parse::<AuditEntryKind>(),
+            Ok(AuditEntryKind::Admin(AdminAction::WorkstationAdded))
+        );
+        assert_eq!(
+            "revoked".parse::<AuditEntryKind>(),
+            Ok(AuditEntryKind::Session(AuditKind::Revoked))
+        );
+        assert!("activated".parse::<AuditEntryKind>().is_err());
+        assert!("".parse::<AdminAction>().is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! # tsgate-store
 //!
 //! Persistence for tsgate behind backend-neutral traits ([`UserRepo`], [`WorkstationRepo`],
-//! [`AuditQuery`], and the session crate's [`SessionStore`](tsgate_session::SessionStore),
+//! [`AuditQuery`], [`AdminAudit`], and the session crate's [`SessionStore`](tsgate_session::SessionStore),
 //! [`AuditSink`](tsgate_session::AuditSink), [`UserDirectory`](tsgate_session::UserDirectory)).
 //! [`SqliteStore`] is the embedded default; a PostgreSQL module will implement the same traits.
 //!
@@ -18,4 +18,4 @@ pub use crypto::{KeyRing, MASTER_KEY_ENV, MasterKey};
 pub use error::{Error, Result};
 pub use model::{AuditFilter, UserMailbox, Workstation, WorkstationRole, WorkstationToken};
 pub use sqlite::SqliteStore;
-pub use traits::{AuditQuery, Store, UserRepo, WorkstationRepo};
+pub use traits::{AdminAudit, AuditQuery, Store, UserRepo, WorkstationRepo};

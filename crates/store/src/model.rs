@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tsgate_session::{AuditKind, UserId, WorkstationId};
+use tsgate_session::audit::AuditEntryKind;
+use tsgate_session::{UserId, WorkstationId};
 
 /// What a workstation may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -157,15 +158,16 @@ impl UserMailbox {
     }
 }
 
-/// Filters for audit queries; `None` means "any". Results are newest first.
+/// Filters for audit queries; `None` means "any". Results are newest first, session events
+/// and administration changes together.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     /// Only this user.
     pub user: Option<UserId>,
     /// Only this actor (`ws:<id>`, `mailbox`, `cli`, `system`).
     pub actor: Option<String>,
-    /// Only this kind.
-    pub kind: Option<AuditKind>,
+    /// Only this kind: a session kind or an administration action.
+    pub kind: Option<AuditEntryKind>,
     /// At or after.
     pub since: Option<OffsetDateTime>,
     /// Strictly before.

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use time::Date;
+use tsgate_session::audit::{AdminEvent, AuditEntry};
 use tsgate_session::{
-    AuditEvent, AuditSink, Credentials, Password, Pin, SessionStore, UserDirectory, UserId,
-    UserProfile, WorkstationId,
+    AuditSink, Credentials, Password, Pin, SessionStore, UserDirectory, UserId, UserProfile,
+    WorkstationId,
 };
 
 use tsgate_mailbox::WatchState;
@@ -71,20 +72,34 @@ pub trait WorkstationRepo: Send + Sync {
     async fn revoke_workstation(&self, id: &WorkstationId) -> Result<bool>;
 }
 
-/// Reading the audit.
+/// Reading the audit: session events and administration changes.
 #[async_trait]
 pub trait AuditQuery: Send + Sync {
-    /// Events matching `filter`, newest first.
-    async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// Lines matching `filter`, newest first.
+    async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+}
+
+/// Recording administration changes (session events come through
+/// [`AuditSink`](tsgate_session::AuditSink), with each session commit).
+#[async_trait]
+pub trait AdminAudit: Send + Sync {
+    /// Appends one administration line.
+    async fn record_admin(&self, event: &AdminEvent) -> Result<()>;
 }
 
 /// Everything a tsgate backend provides.
 pub trait Store:
-    SessionStore + AuditSink + UserDirectory + UserRepo + WorkstationRepo + AuditQuery
+    SessionStore + AuditSink + UserDirectory + UserRepo + WorkstationRepo + AuditQuery + AdminAudit
 {
 }
 
 impl<T> Store for T where
-    T: SessionStore + AuditSink + UserDirectory + UserRepo + WorkstationRepo + AuditQuery
+    T: SessionStore
+        + AuditSink
+        + UserDirectory
+        + UserRepo
+        + WorkstationRepo
+        + AuditQuery
+        + AdminAudit
 {
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
+use tsgate_session::audit::{AdminAction, AdminEvent, AuditEntry, AuditEntryKind};
 use tsgate_session::*;
 use tsgate_store::*;
 
@@ -371,7 +372,7 @@ async fn audit_filters() {
     };
     let all = q(AuditFilter::default()).await;
     assert_eq!(all.len(), 4);
-    assert_eq!(all[0].kind, AuditKind::Used, "newest first");
+    assert_eq!(all[0].kind, AuditKind::Used.into(), "newest first");
     assert_eq!(
         q(AuditFilter {
             user: Some(uid("ROSSI")),
@@ -392,7 +393,7 @@ async fn audit_filters() {
     );
     assert_eq!(
         q(AuditFilter {
-            kind: Some(AuditKind::Requested),
+            kind: Some(AuditKind::Requested.into()),
             ..Default::default()
         })
         .await
@@ -415,7 +416,237 @@ async fn audit_filters() {
         .len(),
         1
     );
-    assert_eq!(all[3], audit("ROSSI", AuditKind::Requested, w1, t));
+    assert_eq!(
+        all[3],
+        AuditEntry::from(audit("ROSSI", AuditKind::Requested, w1, t))
+    );
+}
+
+fn admin(actor: Actor, action: AdminAction, user: Option<&str>, at: OffsetDateTime) -> AdminEvent {
+    AdminEvent {
+        at,
+        actor,
+        action,
+        user: user.map(uid),
+        outcome: "ok".into(),
+    }
+}
+
+#[tokio::test]
+async fn administration_events_are_recorded_and_queried_with_session_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    let t = datetime!(2026-11-27 07:00 UTC);
+    let w1 = Actor::Workstation(WorkstationId("w1".into()));
+    let mut added = admin(Actor::Cli, AdminAction::WorkstationAdded, None, t);
+    added.outcome = "workstation 1b2c (staff)".into();
+    store.record_admin(&added).await.unwrap();
+    store
+        .record_admin(&admin(
+            Actor::Cli,
+            AdminAction::UserAdded,
+            Some("ROSSI"),
+            t + Duration::minutes(1),
+        ))
+        .await
+        .unwrap();
+    store
+        .record(&audit(
+            "ROSSI",
+            AuditKind::Requested,
+            w1.clone(),
+            t + Duration::minutes(2),
+        ))
+        .await
+        .unwrap();
+    store
+        .record_admin(&admin(
+            w1.clone(),
+            AdminAction::CredentialsChanged,
+            Some("ROSSI"),
+            t + Duration::minutes(3),
+        ))
+        .await
+        .unwrap();
+    store
+        .record_admin(&admin(
+            w1.clone(),
+            AdminAction::WorkstationRevoked,
+            None,
+            t + Duration::minutes(4),
+        ))
+        .await
+        .unwrap();
+
+    let q = |f: AuditFilter| {
+        let store = store.clone();
+        async move { store.query_audit(&f).await.unwrap() }
+    };
+    let kinds = |entries: &[AuditEntry]| -> Vec<&'static str> {
+        entries.iter().map(|e| e.kind.as_str()).collect()
+    };
+    let all = q(AuditFilter::default()).await;
+    assert_eq!(
+        kinds(&all),
+        [
+            "workstation_revoked",
+            "credentials_changed",
+            "requested",
+            "user_added",
+            "workstation_added"
+        ],
+        "both kinds together, newest first"
+    );
+    assert_eq!(all[4], AuditEntry::from(added));
+    assert_eq!(all[4].user, None);
+    assert_eq!(all[4].application, None);
+    assert_eq!(all[4].code_hint, None);
+    assert_eq!(all[3].user, Some(uid("ROSSI")));
+    assert_eq!(all[2].application, Some(Application::Prescrittore));
+
+    let by_user = q(AuditFilter {
+        user: Some(uid("ROSSI")),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        kinds(&by_user),
+        ["credentials_changed", "requested", "user_added"]
+    );
+    let by_cli = q(AuditFilter {
+        actor: Some("cli".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(kinds(&by_cli), ["user_added", "workstation_added"]);
+    let by_ws = q(AuditFilter {
+        actor: Some("ws:w1".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        kinds(&by_ws),
+        ["workstation_revoked", "credentials_changed", "requested"]
+    );
+    let by_kind = q(AuditFilter {
+        kind: Some(AdminAction::WorkstationAdded.into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(kinds(&by_kind), ["workstation_added"]);
+    assert_eq!(by_kind[0].outcome, "workstation 1b2c (staff)");
+    let session_only = q(AuditFilter {
+        kind: Some(AuditEntryKind::Session(AuditKind::Requested)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(kinds(&session_only), ["requested"]);
+    let window = q(AuditFilter {
+        since: Some(t + Duration::minutes(1)),
+        until: Some(t + Duration::minutes(4)),
+        limit: Some(2),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(kinds(&window), ["credentials_changed", "requested"]);
+}
+
+/// A database created before administration events (schema 0002) keeps its audit lines when
+/// 0003 rebuilds the table, ids included, and then takes administration lines too.
+#[tokio::test]
+async fn migration_keeps_audit_rows_written_before_it() {
+    use sqlx::Row as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tsgate.db");
+    let t = datetime!(2026-11-27 07:00 UTC);
+    let at = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap();
+    {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
+            .await
+            .unwrap();
+        sqlx::migrate!("migrations/sqlite")
+            .run_to(2, &pool)
+            .await
+            .unwrap();
+        // NOT NULL holds at 0002: an administration line could not be written.
+        let refused = sqlx::query(
+            "INSERT INTO audit (at_ms, actor, kind, outcome) VALUES (1, 'cli', 'user_added', 'ok')",
+        )
+        .execute(&pool)
+        .await;
+        assert!(refused.is_err(), "0002 requires user and application");
+        for (user, kind, hint) in [
+            ("ROSSI", "requested", None),
+            ("ROSSI", "verified", Some("…89ab")),
+            ("VERDI", "gone", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome, code_hint)
+                 VALUES (?, ?, 'PRESCRITTORE', 'ws:w1', ?, 'ok', ?)",
+            )
+            .bind(at)
+            .bind(user)
+            .bind(kind)
+            .bind(hint)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        // A deleted last line: its id must not be given again after the rebuild.
+        sqlx::query("DELETE FROM audit WHERE kind = 'gone'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
+    let store = open(dir.path(), &MasterKey::generate()).await;
+    let w1 = Actor::Workstation(WorkstationId("w1".into()));
+    let old = store.query_audit(&AuditFilter::default()).await.unwrap();
+    let mut verified = audit("ROSSI", AuditKind::Verified, w1.clone(), t);
+    verified.code_hint = Some("…89ab".into());
+    let mut requested = audit("ROSSI", AuditKind::Requested, w1, t);
+    requested.code_hint = None;
+    assert_eq!(
+        old,
+        vec![AuditEntry::from(verified), AuditEntry::from(requested)],
+        "old lines survive, in their order"
+    );
+
+    // Same instant: the new line is newer by id, after the old ones.
+    store
+        .record_admin(&admin(Actor::Cli, AdminAction::WorkstationAdded, None, t))
+        .await
+        .unwrap();
+    let all = store.query_audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].kind, AdminAction::WorkstationAdded.into());
+    let ids: Vec<i64> = sqlx::query("SELECT id FROM audit ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    assert_eq!(ids, [1, 2, 4], "ids kept and never reused");
+    let indexes: Vec<String> = sqlx::query("SELECT name FROM pragma_index_list('audit')")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("name"))
+        .collect();
+    for name in ["audit_user_at", "audit_at", "audit_kind_at"] {
+        assert!(indexes.iter().any(|i| i == name), "{name} in {indexes:?}");
+    }
 }
 
 fn raw_files(dir: &Path) -> Vec<(String, Vec<u8>)> {

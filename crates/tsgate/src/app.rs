@@ -83,7 +83,9 @@ pub fn warn_certificate_expiry(certificate: &SanitelCertificate) {
 pub fn client(config: &Config) -> anyhow::Result<SistemaTsClient> {
     let mut client_config = ClientConfig::new(config.environment()?);
     client_config.timeout = Duration::from_secs(config.upstream_timeout_seconds);
-    client_config.connect_timeout = Duration::from_secs(config.upstream_timeout_seconds.min(10));
+    client_config.connect_timeout = Duration::from_secs(crate::config::connect_timeout_seconds(
+        config.upstream_timeout_seconds,
+    ));
     if let Some(ca) = &config.upstream_ca_file {
         client_config.ca_pem = Some(
             std::fs::read_to_string(ca).with_context(|| format!("cannot read {}", ca.display()))?,
@@ -174,6 +176,8 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
         upstream_dem_base: environment.dem_base().to_owned(),
         upstream_a2f_base: environment.a2f_base().to_owned(),
         upstream_ca_pem,
+        limits: config.limits.to_gateway(config.upstream_timeout_seconds),
+        http_workers: config.http_workers(),
         // Browsers stay signed in across restarts: their session cookies are sealed with a
         // key derived from the master key.
         ui_session_key: Some(UiSessionKey(

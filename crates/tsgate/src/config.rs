@@ -1,5 +1,7 @@
 //! `tsgate serve` configuration: defaults, then a TOML file, then `TSGATE_*` environment
-//! variables (each key of the file is also `TSGATE_<KEY>` in upper case).
+//! variables (each key of the file is also `TSGATE_<KEY>` in upper case; a key of a table
+//! joins the table with a double underscore: `[limits] api_rate_burst` is
+//! `TSGATE_LIMITS__API_RATE_BURST`).
 //!
 //! Secrets are never in this file: Sistema TS passwords and PINs live encrypted in the
 //! database; the master key is a file (created on first run, mode 0600) or
@@ -60,6 +62,177 @@ pub struct Config {
     pub min_create_interval_seconds: u64,
     /// The state turns yellow this many minutes before expiry.
     pub yellow_minutes: u64,
+    /// Threads serving HTTP (API, UI, proxy), each with its own connections; `0`: one per
+    /// CPU core.
+    pub http_workers: usize,
+    /// Body sizes, timeouts and per-workstation rates of the gateway (`[limits]`).
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table: what one workstation may send and how fast, and how long the
+/// gateway waits. The defaults are the gateway's own ([`tsgate_gateway::Limits`]).
+///
+/// The timeout of tsgate's own calls to Sistema TS stays `upstream_timeout_seconds` at the
+/// top level; the proxy opens its connections within the same connect timeout as those
+/// calls (`upstream_timeout_seconds`, at most 10 s), so there is no key for it here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest JSON body accepted by the API, in bytes.
+    pub api_body_bytes: usize,
+    /// Largest SOAP request accepted by the proxy, in bytes.
+    pub proxy_body_bytes: usize,
+    /// Time allowed to one API request (the event stream excluded), in seconds.
+    pub api_timeout_seconds: u64,
+    /// Time allowed to Sistema TS to start answering a call forwarded by the proxy, in
+    /// seconds (DEM calls can be slower than tsgate's own A2F calls).
+    pub proxy_upstream_timeout_seconds: u64,
+    /// Idle keep-alive connections kept open towards each Sistema TS host (0: none).
+    pub proxy_pool_max_idle: usize,
+    /// API requests per second allowed to one workstation, sustained; 0 = unlimited.
+    pub api_rate_per_second: u32,
+    /// API requests one workstation may send at once (ignored when unlimited).
+    pub api_rate_burst: u32,
+    /// Proxied SOAP calls per second allowed to one workstation, sustained; 0 = unlimited.
+    pub proxy_rate_per_second: u32,
+    /// Proxied SOAP calls one workstation may send at once (ignored when unlimited).
+    pub proxy_rate_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let gateway = tsgate_gateway::Limits::default();
+        let (api_rate_per_second, api_rate_burst) = rate_keys(gateway.api_rate);
+        let (proxy_rate_per_second, proxy_rate_burst) = rate_keys(gateway.proxy_rate);
+        Self {
+            api_body_bytes: gateway.api_body_bytes,
+            proxy_body_bytes: gateway.proxy_body_bytes,
+            api_timeout_seconds: gateway.api_timeout_seconds,
+            proxy_upstream_timeout_seconds: gateway.proxy_upstream_timeout_seconds,
+            proxy_pool_max_idle: gateway.proxy_pool_max_idle,
+            api_rate_per_second,
+            api_rate_burst,
+            proxy_rate_per_second,
+            proxy_rate_burst,
+        }
+    }
+}
+
+/// A gateway rate as the two keys of the file (`None`, unlimited, is a rate of 0).
+fn rate_keys(quota: Option<tsgate_gateway::RateQuota>) -> (u32, u32) {
+    quota.map_or((0, 0), |q| (q.per_second, q.burst))
+}
+
+/// The two keys of the file as a gateway rate: a rate of 0 is no limit.
+fn rate_quota(per_second: u32, burst: u32) -> Option<tsgate_gateway::RateQuota> {
+    (per_second > 0).then_some(tsgate_gateway::RateQuota { per_second, burst })
+}
+
+/// One bound of a numeric key, checked with an error that names the key.
+fn in_range<T>(key: &str, value: T, min: T, max: T, unit: &str) -> anyhow::Result<()>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if value < min || value > max {
+        bail!("limits.{key} must be between {min} and {max} {unit} (found {value})");
+    }
+    Ok(())
+}
+
+impl LimitsConfig {
+    /// Largest accepted body: 64 MiB (a DEM request is a few kilobytes).
+    const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+    /// Smallest accepted body: 1 KiB (below it not even a SOAP envelope fits).
+    const MIN_BODY_BYTES: usize = 1024;
+    /// Longest timeout: 10 minutes.
+    const MAX_TIMEOUT_SECONDS: u64 = 600;
+    /// Highest rate or burst: far above what a practice sends, low enough to catch typos.
+    const MAX_RATE: u32 = 100_000;
+
+    /// Checks every key against its range; the error names the key and the range.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let bytes = "bytes";
+        in_range(
+            "api_body_bytes",
+            self.api_body_bytes,
+            Self::MIN_BODY_BYTES,
+            Self::MAX_BODY_BYTES,
+            bytes,
+        )?;
+        in_range(
+            "proxy_body_bytes",
+            self.proxy_body_bytes,
+            Self::MIN_BODY_BYTES,
+            Self::MAX_BODY_BYTES,
+            bytes,
+        )?;
+        in_range(
+            "api_timeout_seconds",
+            self.api_timeout_seconds,
+            1,
+            Self::MAX_TIMEOUT_SECONDS,
+            "seconds",
+        )?;
+        in_range(
+            "proxy_upstream_timeout_seconds",
+            self.proxy_upstream_timeout_seconds,
+            1,
+            Self::MAX_TIMEOUT_SECONDS,
+            "seconds",
+        )?;
+        in_range(
+            "proxy_pool_max_idle",
+            self.proxy_pool_max_idle,
+            0,
+            1024,
+            "connections",
+        )?;
+        for (name, per_second, burst) in [
+            ("api_rate", self.api_rate_per_second, self.api_rate_burst),
+            (
+                "proxy_rate",
+                self.proxy_rate_per_second,
+                self.proxy_rate_burst,
+            ),
+        ] {
+            in_range(
+                &format!("{name}_per_second"),
+                per_second,
+                0,
+                Self::MAX_RATE,
+                "requests per second (0 = unlimited)",
+            )?;
+            if per_second > 0 {
+                in_range(
+                    &format!("{name}_burst"),
+                    burst,
+                    1,
+                    Self::MAX_RATE,
+                    "requests",
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The gateway's limits; `upstream_timeout_seconds` is the top-level key (see above).
+    pub fn to_gateway(&self, upstream_timeout_seconds: u64) -> tsgate_gateway::Limits {
+        tsgate_gateway::Limits {
+            api_body_bytes: self.api_body_bytes,
+            proxy_body_bytes: self.proxy_body_bytes,
+            api_timeout_seconds: self.api_timeout_seconds,
+            proxy_upstream_timeout_seconds: self.proxy_upstream_timeout_seconds,
+            proxy_connect_timeout_seconds: connect_timeout_seconds(upstream_timeout_seconds),
+            proxy_pool_max_idle: self.proxy_pool_max_idle,
+            api_rate: rate_quota(self.api_rate_per_second, self.api_rate_burst),
+            proxy_rate: rate_quota(self.proxy_rate_per_second, self.proxy_rate_burst),
+        }
+    }
+}
+
+/// Time allowed to open a connection to Sistema TS, for tsgate's own calls and the proxy.
+pub fn connect_timeout_seconds(upstream_timeout_seconds: u64) -> u64 {
+    upstream_timeout_seconds.min(10)
 }
 
 impl Default for Config {
@@ -78,8 +251,27 @@ impl Default for Config {
             upstream_timeout_seconds: 30,
             min_create_interval_seconds: 60,
             yellow_minutes: 60,
+            http_workers: 0,
+            limits: LimitsConfig::default(),
         }
     }
+}
+
+/// The `TSGATE_*` variables that are configuration keys. `__` separates a table from its
+/// key (`TSGATE_LIMITS__PROXY_RATE_BURST`); the flat keys have single underscores only.
+fn environment() -> Env {
+    // Variables of the same prefix that are not configuration keys: the master key itself
+    // (read by the store), the `--config` and demo options of the command line, the
+    // simulator's address and the end-to-end tests' binary.
+    Env::prefixed("TSGATE_")
+        .ignore(&[
+            "MASTER_KEY",
+            "SIM_LISTEN",
+            "CONFIG",
+            "DEMO_IMAP_PASSWORD",
+            "E2E_BIN",
+        ])
+        .split("__")
 }
 
 impl Config {
@@ -92,15 +284,20 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        // TSGATE_MASTER_KEY is the key itself (read by the store), not a configuration key.
-        figment = figment.merge(Env::prefixed("TSGATE_").ignore(&["MASTER_KEY", "SIM_LISTEN"]));
+        figment = figment.merge(environment());
         let config: Config = figment.extract().context("invalid configuration")?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Checks the combinations the types cannot express.
+    /// Checks the combinations and ranges the types cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.http_workers > 256 {
+            bail!(
+                "http_workers must be between 0 (one per CPU core) and 256 (found {})",
+                self.http_workers
+            );
+        }
         match self.environment {
             UpstreamKind::Custom => {
                 if self.a2f_base.is_none() || self.dem_base.is_none() {
@@ -127,7 +324,15 @@ impl Config {
             // The session rules treat a create older than 120 s as lost.
             bail!("upstream_timeout_seconds must be between 1 and 110");
         }
-        Ok(())
+        self.limits.validate()
+    }
+
+    /// The number of HTTP worker threads: as configured, or one per CPU core.
+    pub fn http_workers(&self) -> usize {
+        match self.http_workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        }
     }
 
     /// The database file.
@@ -162,14 +367,208 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// Defaults, then `toml`, validated: [`Config::load`] without the file and the variables.
+    fn from_toml(toml: &str) -> anyhow::Result<Config> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    const CERTIFICATE: &str = "sanitel_certificate = \"/etc/tsgate/SanitelCF.cer\"\n";
+
     #[test]
     fn example_file_is_the_defaults_plus_a_certificate() {
-        let parsed: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::string(EXAMPLE))
-            .extract()
+        let parsed = from_toml(EXAMPLE).unwrap();
+        let expected = Config {
+            sanitel_certificate: Some("/etc/tsgate/SanitelCF.cer".into()),
+            ..Config::default()
+        };
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn limits_default_to_the_gateway_defaults() {
+        let mapped = LimitsConfig::default().to_gateway(Config::default().upstream_timeout_seconds);
+        // `Limits` has no `PartialEq`; its `Debug` shows every field.
+        assert_eq!(
+            format!("{mapped:?}"),
+            format!("{:?}", tsgate_gateway::Limits::default())
+        );
+    }
+
+    #[test]
+    fn limits_table_is_read_and_mapped() {
+        let config = from_toml(&format!(
+            "{CERTIFICATE}upstream_timeout_seconds = 5\n\
+             [limits]\n\
+             api_body_bytes = 2048\n\
+             proxy_upstream_timeout_seconds = 90\n\
+             api_rate_per_second = 0\n\
+             proxy_rate_per_second = 1\n\
+             proxy_rate_burst = 2\n"
+        ))
+        .unwrap();
+        let limits = &config.limits;
+        assert_eq!(limits.api_body_bytes, 2048);
+        // Keys not in the table keep their defaults.
+        assert_eq!(
+            limits.proxy_body_bytes,
+            LimitsConfig::default().proxy_body_bytes
+        );
+        let gateway = limits.to_gateway(config.upstream_timeout_seconds);
+        assert_eq!(gateway.api_body_bytes, 2048);
+        assert_eq!(gateway.proxy_upstream_timeout_seconds, 90);
+        assert_eq!(gateway.api_rate, None, "0 means unlimited");
+        assert_eq!(
+            gateway.proxy_rate,
+            Some(tsgate_gateway::RateQuota {
+                per_second: 1,
+                burst: 2
+            })
+        );
+        // The proxy connects within the same time as tsgate's own calls.
+        assert_eq!(gateway.proxy_connect_timeout_seconds, 5);
+        assert_eq!(
+            LimitsConfig::default()
+                .to_gateway(30)
+                .proxy_connect_timeout_seconds,
+            10
+        );
+    }
+
+    #[test]
+    fn out_of_range_limits_are_refused_with_the_key_and_the_range() {
+        for (table, key, range) in [
+            (
+                "api_body_bytes = 0",
+                "limits.api_body_bytes",
+                "between 1024 and 67108864 bytes",
+            ),
+            (
+                "proxy_body_bytes = 1_000_000_000_000",
+                "limits.proxy_body_bytes",
+                "between 1024 and 67108864 bytes",
+            ),
+            (
+                "api_timeout_seconds = 0",
+                "limits.api_timeout_seconds",
+                "between 1 and 600 seconds",
+            ),
+            (
+                "proxy_upstream_timeout_seconds = 86400",
+                "limits.proxy_upstream_timeout_seconds",
+                "between 1 and 600 seconds",
+            ),
+            (
+                "proxy_pool_max_idle = 100000",
+                "limits.proxy_pool_max_idle",
+                "between 0 and 1024",
+            ),
+            (
+                "api_rate_per_second = 1000000",
+                "limits.api_rate_per_second",
+                "between 0 and 100000 requests per second (0 = unlimited)",
+            ),
+            (
+                "proxy_rate_per_second = 5\nproxy_rate_burst = 0",
+                "limits.proxy_rate_burst",
+                "between 1 and 100000 requests",
+            ),
+        ] {
+            let error = from_toml(&format!("{CERTIFICATE}[limits]\n{table}\n"))
+                .expect_err(table)
+                .to_string();
+            assert!(error.contains(key), "{table}: {error}");
+            assert!(error.contains(range), "{table}: {error}");
+        }
+        // A burst does not matter when the rate is unlimited.
+        from_toml(&format!(
+            "{CERTIFICATE}[limits]\nproxy_rate_per_second = 0\nproxy_rate_burst = 0\n"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_limit_keys_and_wrong_types_are_refused() {
+        let error = from_toml(&format!("{CERTIFICATE}[limits]\nproxy_rate = 5\n")).unwrap_err();
+        assert!(format!("{error:#}").contains("proxy_rate"), "{error:#}");
+        let error =
+            from_toml(&format!("{CERTIFICATE}[limits]\napi_body_bytes = -1\n")).unwrap_err();
+        assert!(format!("{error:#}").contains("api_body_bytes"), "{error:#}");
+    }
+
+    /// Set only in the child process started by `environment_overrides_flat_and_nested_keys`:
+    /// the configuration file to load (not a `TSGATE_` name, so that it is no key itself).
+    const CHILD_CONFIG: &str = "CONFIG_TEST_CHILD_FILE";
+
+    /// Environment variables cannot be set safely in a multi-threaded test process
+    /// (`set_var` is `unsafe`), so the test binary runs [`environment_child`] again in a
+    /// child process with the variables set.
+    #[test]
+    fn environment_overrides_flat_and_nested_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tsgate.toml");
+        std::fs::write(
+            &file,
+            format!("{CERTIFICATE}yellow_minutes = 30\n[limits]\nproxy_rate_burst = 9\n"),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args([
+            "config::tests::environment_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("TSGATE_") {
+                child.env_remove(name);
+            }
+        }
+        let out = child
+            .env(CHILD_CONFIG, &file)
+            .env("TSGATE_YELLOW_MINUTES", "15")
+            .env("TSGATE_LIMITS__PROXY_RATE_PER_SECOND", "3")
+            .env("TSGATE_LIMITS__API_RATE_PER_SECOND", "0")
+            .env("TSGATE_LIMITS__API_BODY_BYTES", "4096")
+            // Variables of the command line and the key store, not configuration keys.
+            .env("TSGATE_CONFIG", "/nowhere/tsgate.toml")
+            .env("TSGATE_MASTER_KEY", "not-a-key")
+            .env("TSGATE_DEMO_IMAP_PASSWORD", "x")
+            .output()
             .unwrap();
-        parsed.validate().unwrap();
-        assert_eq!(parsed.listen, Config::default().listen);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The child half of `environment_overrides_flat_and_nested_keys` (passes at once
+    /// when run by itself).
+    #[test]
+    fn environment_child() {
+        let Ok(file) = std::env::var(CHILD_CONFIG) else {
+            return;
+        };
+        let config = Config::load(Some(std::path::Path::new(&file))).unwrap();
+        assert_eq!(config.yellow_minutes, 15, "flat key from the environment");
+        assert_eq!(config.limits.proxy_rate_per_second, 3, "nested key");
+        assert_eq!(config.limits.proxy_rate_burst, 9, "from the file");
+        assert_eq!(config.limits.api_body_bytes, 4096);
+        let gateway = config.limits.to_gateway(config.upstream_timeout_seconds);
+        assert_eq!(gateway.api_rate, None);
+        assert_eq!(
+            gateway.proxy_rate,
+            Some(tsgate_gateway::RateQuota {
+                per_second: 3,
+                burst: 9
+            })
+        );
     }
 
     #[test]

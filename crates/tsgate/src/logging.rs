@@ -1,7 +1,8 @@
 //! Logging: human-readable lines on stderr, filtered by `RUST_LOG` (default `info`).
 //!
 //! Secrets never reach a log line because they are typed (`Password`, `Pin`, `SessionCode`
-//! print as `***`); this module adds nothing that could undo that.
+//! print as `***`); this module adds nothing that could undo that. Panics are logged too,
+//! redacted, by the hook of [`crate::panic`] (target `panic`).
 
 use tracing_subscriber::EnvFilter;
 

@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod logging;
 mod mailbox;
+mod panic;
 mod upstream;
 
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // First: the default hook would print a panic's message as is, and it may quote a secret.
+    panic::install();
     let cli = cli::Cli::parse();
     logging::init(cli.verbose);
     sistemats::client::install_crypto_provider();

@@ -1,4 +1,5 @@
 //! [`SqliteStore`] as the gateway's workstation directory, audit log and admin directory.
+//! The audit log is the store's `audit` table: session events and administration changes.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -7,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use tsgate_session::{AuditKind, UserId, UserProfile, WorkstationId};
+use tsgate_session::audit::{AdminAction, AdminEvent, AuditEntryKind};
+use tsgate_session::{Actor, UserId, UserProfile, WorkstationId};
 use tsgate_store::{
-    AuditQuery, SqliteStore, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken,
+    AdminAudit, AuditQuery, SqliteStore, UserRepo, WorkstationRepo, WorkstationRole,
+    WorkstationToken,
 };
 
 use crate::ports::{
@@ -137,18 +140,39 @@ impl WorkstationDirectory for SqliteStore {
 }
 
 impl AuditLog for SqliteStore {
+    /// Stores an administration event (the gateway records nothing else: session events are
+    /// written by the domain with each commit). Kinds other than [`AdminAction`]s, unknown
+    /// actors and invalid user ids are refused rather than stored half-typed.
     fn record(&self, event: AuditRecord) -> BoxFuture<'_, Result<(), BackendError>> {
-        // The store's audit holds session events only (user and kind are required there).
-        // Administration events go to the log under the `audit` target until it has a table.
-        tracing::info!(
-            target: "audit",
-            kind = %event.kind,
-            actor = %event.actor,
-            user = event.user.as_deref().unwrap_or(""),
-            outcome = %event.outcome,
-            "administration"
-        );
-        async { Ok(()) }.boxed()
+        async move {
+            let invalid = |what: &str| BackendError(format!("audit record: invalid {what}"));
+            let action = AdminAction::from_str(&event.kind).map_err(|_| invalid("kind"))?;
+            let actor = Actor::from_str(&event.actor).map_err(|_| invalid("actor"))?;
+            let user = event
+                .user
+                .as_deref()
+                .map(UserId::new)
+                .transpose()
+                .map_err(|_| invalid("user"))?;
+            tracing::info!(
+                target: "audit",
+                kind = %action,
+                actor = %actor,
+                user = user.as_ref().map_or("", UserId::as_str),
+                outcome = %event.outcome,
+                "administration"
+            );
+            self.record_admin(&AdminEvent {
+                at: event.at,
+                actor,
+                action,
+                user,
+                outcome: event.outcome,
+            })
+            .await
+            .map_err(backend)
+        }
+        .boxed()
     }
 
     fn query(&self, filter: AuditFilter) -> BoxFuture<'_, Result<Vec<AuditRecord>, BackendError>> {
@@ -159,7 +183,7 @@ impl AuditLog for SqliteStore {
                 Some(Ok(u)) => Some(u),
                 None => None,
             };
-            let kind = match filter.kind.as_deref().map(AuditKind::from_str) {
+            let kind = match filter.kind.as_deref().map(AuditEntryKind::from_str) {
                 Some(Err(_)) => return Ok(vec![]),
                 Some(Ok(k)) => Some(k),
                 None => None,
@@ -172,8 +196,8 @@ impl AuditLog for SqliteStore {
                 until: filter.to,
                 limit: filter.limit,
             };
-            let events = self.query_audit(&store_filter).await.map_err(backend)?;
-            Ok(events.into_iter().map(AuditRecord::from).collect())
+            let entries = self.query_audit(&store_filter).await.map_err(backend)?;
+            Ok(entries.into_iter().map(AuditRecord::from).collect())
         }
         .boxed()
     }

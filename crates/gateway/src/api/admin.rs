@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tsgate_session::audit::AdminAction;
 
 use super::ApiJson;
 use crate::auth::AdminAuthed;
@@ -27,10 +28,12 @@ fn directory(state: &AppState) -> Result<&Arc<dyn AdminDirectory>, ApiError> {
         .ok_or(ApiError::NotConfigured("amministrazione"))
 }
 
-async fn audit(
+/// Records an administration change in the audit table. `outcome` names what changed (ids,
+/// roles), never a secret: no password, PIN or token.
+pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,
-    kind: &str,
+    action: AdminAction,
     user: Option<String>,
     outcome: String,
 ) -> Result<(), ApiError> {
@@ -39,7 +42,7 @@ async fn audit(
         .audit
         .record(AuditRecord {
             at: time::OffsetDateTime::now_utc(),
-            kind: kind.into(),
+            kind: action.as_str().into(),
             user,
             application: None,
             actor: caller.actor().to_string(),
@@ -76,9 +79,9 @@ pub(crate) async fn add_user(
     audit(
         &state,
         &actor,
-        "user_added",
+        AdminAction::UserAdded,
         Some(record.user_id.clone()),
-        "user added".into(),
+        "ok".into(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
@@ -93,9 +96,9 @@ pub(crate) async fn remove_user(
     audit(
         &state,
         &actor,
-        "user_removed",
+        AdminAction::UserRemoved,
         Some(user),
-        "user removed".into(),
+        "ok".into(),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -131,7 +134,7 @@ pub(crate) async fn add_workstation(
     audit(
         &state,
         &actor,
-        "workstation_added",
+        AdminAction::WorkstationAdded,
         None,
         format!(
             "workstation {} ({})",
@@ -160,7 +163,7 @@ pub(crate) async fn revoke_workstation(
     audit(
         &state,
         &actor,
-        "workstation_revoked",
+        AdminAction::WorkstationRevoked,
         None,
         format!("workstation {id}"),
     )

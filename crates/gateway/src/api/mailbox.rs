@@ -11,6 +11,7 @@ use crate::auth::{AdminAuthed, Authed};
 use crate::error::ApiError;
 use crate::ports::{MailboxService, Role};
 use crate::state::AppState;
+use tsgate_session::audit::AdminAction;
 
 fn service(state: &AppState) -> Result<&Arc<dyn MailboxService>, ApiError> {
     state
@@ -63,7 +64,14 @@ pub(crate) async fn configure(
         ));
     }
     let status = service(&state)?.configure(&user, settings).await?;
-    tracing::info!(target: "audit", %user, actor = %caller.actor(), "mailbox settings changed");
+    super::admin::audit(
+        &state,
+        &caller,
+        AdminAction::MailboxSet,
+        Some(user.as_str().to_owned()),
+        "ok".into(),
+    )
+    .await?;
     Ok(Json(without_passwords(status)))
 }
 

@@ -29,12 +29,27 @@ pub(crate) fn parse_ca_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, St
     Ok(certs)
 }
 
-/// Client plus the upstream base it forwards to.
+type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// Connector plus the upstream base it forwards to.
+///
+/// Each thread gets its own pool ([`ProxyClient::client`]): a pooled connection is driven
+/// by a task of the runtime that opened it, so sharing one pool between the per-core
+/// runtimes of [`crate::serve`] would bounce every call between threads.
 #[derive(Clone, Debug)]
 pub(crate) struct ProxyClient {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    connector: HttpsConnector<HttpConnector>,
+    max_idle: usize,
     /// `scheme://authority` plus an optional path prefix without trailing `/`.
     base: String,
+    /// Identifies this client's pools in the threads' caches, and tells them when it is gone.
+    alive: Arc<()>,
+}
+
+thread_local! {
+    /// This thread's pools, one per live [`ProxyClient`] (one in a server; more in tests).
+    static POOLS: std::cell::RefCell<Vec<(std::sync::Weak<()>, Pooled)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl ProxyClient {
@@ -81,10 +96,6 @@ impl ProxyClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(limits.proxy_pool_max_idle)
-            .build(connector);
 
         let base: Uri = config
             .upstream_dem_base
@@ -97,7 +108,12 @@ impl ProxyClient {
             ));
         }
         let base = config.upstream_dem_base.trim_end_matches('/').to_owned();
-        Ok(Self { client, base })
+        Ok(Self {
+            connector,
+            max_idle: limits.proxy_pool_max_idle,
+            base,
+            alive: Arc::new(()),
+        })
     }
 
     /// The upstream URI of a service path and optional query.
@@ -117,7 +133,20 @@ impl ProxyClient {
         s.parse()
     }
 
-    pub(crate) fn client(&self) -> &Client<HttpsConnector<HttpConnector>, Body> {
-        &self.client
+    /// The calling thread's pool (created on first use; pools of dropped clients are let go).
+    pub(crate) fn client(&self) -> Pooled {
+        POOLS.with_borrow_mut(|pools| {
+            let me = Arc::downgrade(&self.alive);
+            if let Some((_, pool)) = pools.iter().find(|(id, _)| id.ptr_eq(&me)) {
+                return pool.clone();
+            }
+            pools.retain(|(id, _)| id.strong_count() > 0);
+            let pool = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(self.max_idle)
+                .build(self.connector.clone());
+            pools.push((me, pool.clone()));
+            pool
+        })
     }
 }

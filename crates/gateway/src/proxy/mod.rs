@@ -23,6 +23,7 @@ use http_body_util::Limited;
 use zeroize::Zeroize as _;
 
 use crate::auth::{self, AuthFailure};
+use crate::metrics::ProxyCallMetrics;
 use sistemats::SessionCode;
 use tsgate_session::UserId;
 
@@ -54,10 +55,7 @@ pub(crate) async fn handle(State(state): State<AppState>, request: Request) -> R
     let (parts, body) = request.into_parts();
     match forward(&state, parts, body).await {
         Ok((response, service)) => {
-            metrics::histogram!("tsgate_proxy_request_duration_seconds", "service" => service.name)
-                .record(started.elapsed().as_secs_f64());
-            metrics::counter!("tsgate_proxy_requests_total", "service" => service.name, "status" => response.status().as_str().to_owned())
-                .increment(1);
+            ProxyCallMetrics::of(service).answered(response.status(), started.elapsed());
             response
         }
         Err(refused) => {
@@ -127,7 +125,10 @@ async fn forward(
     let code = codes
         .code_for_proxy(&user, service.application, &actor)
         .await
-        .map_err(|NoUsableCode { message_it }| refusal::no_code(user.as_str(), message_it))?;
+        .map_err(|NoUsableCode { message_it }| {
+            state.notices().proxy_refused(user.as_str(), &actor);
+            refusal::no_code(user.as_str(), message_it)
+        })?;
 
     let uri = state
         .proxy_client()

@@ -20,6 +20,8 @@ const TARGET: &[u8] = b"9101";
 const MAX_TEXT: usize = 32;
 /// Longest run of attributes tolerated inside the start tag.
 const MAX_TAG: usize = 512;
+/// Bytes stepped through before an occurrence of [`NAME`]: room for `</` and a prefix.
+const CONTEXT: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -69,35 +71,60 @@ impl Dem9101Scanner {
     }
 
     /// Feeds the next chunk; returns [`Dem9101Scanner::found`].
+    ///
+    /// Hot path: a receipt is mostly other tags, and a match must contain `codEsito`, so
+    /// the bytes far before the next occurrence (found with SIMD by `memchr::memmem`) are
+    /// skipped; the state machine steps only through the [`CONTEXT`] bytes before each
+    /// occurrence (the `<` and prefix of its tag) and the tail of the chunk (a name cut by
+    /// the chunk boundary).
     pub fn feed(&mut self, chunk: &[u8]) -> bool {
         if self.found {
             return true;
         }
+        let mut next_name: Option<usize> = None;
         let mut i = 0;
         while i < chunk.len() {
-            if self.state == State::Name(0) && !matches!(self.last, b'<' | b':') {
-                // Hot path: outside a candidate nothing can start before the byte after the
-                // next `<` or `:`, so skip to it instead of stepping through every byte.
-                match chunk[i..].iter().position(|&b| b == b'<' || b == b':') {
-                    Some(p) => i += p,
-                    None => {
-                        self.last = chunk[chunk.len() - 1];
-                        return false;
+            if self.state == State::Name(0) {
+                let next = match next_name {
+                    Some(n) if n >= i => n,
+                    _ => {
+                        let n =
+                            memchr::memmem::find(&chunk[i..], NAME).map_or(chunk.len(), |p| i + p);
+                        next_name = Some(n);
+                        n
                     }
+                };
+                let resume = next.saturating_sub(CONTEXT);
+                if resume > i {
+                    // Bring the tag context to `resume` as stepping would have: `closing`
+                    // follows the last `<` skipped (a `<` at `resume - 1` is still ahead).
+                    if self.last == b'<' {
+                        self.closing = chunk[i] == b'/';
+                    }
+                    if let Some(p) = memchr::memrchr(b'<', &chunk[i..resume - 1]) {
+                        self.closing = chunk[i + p + 1] == b'/';
+                    }
+                    self.last = chunk[resume - 1];
+                    i = resume;
                 }
             }
             let b = chunk[i];
-            if self.last == b'<' {
-                self.closing = b == b'/';
-            }
-            self.step(b);
-            self.last = b;
+            self.step_byte(b);
             if self.found {
                 return true;
             }
             i += 1;
         }
         false
+    }
+
+    /// One byte through the state machine, with the tag context.
+    fn step_byte(&mut self, b: u8) {
+        if self.last == b'<' {
+            self.closing = b == b'/';
+        }
+        self.step(b);
+        self.last = b;
     }
 
     fn step(&mut self, b: u8) {
@@ -289,6 +316,71 @@ mod tests {
             "<xcodEsito>9101</xcodEsito>",
         ] {
             assert!(!scan_all(doc), "{doc}");
+        }
+    }
+
+    /// The state machine over every byte, without the skipping of `feed`.
+    fn reference(chunks: &[&[u8]]) -> bool {
+        let mut s = Dem9101Scanner::new();
+        for chunk in chunks {
+            for &b in *chunk {
+                s.step_byte(b);
+                if s.found {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    proptest::proptest! {
+        // Cheap cases; the rare shapes (an end tag with a long prefix) need many of them.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8192))]
+
+        /// Skipping never changes the verdict: random documents made of the fragments that
+        /// matter (prefixes, end tags, near names, long runs before a name, whitespace),
+        /// cut at random places.
+        #[test]
+        fn skipping_agrees_with_stepping_every_byte(
+            parts in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["<", "</", "", ":"]),
+                    proptest::sample::select(vec![
+                        "",
+                        "ns3:",
+                        "a-long-namespace-prefix-of-more-than-sixty-four-bytes-for-the-skip:",
+                    ]),
+                    proptest::sample::select(vec![
+                        "codEsito", "codEsitoInserimento", "xcodEsito", "nre", "codEs",
+                    ]),
+                    proptest::sample::select(vec!["", " a=\"1\"", "\n"]),
+                    proptest::sample::select(vec![">", "/>", ""]),
+                    proptest::sample::select(vec!["9101", " 9101\n", "0000", "", "91011"]),
+                ),
+                0..30,
+            ),
+            cuts in proptest::collection::vec(0usize..400, 0..6),
+        ) {
+            let doc: String = parts
+                .iter()
+                .map(|(a, b, c, d, e, f)| [*a, *b, *c, *d, *e, *f].concat())
+                .collect();
+            let bytes = doc.as_bytes();
+            let mut at: Vec<usize> = cuts.into_iter().filter(|c| *c < bytes.len()).collect();
+            at.sort_unstable();
+            at.dedup();
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for c in at {
+                chunks.push(&bytes[from..c]);
+                from = c;
+            }
+            chunks.push(&bytes[from..]);
+            let mut fast = Dem9101Scanner::new();
+            for c in &chunks {
+                fast.feed(c);
+            }
+            proptest::prop_assert_eq!(fast.found(), reference(&chunks), "{:?}", doc);
         }
     }
 

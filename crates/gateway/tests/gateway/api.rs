@@ -458,6 +458,13 @@ async fn mailbox_state_never_shows_the_password() {
     assert_eq!(s, 200);
     assert_eq!(v["host"], "imap.pec.example");
     assert!(!v.to_string().contains("MailPwd"), "{v}");
+    {
+        let records = app.audit.records.lock().unwrap();
+        let set: Vec<_> = records.iter().filter(|r| r.kind == "mailbox_set").collect();
+        assert_eq!(set.len(), 1, "the change is audited once");
+        assert_eq!(set[0].user.as_deref(), Some(U1));
+        assert!(!format!("{records:?}").contains("MailPwd"));
+    }
     let (s, v) = call(
         &app,
         Who::Admin,

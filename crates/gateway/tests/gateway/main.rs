@@ -1,5 +1,6 @@
 //! Integration tests of the gateway: one binary, one module per area (fast linking).
 
+mod admin_audit;
 mod api;
 mod events;
 mod fakes;

@@ -1,13 +1,15 @@
-//! The audit log.
+//! The audit log: session events (written with each session commit) and administration
+//! changes, in one table.
 
 use async_trait::async_trait;
 use sqlx::{Row, Sqlite, Transaction};
-use tsgate_session::{Application, AuditEvent, AuditKind, AuditSink, StoreError, UserId};
+use tsgate_session::audit::{AdminEvent, AuditEntry, AuditEntryKind};
+use tsgate_session::{Application, AuditEvent, AuditSink, StoreError, UserId};
 
 use super::{SqliteStore, from_ms, ms};
 use crate::error::{Error, Result};
 use crate::model::AuditFilter;
-use crate::traits::AuditQuery;
+use crate::traits::{AdminAudit, AuditQuery};
 
 const INSERT: &str =
     "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome, code_hint)
@@ -41,8 +43,25 @@ impl AuditSink for SqliteStore {
 }
 
 #[async_trait]
+impl AdminAudit for SqliteStore {
+    async fn record_admin(&self, event: &AdminEvent) -> Result<()> {
+        sqlx::query(INSERT)
+            .bind(ms(event.at))
+            .bind(event.user.as_ref().map(UserId::as_str))
+            .bind(None::<&str>)
+            .bind(event.actor.to_string())
+            .bind(event.action.as_str())
+            .bind(&event.outcome)
+            .bind(None::<&str>)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl AuditQuery for SqliteStore {
-    async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+    async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let limit = i64::from(filter.limit.unwrap_or(100).clamp(1, 10_000));
         let rows = sqlx::query(
             "SELECT at_ms, user_id, application, actor, kind, outcome, code_hint FROM audit
@@ -56,7 +75,7 @@ impl AuditQuery for SqliteStore {
         )
         .bind(filter.user.as_ref().map(UserId::as_str))
         .bind(filter.actor.as_deref())
-        .bind(filter.kind.map(AuditKind::as_str))
+        .bind(filter.kind.map(AuditEntryKind::as_str))
         .bind(filter.since.map(ms))
         .bind(filter.until.map(ms))
         .bind(limit)
@@ -65,13 +84,17 @@ impl AuditQuery for SqliteStore {
         let corrupt = |e: &dyn std::fmt::Display| Error::Corrupt(format!("audit: {e}"));
         rows.into_iter()
             .map(|row| {
-                Ok(AuditEvent {
+                Ok(AuditEntry {
                     at: from_ms(row.try_get("at_ms")?)?,
-                    user: UserId::new(row.try_get::<String, _>("user_id")?)
+                    user: row
+                        .try_get::<Option<String>, _>("user_id")?
+                        .map(UserId::new)
+                        .transpose()
                         .map_err(|e| corrupt(&e))?,
                     application: row
-                        .try_get::<String, _>("application")?
-                        .parse::<Application>()
+                        .try_get::<Option<String>, _>("application")?
+                        .map(|a| a.parse::<Application>())
+                        .transpose()
                         .map_err(|e| corrupt(&e))?,
                     actor: row
                         .try_get::<String, _>("actor")?

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use tsgate_mailbox::{DiagnosticCode, MailboxSettings, MailboxStatus};
+use tsgate_session::UserId;
+use tsgate_store::{UserMailbox, UserRepo as _};
 
 use super::Failure;
 use crate::app;
@@ -17,6 +20,8 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
         config.environment, config.listen
     );
     let mut failed = 0;
+    // The certified mailboxes, read while the database is open and tried last.
+    let mut mailboxes = None;
 
     match app::open_store(&config).await {
         Ok(store) => {
@@ -28,6 +33,13 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
                 Err(e) => {
                     failed += 1;
                     println!("FAIL  database: {e}");
+                }
+            }
+            match store.list_mailboxes().await {
+                Ok(list) => mailboxes = Some(list),
+                Err(e) => {
+                    failed += 1;
+                    println!("FAIL  certified mailboxes: cannot read their settings: {e}");
                 }
             }
             store.close().await;
@@ -70,6 +82,10 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
         }
     }
 
+    if let Some(list) = mailboxes {
+        failed += check_mailboxes(list).await;
+    }
+
     if failed == 0 {
         Ok(())
     } else {
@@ -91,4 +107,110 @@ async fn reachable(base: &str) -> Result<(), String> {
         .await
         .map(|_| ())
         .map_err(|e| sistemats::error::describe_chain(&e))
+}
+
+/// Longest wait for each step of a mailbox check (connection, TLS, login, each command).
+const MAILBOX_STEP_TIMEOUT_SECS: u64 = 15;
+/// Longest wait for a whole mailbox check.
+const MAILBOX_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Logs in once to every configured certified mailbox (a mailbox shared by several users
+/// once: repeated refused logins can lock an account) and prints one line per user.
+/// Returns the number of failed users. Never prints a password.
+async fn check_mailboxes(list: Vec<(UserId, UserMailbox)>) -> usize {
+    if list.is_empty() {
+        println!("ok    no certified mailbox configured (codes are pasted by hand)");
+        return 0;
+    }
+    let mut distinct: Vec<&UserMailbox> = Vec::new();
+    let mut index_of = Vec::with_capacity(list.len());
+    for (_, mailbox) in &list {
+        let same = distinct.iter().position(|d| same_login(d, mailbox));
+        index_of.push(same.unwrap_or_else(|| {
+            distinct.push(mailbox);
+            distinct.len() - 1
+        }));
+    }
+    let statuses = futures::future::join_all(
+        distinct
+            .iter()
+            .map(|mailbox| check_mailbox(&mailbox.settings)),
+    )
+    .await;
+
+    let mut failed = 0;
+    let mut ocr_warned = false;
+    for ((user, mailbox), index) in list.iter().zip(index_of) {
+        let status = &statuses[index];
+        let s = &mailbox.settings;
+        let what = format!(
+            "mailbox of {} ({} on {}:{})",
+            user.as_str(),
+            s.username,
+            s.host,
+            s.effective_port()
+        );
+        match (&status.last_error, status.last_check) {
+            (None, Some(_)) => println!("ok    {what}: login accepted"),
+            (Some(error), _) => {
+                failed += 1;
+                println!(
+                    "FAIL  {what}: {}{}",
+                    error.message,
+                    next_step(error.code, user)
+                );
+            }
+            (None, None) => {
+                failed += 1;
+                println!(
+                    "FAIL  {what}: nessuna risposta dalla casella entro {} secondi: controlla \
+                     indirizzo e porta e che il server di tsgate raggiunga Internet.",
+                    MAILBOX_TIMEOUT.as_secs()
+                );
+            }
+        }
+        for warning in &status.diagnostics {
+            match warning.code {
+                DiagnosticCode::OcrUnavailable if !ocr_warned => {
+                    ocr_warned = true;
+                    println!("WARN  reading codes in images: {}", warning.message);
+                }
+                DiagnosticCode::MailboxFull => println!("WARN  {what}: {}", warning.message),
+                _ => {}
+            }
+        }
+    }
+    failed
+}
+
+/// Whether two users' settings open the same login (one account, one check).
+fn same_login(a: &UserMailbox, b: &UserMailbox) -> bool {
+    a.mailbox_key() == b.mailbox_key()
+        && a.settings.security == b.settings.security
+        && a.settings.ca_pem == b.settings.ca_pem
+        && a.settings.password.expose_secret() == b.settings.password.expose_secret()
+}
+
+/// One login, bounded in time.
+async fn check_mailbox(settings: &MailboxSettings) -> MailboxStatus {
+    let mut settings = settings.clone();
+    settings.timeout_secs = settings.timeout_secs.clamp(1, MAILBOX_STEP_TIMEOUT_SECS);
+    tokio::time::timeout(MAILBOX_TIMEOUT, tsgate_mailbox::check(&settings))
+        .await
+        .unwrap_or_default()
+}
+
+/// The command that fixes a mailbox problem, after the diagnostic (which says what is wrong).
+fn next_step(code: DiagnosticCode, user: &UserId) -> String {
+    match code {
+        DiagnosticCode::LoginRefused | DiagnosticCode::Settings => format!(
+            " (tsgate user set-mailbox {} … asks for the password again)",
+            user.as_str()
+        ),
+        DiagnosticCode::Tls => format!(
+            " (for a private server: tsgate user set-mailbox {} … --ca-file CA.pem)",
+            user.as_str()
+        ),
+        _ => String::new(),
+    }
 }

@@ -5,8 +5,9 @@ use sistemats::{Password, Pin};
 use time::Date;
 use time::macros::format_description;
 use tsgate_mailbox::MailboxSettings;
-use tsgate_session::{Environment, Role, UserId, UserProfile};
-use tsgate_store::{UserMailbox, UserRepo};
+use tsgate_session::audit::{AdminAction, AdminEvent};
+use tsgate_session::{Actor, Environment, Role, UserId, UserProfile};
+use tsgate_store::{AdminAudit, SqliteStore, UserMailbox, UserRepo};
 
 use super::Failure;
 use super::secrets::read_secret;
@@ -32,6 +33,28 @@ pub async fn store(
 ) -> Result<std::sync::Arc<tsgate_store::SqliteStore>, Failure> {
     let config = Config::load(args.config.as_deref()).map_err(Failure::Config)?;
     app::open_store(&config).await.map_err(Failure::Config)
+}
+
+/// Records an administration change made from the command line (actor `cli`) in the audit
+/// table, after the change itself. `outcome` names what changed, never a secret.
+pub async fn audit(
+    store: &SqliteStore,
+    action: AdminAction,
+    user: Option<&UserId>,
+    outcome: impl Into<String>,
+) -> Result<(), Failure> {
+    let event = AdminEvent {
+        at: time::OffsetDateTime::now_utc(),
+        actor: Actor::Cli,
+        action,
+        user: user.cloned(),
+        outcome: outcome.into(),
+    };
+    store
+        .record_admin(&event)
+        .await
+        .context("the change is saved, but the audit line could not be written")
+        .map_err(Failure::Refused)
 }
 
 /// A user id from the command line.
@@ -85,6 +108,11 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
     let password = Password::new(read_secret("Password Sistema TS: ").map_err(Failure::Refused)?);
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
     let store = store(&args.config).await?;
+    let existed = store
+        .get_user(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .is_some();
     store
         .put_user(&profile)
         .await
@@ -93,6 +121,12 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
         .set_credentials(&id, &password, &pin, password_changed_at)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
+    let action = if existed {
+        AdminAction::UserUpdated
+    } else {
+        AdminAction::UserAdded
+    };
+    audit(&store, action, Some(&id), "ok").await?;
     println!(
         "user {} saved ({}, {})",
         id.as_str(),
@@ -170,6 +204,7 @@ async fn remove(args: UserRefArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Refused(e.into()))?
     {
+        audit(&store, AdminAction::UserRemoved, Some(&id), "ok").await?;
         println!("user {} removed", id.as_str());
         Ok(())
     } else {
@@ -189,6 +224,7 @@ async fn set_credentials(args: UserRefArgs) -> Result<(), Failure> {
         .set_credentials(&id, &password, &pin, Some(today))
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
+    audit(&store, AdminAction::CredentialsChanged, Some(&id), "ok").await?;
     println!(
         "credentials of {} updated; a running server lifts any block on the next request",
         id.as_str()
@@ -240,6 +276,7 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
         .await
         .context("cannot save the mailbox")
         .map_err(Failure::Refused)?;
+    audit(&store, AdminAction::MailboxSet, Some(&id), "ok").await?;
     println!(
         "mailbox of {} saved; a running server starts using it within a minute",
         id.as_str()

@@ -2,10 +2,11 @@
 
 use anyhow::anyhow;
 use tsgate_session::WorkstationId;
+use tsgate_session::audit::AdminAction;
 use tsgate_store::{WorkstationRepo, WorkstationRole};
 
 use super::Failure;
-use super::user::{store, user_id};
+use super::user::{audit, store, user_id};
 use crate::cli::{ConfigArgs, WorkstationAddArgs, WorkstationCommand, WorkstationRefArgs};
 
 /// Runs one `workstation` subcommand.
@@ -40,6 +41,14 @@ async fn add(args: WorkstationAddArgs) -> Result<(), Failure> {
         .create_workstation(&args.name, role, &users)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
+    // The id names it in the audit; the token never goes there.
+    audit(
+        &store,
+        AdminAction::WorkstationAdded,
+        None,
+        format!("workstation {} ({})", workstation.id.0, role.as_str()),
+    )
+    .await?;
     println!(
         "workstation {} ({}) registered, id {}",
         workstation.name, args.role, workstation.id.0
@@ -87,6 +96,13 @@ async fn revoke(args: WorkstationRefArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Refused(e.into()))?
     {
+        audit(
+            &store,
+            AdminAction::WorkstationRevoked,
+            None,
+            format!("workstation {}", args.id),
+        )
+        .await?;
         println!("workstation {} revoked", args.id);
         Ok(())
     } else {

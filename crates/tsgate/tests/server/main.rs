@@ -4,9 +4,11 @@
 //! the SOAP proxy, the simulator's `/sim/*` endpoints, the files in the data folder and the
 //! processes' output. Every test has its own processes, ports and temporary folder.
 
+mod admin_audit;
 mod crash;
 mod credentials;
 mod faults;
 mod flow;
+mod limits;
 mod secrets;
 mod support;
