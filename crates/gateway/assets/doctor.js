@@ -6,9 +6,17 @@
   if (!root) return;
   const myWorkstation = root.dataset.workstation;
   const isAdmin = root.dataset.admin === "true";
-  // Matches the server's default "yellow in the last hour"; the server's own level wins
-  // whenever it says yellow earlier.
-  const YELLOW_SECONDS = 3600;
+  // The server's warning window ("yellow in the last hour" unless configured otherwise),
+  // from the view's yellow_from; an hour for a server that does not send it.
+  function yellowSeconds(v) {
+    if (!v.yellow_from || !v.expires_at) return 3600;
+    return Math.max(0, (Date.parse(v.expires_at) - Date.parse(v.yellow_from)) / 1000);
+  }
+  function windowWords(v) {
+    const m = Math.round(yellowSeconds(v) / 60);
+    if (m > 0 && m % 60 === 0) return m === 60 ? "un'ora" : (m / 60) + " ore";
+    return m + " minuti";
+  }
   // The checklist appears when the mail is late, not at once.
   const HELP_AFTER_SECONDS = 60;
   const LEVEL_WORDS = { green: "verde", yellow: "giallo", red: "rosso" };
@@ -29,7 +37,7 @@
     const rem = remainingSeconds(card);
     if ((v.state === "active" || v.state === "suspect") && rem !== null) {
       if (rem <= 0) return "red";
-      if (v.state === "active" && rem <= YELLOW_SECONDS && v.level === "green") return "yellow";
+      if (v.state === "active" && rem <= yellowSeconds(v) && v.level === "green") return "yellow";
     }
     return v.level;
   }
@@ -48,7 +56,7 @@
       case "awaiting_code": return "In attesa della mail" + since + ": quando arriva, incolla il codice qui sotto.";
       case "active":
         if (v.pending) return "Codice attivo · nuovo codice pronto a sostituirlo: incollalo dalla mail.";
-        if (level === "yellow") return "Codice attivo, scade entro un'ora: richiedine uno nuovo.";
+        if (level === "yellow") return "Codice attivo, scade entro " + windowWords(v) + ": richiedine uno nuovo.";
         return "Codice attivo.";
       case "suspect": return "Verifica in corso: Sistema TS ha segnalato il codice, tsgate lo sta ricontrollando.";
       case "expired": return "Codice scaduto: richiedine uno nuovo.";
@@ -108,7 +116,7 @@
         T.announce(card.name + ": " + st + " Semaforo " + LEVEL_WORDS[level] + ".");
       }
       if (level === "yellow" && card.lastLevel === "green") {
-        notify(card, card.name + ": il codice scade entro un'ora. Richiedine uno nuovo.");
+        notify(card, card.name + ": il codice scade entro " + windowWords(v) + ". Richiedine uno nuovo.");
       }
       if (expired && !card.lastExpired) {
         notify(card, card.name + ": il codice è scaduto. Richiedine uno nuovo.");

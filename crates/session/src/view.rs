@@ -82,6 +82,10 @@ pub struct SessionView {
     pub expires_at: Option<OffsetDateTime>,
     /// Seconds until `expires_at` (0 when past).
     pub remaining_seconds: Option<i64>,
+    /// When the card turns yellow: `expires_at` minus the configured warning window, so that
+    /// pages counting down on their own change colour when the server would.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub yellow_from: Option<OffsetDateTime>,
     /// A replacement was requested while a code is in use.
     pub pending: bool,
     /// When the current request was made.
@@ -178,6 +182,7 @@ impl SessionView {
             level: s.level,
             expires_at: s.expires_at,
             remaining_seconds: s.expires_at.map(|t| (t - now).whole_seconds().max(0)),
+            yellow_from: s.expires_at.map(|t| t - policy.yellow_before),
             pending: s.pending,
             requested_at: s.requested_at,
             requested_by: record.request.as_ref().map(|r| r.by.clone()),

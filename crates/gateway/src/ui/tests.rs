@@ -119,6 +119,7 @@ fn view(user: &UserId) -> SessionView {
         level: Level::Red,
         expires_at: None,
         remaining_seconds: None,
+        yellow_from: None,
         pending: false,
         requested_at: None,
         requested_by: None,
@@ -542,4 +543,21 @@ async fn the_event_stream_of_a_revoked_workstation_ends() {
         app.get("/", Some(&cookie)).await.status,
         StatusCode::SEE_OTHER
     );
+}
+
+#[test]
+fn the_yellow_text_names_the_configured_window() {
+    let user = UserId::new("PROVAX00X00X000Y").unwrap();
+    let end = time::OffsetDateTime::now_utc() + time::Duration::minutes(20);
+    let yellow = |window: time::Duration| SessionView {
+        state: StateName::Active,
+        level: Level::Yellow,
+        expires_at: Some(end),
+        yellow_from: Some(end - window),
+        ..view(&user)
+    };
+    let text = |window| super::text::state_text(&yellow(window));
+    assert!(text(time::Duration::hours(1)).contains("scade entro un'ora"));
+    assert!(text(time::Duration::hours(2)).contains("scade entro 2 ore"));
+    assert!(text(time::Duration::minutes(30)).contains("scade entro 30 minuti"));
 }

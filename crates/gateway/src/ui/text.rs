@@ -27,6 +27,20 @@ pub(crate) fn level_word(level: Level) -> &'static str {
 }
 
 /// The state in words, with the next step.
+/// The yellow warning window in words ("un'ora", "2 ore", "30 minuti"), as the page's
+/// script says it.
+fn warning_window(view: &SessionView) -> String {
+    let minutes = match (view.expires_at, view.yellow_from) {
+        (Some(end), Some(from)) => (end - from).whole_minutes().max(0),
+        _ => 60,
+    };
+    match minutes {
+        60 => "un'ora".into(),
+        m if m > 0 && m % 60 == 0 => format!("{} ore", m / 60),
+        m => format!("{m} minuti"),
+    }
+}
+
 pub(crate) fn state_text(view: &SessionView) -> String {
     let since = view
         .requested_at
@@ -40,9 +54,10 @@ pub(crate) fn state_text(view: &SessionView) -> String {
         StateName::Active if view.pending => {
             "Codice attivo · nuovo codice pronto a sostituirlo: incollalo dalla mail.".into()
         }
-        StateName::Active if view.level == Level::Yellow => {
-            "Codice attivo, scade entro un'ora: richiedine uno nuovo.".into()
-        }
+        StateName::Active if view.level == Level::Yellow => format!(
+            "Codice attivo, scade entro {}: richiedine uno nuovo.",
+            warning_window(view)
+        ),
         StateName::Active => "Codice attivo.".into(),
         StateName::Suspect => {
             "Verifica in corso: Sistema TS ha segnalato il codice, tsgate lo sta ricontrollando."

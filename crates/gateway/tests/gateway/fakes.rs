@@ -216,6 +216,7 @@ impl FakeSessions {
             level: if active { Level::Green } else { Level::Red },
             expires_at: active.then(|| now + time::Duration::hours(8)),
             remaining_seconds: active.then_some(8 * 3600),
+            yellow_from: active.then(|| now + time::Duration::hours(7)),
             pending: false,
             requested_at: None,
             requested_by: None,
