@@ -35,7 +35,8 @@ pub enum Command {
     /// The same session actions as the API, for scripts and support.
     #[command(subcommand)]
     Session(SessionCommand),
-    /// Validates configuration, master key, database, upstream reachability, certificate expiry.
+    /// Validates configuration, master key, database, upstream reachability, the login to
+    /// each certified mailbox, certificate expiry.
     Check(ConfigArgs),
 }
 

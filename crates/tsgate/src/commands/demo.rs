@@ -12,10 +12,13 @@ use sistemats::env::Environment;
 use sistemats::sanitel::SanitelCertificate;
 use sistemats::{Password, Pin};
 use tsgate_mailbox::MailboxSettings;
+use tsgate_session::Actor;
+use tsgate_session::audit::{AdminAction, AdminEvent};
 use tsgate_session::{Role, UserId, UserProfile};
 use tsgate_sim::{SimConfig, TestUser};
 use tsgate_store::{
-    SqliteStore, UserMailbox, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken,
+    AdminAudit, SqliteStore, UserMailbox, UserRepo, WorkstationRepo, WorkstationRole,
+    WorkstationToken,
 };
 
 use super::secrets::read_secret;
@@ -194,6 +197,7 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
                     None,
                 )
                 .await?;
+            seeded_audit(store, AdminAction::UserAdded, Some(&id), "demo").await?;
         }
         seeded.push(DemoUser {
             user_id: user.user_id.clone(),
@@ -270,10 +274,35 @@ async fn demo_token(
         .iter()
         .map(|u| UserId::new(u.user_id.as_str()).map_err(|_| anyhow!("bad user id")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (_, token) = store
+    let (workstation, token) = store
         .create_workstation("Demo (ambulatorio)", WorkstationRole::Admin, &ids)
         .await?;
+    seeded_audit(
+        store,
+        AdminAction::WorkstationAdded,
+        None,
+        format!("workstation {} (admin), demo", workstation.id),
+    )
+    .await?;
     Ok(token)
+}
+
+/// What the demo set up is in the audit too, by `system`.
+async fn seeded_audit(
+    store: &SqliteStore,
+    action: AdminAction,
+    user: Option<&UserId>,
+    outcome: impl Into<String>,
+) -> anyhow::Result<()> {
+    let event = AdminEvent {
+        at: time::OffsetDateTime::now_utc(),
+        actor: Actor::System,
+        action,
+        user: user.cloned(),
+        outcome: outcome.into(),
+    };
+    store.record_admin(&event).await?;
+    Ok(())
 }
 
 /// Writes a file readable by its owner only (it holds a workstation token).
