@@ -35,6 +35,8 @@ pub struct Dovecot {
     uid: u32,
     gid: u32,
     counter: AtomicU64,
+    /// Whether the server offers IDLE (some providers' servers do not).
+    idle: bool,
 }
 
 fn free_port() -> u16 {
@@ -83,6 +85,15 @@ pub fn test_certificates(ca_name: &str) -> (String, String, String) {
 impl Dovecot {
     /// Starts Dovecot with these users (name, password).
     pub fn start(users: &[(&str, &str)]) -> Dovecot {
+        Self::start_with(users, true)
+    }
+
+    /// Same, with a server that does not offer IDLE: the watcher must poll.
+    pub fn start_without_idle(users: &[(&str, &str)]) -> Dovecot {
+        Self::start_with(users, false)
+    }
+
+    fn start_with(users: &[(&str, &str)], idle: bool) -> Dovecot {
         assert!(
             Path::new(DOVECOT).exists(),
             "{DOVECOT} not found: the mailbox tests need a real Dovecot. \
@@ -122,6 +133,7 @@ impl Dovecot {
             gid,
             counter: AtomicU64::new(0),
             dir,
+            idle,
         };
         d.write_config();
         d.spawn();
@@ -190,7 +202,7 @@ namespace inbox {{
 }}
 protocol imap {{
   mail_plugins = $mail_plugins imap_quota
-}}
+{capability}}}
 plugin {{
   quota = count:User quota
   quota_vsizes = yes
@@ -200,6 +212,12 @@ plugin {{
             plain = self.plain_port,
             tls = self.tls_port,
             quota = QUOTA_KB,
+            // The capabilities Dovecot announces after login, without IDLE.
+            capability = if self.idle {
+                ""
+            } else {
+                "  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ NAMESPACE UIDPLUS CHILDREN SPECIAL-USE QUOTA\n"
+            },
         );
         std::fs::write(self.root().join("dovecot.conf"), config).expect("config");
     }

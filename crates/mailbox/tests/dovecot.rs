@@ -557,3 +557,29 @@ async fn no_mail_diagnostics_point_to_spam_portal_and_quota() {
         run.handle.shutdown().await;
     }
 }
+
+/// A server without IDLE (some providers' IMAP servers): the watcher says so and polls,
+/// and the mail is still found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_without_idle_is_polled() {
+    let d = Dovecot::start_without_idle(&[("rossi", "pw-rossi")]);
+    let mut run = spawn(
+        d.settings("rossi", "pw-rossi", Tls::Implicit),
+        WatchState::default(),
+    );
+    run.handle
+        .expect_code(expectation("RSSMRA80", "rossi@studio.test"));
+    run.until("login", |s| s.connected && s.last_check.is_some())
+        .await;
+    assert!(!run.handle.status().idle, "the server offers no IDLE");
+    // Delivered after the first look: only a later poll can find it.
+    d.deliver(
+        "rossi",
+        None,
+        &mail::text("rossi@studio.test", "RSSMRA80", CODE_A),
+    );
+    let found = run.found().await;
+    assert_eq!(found.code.expose_secret(), CODE_A);
+    assert_eq!(found.folder, "INBOX");
+    run.handle.shutdown().await;
+}
