@@ -79,9 +79,15 @@ pub(crate) fn remote_ip(parts: &Parts) -> Option<IpAddr> {
 
 /// Same as [`remote_ip`], from the request extensions.
 pub(crate) fn remote_ip_of(extensions: &http::Extensions) -> Option<IpAddr> {
+    // Plain connections carry `SocketAddr`, TLS ones `RemoteAddr`.
     extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
+        .get::<ConnectInfo<crate::tls::RemoteAddr>>()
+        .map(|ci| ci.0.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ci| ci.0.ip())
+        })
 }
 
 /// Per-workstation token buckets.

@@ -36,6 +36,9 @@ pub struct GatewayConfig {
     /// connections and its own upstream pool (see [`crate::serve`]). `0`: serve on the
     /// caller's runtime instead.
     pub http_workers: usize,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP. Never serialized.
+    #[serde(skip)]
+    pub tls: Option<crate::tls::TlsSettings>,
     /// Key (32 bytes) that seals the web UI's session cookies, so that browsers stay signed
     /// in across restarts. `None`: a random key per process (a restart signs browsers out).
     /// Never serialized or logged.
@@ -54,6 +57,7 @@ impl Default for GatewayConfig {
             limits: Limits::default(),
             sse_keep_alive_seconds: 15,
             http_workers: 0,
+            tls: None,
             ui_session_key: None,
         }
     }
@@ -85,6 +89,9 @@ impl GatewayConfig {
         }
         if let Some(pem) = &self.upstream_ca_pem {
             crate::proxy::client::parse_ca_pem(pem)?;
+        }
+        if let Some(tls) = &self.tls {
+            tls.server_config()?;
         }
         Ok(())
     }

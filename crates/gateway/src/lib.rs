@@ -28,6 +28,7 @@ pub mod ports;
 pub mod proxy;
 mod server;
 mod state;
+mod tls;
 mod ui;
 
 pub use auth::TokenHash;
@@ -41,6 +42,7 @@ pub use ports::{
 };
 pub use server::{router, routes, serve};
 pub use state::{AppState, Backends, GatewayError};
+pub use tls::TlsSettings;
 pub use tsgate_store::WorkstationToken;
 
 /// The OpenAPI 3.0 document served at `/api/v1/openapi.json`.

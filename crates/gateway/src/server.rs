@@ -1,6 +1,7 @@
 //! The router and the server loop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -72,10 +73,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
+    let tls = match &state.config().tls {
+        Some(settings) => Some(settings.server_config().map_err(std::io::Error::other)?),
+        None => None,
+    };
     let workers = state.config().http_workers;
     if workers == 0 {
         let signal_state = state.clone();
-        return serve_on(listener, app, async move {
+        return serve_on(listener, tls, app, async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, closing event streams");
             signal_state.begin_shutdown();
@@ -88,7 +93,7 @@ pub async fn serve(
     let mut finished = Vec::with_capacity(workers);
     for index in 0..workers {
         let socket = socket.try_clone()?;
-        let (app, mut stopped) = (app.clone(), stopped.clone());
+        let (app, tls, mut stopped) = (app.clone(), tls.clone(), stopped.clone());
         let (done, finished_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name(format!("tsgate-http-{index}"))
@@ -99,7 +104,7 @@ pub async fn serve(
                     .and_then(|runtime| {
                         runtime.block_on(async move {
                             let listener = TcpListener::from_std(socket)?;
-                            serve_on(listener, app, async move {
+                            serve_on(listener, tls, app, async move {
                                 let _ = stopped.wait_for(|stop| *stop).await;
                             })
                             .await
@@ -142,12 +147,21 @@ fn worker_outcome(
     result.unwrap_or_else(|_| Err(std::io::Error::other("an HTTP worker thread panicked")))
 }
 
-/// Serves `app` on `listener` with TCP_NODELAY until `signal`, then drains the connections.
+/// Serves `app` on `listener` (HTTPS if `tls`) with TCP_NODELAY until `signal`, then
+/// drains the connections.
 async fn serve_on(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     app: Router,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some(config) = tls {
+        let listener = crate::tls::TlsListener::new(listener, config)?;
+        let app = app.into_make_service_with_connect_info::<crate::tls::RemoteAddr>();
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await;
+    }
     // Responses are streamed (headers, then body frames as Sistema TS sends them): without
     // TCP_NODELAY, Nagle's algorithm holds the later small writes back until the client
     // acknowledges the first ones.
@@ -156,12 +170,10 @@ async fn serve_on(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .await
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
 }
 
 async fn api_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {

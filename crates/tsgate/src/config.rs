@@ -62,6 +62,11 @@ pub struct Config {
     pub min_create_interval_seconds: u64,
     /// The state turns yellow this many minutes before expiry.
     pub yellow_minutes: u64,
+    /// HTTPS on `listen`: the certificate chain (PEM) of tsgate's own address. With
+    /// `tls_key`; without both, plain HTTP (fine on `localhost`, not on a network).
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key (PEM) of `tls_certificate`.
+    pub tls_key: Option<PathBuf>,
     /// Threads serving HTTP (API, UI, proxy), each with its own connections; `0`: one per
     /// CPU core.
     pub http_workers: usize,
@@ -251,6 +256,8 @@ impl Default for Config {
             upstream_timeout_seconds: 30,
             min_create_interval_seconds: 60,
             yellow_minutes: 60,
+            tls_certificate: None,
+            tls_key: None,
             http_workers: 0,
             limits: LimitsConfig::default(),
         }
@@ -292,6 +299,9 @@ impl Config {
 
     /// Checks the combinations and ranges the types cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.tls_certificate.is_some() != self.tls_key.is_some() {
+            bail!("tls_certificate and tls_key go together: give both, or neither for plain HTTP");
+        }
         if self.http_workers > 256 {
             bail!(
                 "http_workers must be between 0 (one per CPU core) and 256 (found {})",
@@ -582,6 +592,22 @@ mod tests {
         };
         config.validate().unwrap();
         assert!(config.environment().is_err());
+    }
+
+    #[test]
+    fn https_needs_certificate_and_key_together() {
+        let with = |certificate: Option<&str>, key: Option<&str>| Config {
+            sanitel_certificate: Some("/etc/tsgate/SanitelCF.cer".into()),
+            tls_certificate: certificate.map(Into::into),
+            tls_key: key.map(Into::into),
+            ..Config::default()
+        };
+        assert!(with(None, None).validate().is_ok());
+        assert!(with(Some("/c.pem"), Some("/k.pem")).validate().is_ok());
+        for half in [with(Some("/c.pem"), None), with(None, Some("/k.pem"))] {
+            let e = half.validate().unwrap_err().to_string();
+            assert!(e.contains("tls_certificate and tls_key go together"), "{e}");
+        }
     }
 
     #[test]

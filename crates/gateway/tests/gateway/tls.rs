@@ -5,13 +5,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tower::ServiceExt as _;
 
 use crate::helpers::*;
 
-/// An HTTPS server for `localhost` with a certificate from a fresh CA; returns the CA PEM.
-async fn spawn_tls_upstream() -> (String, String, Arc<Upstream>) {
+/// A fresh CA and a `localhost` certificate it signed: (CA PEM, leaf PEM, leaf key).
+fn localhost_certificate() -> (String, String, KeyPair) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -24,6 +25,13 @@ async fn spawn_tls_upstream() -> (String, String, Arc<Upstream>) {
         .unwrap()
         .signed_by(&leaf_key, &ca)
         .unwrap();
+    (ca.pem(), leaf.pem(), leaf_key)
+}
+
+/// An HTTPS server for `localhost` with a certificate from a fresh CA; returns the CA PEM.
+async fn spawn_tls_upstream() -> (String, String, Arc<Upstream>) {
+    let (ca_pem, leaf_pem, leaf_key) = localhost_certificate();
+    let leaf = rustls::pki_types::CertificateDer::from_pem_slice(leaf_pem.as_bytes()).unwrap();
     let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -31,7 +39,7 @@ async fn spawn_tls_upstream() -> (String, String, Arc<Upstream>) {
     .unwrap()
     .with_no_client_auth()
     .with_single_cert(
-        vec![leaf.der().clone()],
+        vec![leaf],
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
     )
     .unwrap();
@@ -63,7 +71,7 @@ async fn spawn_tls_upstream() -> (String, String, Arc<Upstream>) {
             });
         }
     });
-    (format!("https://localhost:{port}"), ca.pem(), upstream)
+    (format!("https://localhost:{port}"), ca_pem, upstream)
 }
 
 #[tokio::test]
@@ -116,4 +124,70 @@ fn a_bad_ca_is_a_config_error_in_italian() {
     };
     let e = config.validate().unwrap_err();
     assert!(e.contains("certificat"), "{e}");
+}
+
+/// The gateway serves HTTPS with a configured certificate (one worker per core or on the
+/// caller's runtime): API and proxy answer over TLS, the client's address still reaches
+/// the handlers, and plain HTTP on that port gets nothing.
+#[tokio::test]
+async fn the_gateway_itself_over_https() {
+    for workers in [0, 2] {
+        let (ca_pem, leaf_pem, leaf_key) = localhost_certificate();
+        let key_pem = leaf_key.serialize_pem();
+        let app = spawn_app_with(move |c| {
+            c.http_workers = workers;
+            c.tls = Some(tsgate_gateway::TlsSettings {
+                certificate_chain_pem: leaf_pem,
+                private_key_pem: key_pem,
+            });
+        })
+        .await;
+        let https = reqwest::Client::builder()
+            .no_proxy()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        let base = app.base.replace("http://127.0.0.1", "https://localhost");
+        let r = https.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "workers {workers}");
+        let r = https
+            .post(format!(
+                "{base}/ts/{}/DemRicettaPrescrittoServicesWeb/services/demInvioPrescritto",
+                app.tokens.doctor
+            ))
+            .header("x-tsgate-user", U1)
+            .body("<x/>")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "workers {workers}");
+        assert_eq!(r.text().await.unwrap(), RECEIPT_OK);
+        assert!(
+            app.http.get(app.url("/healthz")).send().await.is_err(),
+            "plain HTTP on the HTTPS port"
+        );
+    }
+}
+
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused_in_italian() {
+    let (_, leaf_pem, _) = localhost_certificate();
+    let (_, _, other_key) = localhost_certificate();
+    let config = tsgate_gateway::GatewayConfig {
+        tls: Some(tsgate_gateway::TlsSettings {
+            certificate_chain_pem: leaf_pem,
+            private_key_pem: other_key.serialize_pem(),
+        }),
+        ..Default::default()
+    };
+    let e = config.validate().unwrap_err();
+    assert!(e.contains("non vanno insieme"), "{e}");
+    let config = tsgate_gateway::GatewayConfig {
+        tls: Some(tsgate_gateway::TlsSettings {
+            certificate_chain_pem: "nothing".into(),
+            private_key_pem: "nothing".into(),
+        }),
+        ..Default::default()
+    };
+    assert!(config.validate().unwrap_err().contains("certificato HTTPS"));
 }

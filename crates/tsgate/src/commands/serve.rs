@@ -26,8 +26,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .with_context(|| format!("cannot listen on {}", config.listen))
         .map_err(Failure::Config)?;
     let (listen, environment) = (config.listen, config.environment);
+    let scheme = if gateway.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     run_gateway(gateway, listener, &store, &manager, || {
-        tracing::info!(%listen, ?environment, "tsgate serving");
+        tracing::info!(%listen, scheme, ?environment, "tsgate serving");
     })
     .await
 }
