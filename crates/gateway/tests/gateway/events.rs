@@ -13,6 +13,20 @@ async fn read_until(r: &mut reqwest::Response, buf: &mut String, pred: impl Fn(&
     }
 }
 
+/// Opens the event stream of `token` and reads up to its first `session` event.
+async fn subscribed(app: &TestApp, token: &str) -> (reqwest::Response, String) {
+    let mut r = app
+        .http
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    read_until(&mut r, &mut buf, |b| b.contains("event: session")).await;
+    (r, buf)
+}
+
 #[tokio::test]
 async fn one_event_per_visible_change() {
     let app = spawn_app().await;
@@ -53,15 +67,7 @@ async fn one_event_per_visible_change() {
 #[tokio::test]
 async fn graceful_shutdown_closes_event_streams() {
     let mut app = spawn_app().await;
-    let mut r = app
-        .http
-        .get(app.url("/api/v1/events"))
-        .bearer_auth(&app.tokens.staff)
-        .send()
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    read_until(&mut r, &mut buf, |b| b.contains("event: session")).await;
+    let (r, _) = subscribed(&app, &app.tokens.staff).await;
     shuts_down_gracefully(&mut app, r).await;
 }
 
@@ -82,17 +88,8 @@ async fn shuts_down_gracefully(app: &mut TestApp, mut r: reqwest::Response) {
 #[tokio::test]
 async fn a_refused_proxy_call_is_a_notice_for_the_users_workstations() {
     let app = spawn_app().await;
-    let subscribe = |token: String| {
-        let (http, url) = (app.http.clone(), app.url("/api/v1/events"));
-        async move {
-            let mut r = http.get(url).bearer_auth(token).send().await.unwrap();
-            let mut buf = String::new();
-            read_until(&mut r, &mut buf, |b| b.contains("event: session")).await;
-            (r, buf)
-        }
-    };
-    let (mut doctor, mut doctor_buf) = subscribe(app.tokens.doctor.clone()).await;
-    let (mut other, mut other_buf) = subscribe(app.tokens.other.clone()).await;
+    let (mut doctor, mut doctor_buf) = subscribed(&app, &app.tokens.doctor).await;
+    let (mut other, mut other_buf) = subscribed(&app, &app.tokens.other).await;
     app.sessions.set_code(U1, None);
     app.sessions.set_code(U2, None);
     let refused = |token: String, user: &'static str| {
@@ -171,15 +168,7 @@ async fn a_refused_proxy_call_is_a_notice_for_the_users_workstations() {
 #[tokio::test]
 async fn per_core_workers_serve_and_shut_down_gracefully() {
     let mut app = spawn_app_with(|c| c.http_workers = 2).await;
-    let mut r = app
-        .http
-        .get(app.url("/api/v1/events"))
-        .bearer_auth(&app.tokens.doctor)
-        .send()
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    read_until(&mut r, &mut buf, |b| b.contains("event: session")).await;
+    let (r, _) = subscribed(&app, &app.tokens.doctor).await;
     // Enough connections that both workers take some.
     let calls = (0..16).map(|_| {
         let (url, token) = (app.url("/api/v1/users"), app.tokens.admin.clone());
