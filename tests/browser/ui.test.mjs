@@ -323,6 +323,43 @@ try {
     await ctx.close();
   });
 
+  await test("where the page may not create notifications (Android), the service worker shows them", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, locale: "it-IT" });
+    await ctx.grantPermissions(["notifications"], { origin: BASE });
+    // Chrome on Android: permission granted, but `new Notification()` throws.
+    await ctx.addInitScript(() => {
+      const Real = window.Notification;
+      class AndroidLike extends Real { constructor() { throw new TypeError("Illegal constructor"); } }
+      window.Notification = AndroidLike;
+    });
+    const page = await ctx.newPage();
+    await page.clock.install();
+    await page.goto(demo.login_url);
+    await waitLevel(page, U1, "green");
+    // (waitForFunction does not await a promise: poll from here.)
+    const until = async (what, check) => {
+      const deadline = Date.now() + WAIT;
+      while (!(await page.evaluate(check))) {
+        if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await until("service worker active", async () => {
+      const r = await navigator.serviceWorker.getRegistration("/assets/");
+      return !!(r && r.active);
+    });
+    // The page's clock moves to the last half hour: yellow, and a notification.
+    const { body } = await api("GET", `/api/v1/users/${U1}/session`);
+    await page.clock.fastForward((body.remaining_seconds - 1800) * 1000);
+    await waitLevel(page, U1, "yellow");
+    await until("notification shown by the service worker", async () => {
+      const r = await navigator.serviceWorker.getRegistration("/assets/");
+      const shown = r ? await r.getNotifications() : [];
+      return shown.some((n) => n.body.includes("scade entro un'ora"));
+    });
+    await ctx.close();
+  });
+
   await test("logout ends the session", async () => {
     await phone.click('.who button[type="submit"]');
     await phone.waitForURL(BASE + "/login", { timeout: WAIT });

@@ -76,10 +76,24 @@
     return "Scade tra " + h + " h " + String(m).padStart(2, "0") + " min " + String(s).padStart(2, "0") + " s (" + at + ")";
   }
 
+  // Chrome on Android allows notifications only from a service worker: one is registered
+  // (secure pages only: HTTPS or localhost) and shows them when the page may not.
+  let notifier = null;
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/assets/notify-sw.js", { scope: "/assets/" })
+      .then(function (r) { notifier = r; })
+      .catch(function () { /* notifications stay on-screen announcements */ });
+  }
+
   function notify(card, text) {
     T.announce(text);
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    try { new Notification("tsgate", { body: text, tag: "tsgate-" + card.user }); } catch (e) { /* some browsers allow notifications only from a service worker */ }
+    const options = { body: text, tag: "tsgate-" + card.user };
+    try {
+      new Notification("tsgate", options);
+    } catch (e) {
+      if (notifier) notifier.showNotification("tsgate", options).catch(function () { /* announced anyway */ });
+    }
   }
 
   function render(card) {

@@ -28,6 +28,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../assets/admin.js"),
     ),
+    (
+        "notify-sw.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/notify-sw.js"),
+    ),
     ("flow.svg", "image/svg+xml", FLOW_SVG),
     (
         "favicon.svg",
