@@ -161,6 +161,20 @@ pub async fn start_mailboxes(
     Ok(mailboxes)
 }
 
+/// The HTTPS certificate and key files, read (`None`: plain HTTP).
+pub fn tls_settings(config: &Config) -> anyhow::Result<Option<tsgate_gateway::TlsSettings>> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    Ok(match (&config.tls_certificate, &config.tls_key) {
+        (Some(certificate), Some(key)) => Some(tsgate_gateway::TlsSettings {
+            certificate_chain_pem: read(certificate)?,
+            private_key_pem: read(key)?,
+        }),
+        _ => None,
+    })
+}
+
 /// The gateway configuration for this tsgate configuration.
 pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     let environment = config.environment()?;
@@ -171,18 +185,8 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
         ),
         None => None,
     };
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    };
-    let tls = match (&config.tls_certificate, &config.tls_key) {
-        (Some(certificate), Some(key)) => Some(tsgate_gateway::TlsSettings {
-            certificate_chain_pem: read(certificate)?,
-            private_key_pem: read(key)?,
-        }),
-        _ => None,
-    };
     let gateway = GatewayConfig {
-        tls,
+        tls: tls_settings(config)?,
         listen: config.listen,
         upstream_dem_base: environment.dem_base().to_owned(),
         upstream_a2f_base: environment.a2f_base().to_owned(),

@@ -50,21 +50,16 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
         }
     }
 
-    if let (Some(certificate), Some(key)) = (&config.tls_certificate, &config.tls_key) {
-        let read = |path: &std::path::Path| {
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        };
-        let checked = read(certificate).and_then(|certificate_chain_pem| {
-            tsgate_gateway::GatewayConfig {
-                tls: Some(tsgate_gateway::TlsSettings {
-                    certificate_chain_pem,
-                    private_key_pem: read(key)?,
-                }),
-                ..Default::default()
-            }
-            .validate()
-        });
+    if let Some(certificate) = &config.tls_certificate {
+        let checked = app::tls_settings(&config)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|tls| {
+                tsgate_gateway::GatewayConfig {
+                    tls,
+                    ..Default::default()
+                }
+                .validate()
+            });
         match checked {
             Ok(()) => println!("ok    HTTPS certificate and key {}", certificate.display()),
             Err(e) => {

@@ -13,15 +13,15 @@ use sistemats::sanitel::SanitelCertificate;
 use sistemats::{Password, Pin};
 use tsgate_mailbox::MailboxSettings;
 use tsgate_session::Actor;
-use tsgate_session::audit::{AdminAction, AdminEvent};
+use tsgate_session::audit::AdminAction;
 use tsgate_session::{Role, UserId, UserProfile};
 use tsgate_sim::{SimConfig, TestUser};
 use tsgate_store::{
-    AdminAudit, SqliteStore, UserMailbox, UserRepo, WorkstationRepo, WorkstationRole,
-    WorkstationToken,
+    SqliteStore, UserMailbox, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken,
 };
 
 use super::secrets::read_secret;
+use super::user::audit_as;
 use super::{Failure, run_gateway};
 use crate::app;
 use crate::cli::{DemoArgs, ImapSecurity};
@@ -197,7 +197,14 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
                     None,
                 )
                 .await?;
-            seeded_audit(store, AdminAction::UserAdded, Some(&id), "demo").await?;
+            audit_as(
+                store,
+                Actor::System,
+                AdminAction::UserAdded,
+                Some(&id),
+                "demo",
+            )
+            .await?;
         }
         seeded.push(DemoUser {
             user_id: user.user_id.clone(),
@@ -277,32 +284,16 @@ async fn demo_token(
     let (workstation, token) = store
         .create_workstation("Demo (ambulatorio)", WorkstationRole::Admin, &ids)
         .await?;
-    seeded_audit(
+    // What the demo sets up is in the audit too, by `system`.
+    audit_as(
         store,
+        Actor::System,
         AdminAction::WorkstationAdded,
         None,
         format!("workstation {} (admin), demo", workstation.id),
     )
     .await?;
     Ok(token)
-}
-
-/// What the demo set up is in the audit too, by `system`.
-async fn seeded_audit(
-    store: &SqliteStore,
-    action: AdminAction,
-    user: Option<&UserId>,
-    outcome: impl Into<String>,
-) -> anyhow::Result<()> {
-    let event = AdminEvent {
-        at: time::OffsetDateTime::now_utc(),
-        actor: Actor::System,
-        action,
-        user: user.cloned(),
-        outcome: outcome.into(),
-    };
-    store.record_admin(&event).await?;
-    Ok(())
 }
 
 /// Writes a file readable by its owner only (it holds a workstation token).

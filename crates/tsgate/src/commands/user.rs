@@ -43,9 +43,23 @@ pub async fn audit(
     user: Option<&UserId>,
     outcome: impl Into<String>,
 ) -> Result<(), Failure> {
+    audit_as(store, Actor::Cli, action, user, outcome)
+        .await
+        .map_err(Failure::Refused)
+}
+
+/// Records an administration change made by `actor` (`cli`, or `system` for the demo's
+/// seeding) in the audit table.
+pub async fn audit_as(
+    store: &SqliteStore,
+    actor: Actor,
+    action: AdminAction,
+    user: Option<&UserId>,
+    outcome: impl Into<String>,
+) -> anyhow::Result<()> {
     let event = AdminEvent {
         at: time::OffsetDateTime::now_utc(),
-        actor: Actor::Cli,
+        actor,
         action,
         user: user.cloned(),
         outcome: outcome.into(),
@@ -54,7 +68,6 @@ pub async fn audit(
         .record_admin(&event)
         .await
         .context("the change is saved, but the audit line could not be written")
-        .map_err(Failure::Refused)
 }
 
 /// A user id from the command line.
