@@ -15,9 +15,18 @@
 mod connect;
 pub mod extract;
 pub mod ocr;
-pub mod settings;
-pub mod state;
-pub mod status;
+/// The settings of one mailbox (a domain type: the store keeps them, the API edits them).
+pub mod settings {
+    pub use tsgate_session::mailbox::settings::*;
+}
+/// What a watcher has read of each folder (a domain type: the store keeps it).
+pub mod state {
+    pub use tsgate_session::mailbox::state::*;
+}
+/// The live state of a mailbox and its diagnostics (a domain type: the API shows it).
+pub mod status {
+    pub use tsgate_session::mailbox::status::*;
+}
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod watch;

@@ -1,10 +1,12 @@
 //! Audit events: who did what to whose code, when, with which outcome. Never the code itself
 //! (at most its [`SessionCode::hint`](sistemats::secret::SessionCode::hint)).
 //!
-//! Besides session events ([`AuditEvent`], written by the domain with each commit) the audit
-//! holds administration changes ([`AdminEvent`]: users, credentials, mailboxes,
-//! workstations), written by the admin API and the command line. Both read back as
-//! [`AuditEntry`].
+//! One model, three shapes:
+//! - [`AuditDraft`]: what a decision of the state machine produces (what, who, outcome);
+//! - [`AuditEntry`]: one stored line, either a session event (a draft placed on a session
+//!   key and a time, [`AuditEntry::session`]) or an administration change (users,
+//!   credentials, mailboxes, workstations; [`AuditEntry::admin`]);
+//! - [`AuditFilter`]: how lines are looked for.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,7 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ids::{Actor, Application, UserId};
+use crate::ids::{Actor, Application, SessionKey, UserId};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,20 +94,14 @@ named_kinds!(AuditKind, AdminAction);
 #[error("unknown audit kind")]
 pub struct UnknownAuditKind;
 
-/// One audit line, as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// When.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// Whose session.
-    pub user: UserId,
-    /// Prescriber or dispenser.
-    pub application: Application,
-    /// Who did it (workstation, mailbox, cli, system).
-    pub actor: Actor,
+/// One audit line as a decision produces it, before the manager places it on a session key
+/// and a time ([`AuditEntry::session`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditDraft {
     /// What.
     pub kind: AuditKind,
+    /// Who.
+    pub actor: Actor,
     /// Short outcome: `ok`, `sent`, `joined`, `mailed`, `issued`, `too_soon`, an error code…
     pub outcome: String,
     /// `…2920`: the last four characters of the code concerned, if any.
@@ -157,23 +153,6 @@ impl AdminAction {
             Self::WorkstationRevoked => "workstation_revoked",
         }
     }
-}
-
-/// One administration audit line. It never holds a secret: no password, PIN, code or
-/// workstation token, only ids, roles and short outcomes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdminEvent {
-    /// When.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// Who did it (`ws:<id>` of an admin workstation, `cli`).
-    pub actor: Actor,
-    /// What.
-    pub action: AdminAction,
-    /// The Sistema TS user concerned, if the change is about one.
-    pub user: Option<UserId>,
-    /// Short outcome: `ok`, or what was changed (`workstation <id> (staff)`).
-    pub outcome: String,
 }
 
 /// The kind of an audit line: a session event or an administration change. The two sets of
@@ -232,8 +211,9 @@ impl From<AdminAction> for AuditEntryKind {
     }
 }
 
-/// One line of the audit as read back: a session event ([`AuditEvent`]) or an
-/// administration change ([`AdminEvent`]), which has no application and may have no user.
+/// One line of the audit, as stored and read back: a session event or an administration
+/// change (which has no application and may have no user). It never holds a secret: no
+/// password, PIN, code or workstation token; at most a code's last four characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// When.
@@ -253,31 +233,89 @@ pub struct AuditEntry {
     pub code_hint: Option<String>,
 }
 
-impl From<AuditEvent> for AuditEntry {
-    fn from(e: AuditEvent) -> Self {
+impl AuditEntry {
+    /// A session event: `draft` happened to the session `key` at `at`.
+    pub fn session(at: OffsetDateTime, key: &SessionKey, draft: AuditDraft) -> Self {
         Self {
-            at: e.at,
-            user: Some(e.user),
-            application: Some(e.application),
-            actor: e.actor,
-            kind: AuditEntryKind::Session(e.kind),
-            outcome: e.outcome,
-            code_hint: e.code_hint,
+            at,
+            user: Some(key.user.clone()),
+            application: Some(key.application),
+            actor: draft.actor,
+            kind: AuditEntryKind::Session(draft.kind),
+            outcome: draft.outcome,
+            code_hint: draft.code_hint,
+        }
+    }
+
+    /// An administration change by `actor` (`ws:<id>` of an admin workstation, `cli`,
+    /// `system`), about `user` when it concerns one. `outcome` is `ok` or what was changed
+    /// (`workstation <id> (staff)`), never a secret.
+    pub fn admin(
+        at: OffsetDateTime,
+        actor: Actor,
+        action: AdminAction,
+        user: Option<UserId>,
+        outcome: impl Into<String>,
+    ) -> Self {
+        Self {
+            at,
+            user,
+            application: None,
+            actor,
+            kind: AuditEntryKind::Admin(action),
+            outcome: outcome.into(),
+            code_hint: None,
+        }
+    }
+
+    /// The session kind, for session events.
+    pub fn session_kind(&self) -> Option<AuditKind> {
+        match self.kind {
+            AuditEntryKind::Session(k) => Some(k),
+            AuditEntryKind::Admin(_) => None,
         }
     }
 }
 
-impl From<AdminEvent> for AuditEntry {
-    fn from(e: AdminEvent) -> Self {
-        Self {
-            at: e.at,
-            user: e.user,
-            application: None,
-            actor: e.actor,
-            kind: AuditEntryKind::Admin(e.action),
-            outcome: e.outcome,
-            code_hint: None,
-        }
+/// Filters for audit queries; `None` means "any". Results are newest first, session events
+/// and administration changes together.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this user.
+    pub user: Option<UserId>,
+    /// Only this actor.
+    pub actor: Option<Actor>,
+    /// Only this kind: a session kind or an administration action.
+    pub kind: Option<AuditEntryKind>,
+    /// At or after.
+    pub since: Option<OffsetDateTime>,
+    /// Strictly before.
+    pub until: Option<OffsetDateTime>,
+    /// At most this many (default [`AuditFilter::DEFAULT_LIMIT`], at most
+    /// [`AuditFilter::MAX_LIMIT`]).
+    pub limit: Option<u32>,
+}
+
+impl AuditFilter {
+    /// Lines returned when no limit is given.
+    pub const DEFAULT_LIMIT: u32 = 100;
+    /// The largest limit honoured.
+    pub const MAX_LIMIT: u32 = 10_000;
+
+    /// The limit to apply.
+    pub fn effective_limit(&self) -> u32 {
+        self.limit
+            .unwrap_or(Self::DEFAULT_LIMIT)
+            .clamp(1, Self::MAX_LIMIT)
+    }
+
+    /// Whether `entry` passes this filter (the limit aside).
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        self.user.as_ref().is_none_or(|u| entry.user.as_ref() == Some(u))
+            && self.actor.as_ref().is_none_or(|a| &entry.actor == a)
+            && self.kind.is_none_or(|k| entry.kind == k)
+            && self.since.is_none_or(|t| entry.at >= t)
+            && self.until.is_none_or(|t| entry.at < t)
     }
 }
 

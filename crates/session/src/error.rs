@@ -1,5 +1,9 @@
-//! Errors of session operations: each has a stable code, an HTTP status for the API and an
-//! Italian message that says what to do next. Internal causes stay out of the message.
+//! Errors of session operations: each has a stable code and an Italian message that says
+//! what to do next. Internal causes stay out of the message: they are kept as the error's
+//! `source`, for the log. (Which HTTP status each code gets is the gateway's business.)
+
+use std::error::Error as StdError;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -40,9 +44,10 @@ impl RejectReason {
 
 /// A session operation that did not succeed.
 ///
-/// `Display` is the Italian message for the doctor. Use [`SessionError::code`] and
-/// [`SessionError::http_status`] for the API body `{"error": {"code", "message"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// `Display` is the Italian message for the doctor; [`SessionError::code`] is the stable
+/// machine-readable code. Cheap to clone: requests that join a `create` in flight all get
+/// its error.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SessionError {
     /// The user is not configured in tsgate. HTTP 404.
     #[error("L'utente {0} non è configurato in tsgate: aggiungilo con «tsgate user add».")]
@@ -123,7 +128,8 @@ pub enum SessionError {
     #[error("Errore interno di tsgate: riprova; se si ripete, contatta l'assistenza.")]
     Internal {
         /// For the log; never shown to the doctor.
-        cause: String,
+        #[source]
+        source: Arc<dyn StdError + Send + Sync + 'static>,
     },
 }
 
@@ -147,25 +153,10 @@ impl SessionError {
         }
     }
 
-    /// The HTTP status the API should answer with.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::UnknownUser(_) | Self::NoCode(_) => 404,
-            Self::CredentialsMissing(_) | Self::CodeActive { .. } => 409,
-            Self::TooSoon { .. } => 429,
-            Self::Format(_) | Self::Rejected { .. } => 422,
-            Self::CredentialsRefused { .. } => 423,
-            Self::NoCertifiedMail | Self::MailSendFailed | Self::Upstream { .. } => 502,
-            Self::Unavailable { .. } => 503,
-            Self::Internal { .. } => 500,
-        }
-    }
-
-    /// The internal cause for the log, if any (never shown to users).
-    pub fn cause(&self) -> Option<&str> {
-        match self {
-            Self::Internal { cause } => Some(cause),
-            _ => None,
+    /// An internal failure caused by `source` (kept for the log).
+    pub fn internal(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        Self::Internal {
+            source: Arc::from(source.into()),
         }
     }
 
@@ -230,22 +221,19 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn statuses_and_codes() {
+    fn codes_and_messages() {
         let now = datetime!(2026-11-27 08:00 UTC);
-        let cases: Vec<(SessionError, u16, &str)> = vec![
+        let cases: Vec<(SessionError, &str)> = vec![
             (
                 SessionError::UnknownUser(UserId::new("X").unwrap()),
-                404,
                 "unknown_user",
             ),
             (
                 SessionError::CredentialsMissing(UserId::new("X").unwrap()),
-                409,
                 "credentials_missing",
             ),
             (
                 SessionError::NoCode(UserId::new("X").unwrap()),
-                404,
                 "no_code",
             ),
             (
@@ -253,7 +241,6 @@ mod tests {
                     until: "alle 10:00".into(),
                     expires_at: now,
                 },
-                409,
                 "code_active",
             ),
             (
@@ -261,50 +248,41 @@ mod tests {
                     when: "alle 10:00:00".into(),
                     retry_at: now,
                 },
-                429,
                 "too_soon",
             ),
-            (SessionError::Format(FormatError::Empty), 422, "format"),
+            (SessionError::Format(FormatError::Empty), "format"),
             (
                 SessionError::rejected(RejectReason::NotFound, now),
-                422,
                 "rejected",
             ),
             (
                 SessionError::rejected(RejectReason::Superseded, now),
-                422,
                 "rejected",
             ),
             (
                 SessionError::rejected(RejectReason::Expired { at: None }, now),
-                422,
                 "expired",
             ),
             (
                 SessionError::rejected(RejectReason::Revoked, now),
-                422,
                 "revoked",
             ),
             (
                 SessionError::rejected(RejectReason::WrongUser, now),
-                422,
                 "wrong_user",
             ),
             (
                 SessionError::credentials_refused(BlockKind::Password),
-                423,
                 "password_refused",
             ),
             (
                 SessionError::credentials_refused(BlockKind::Pin),
-                423,
                 "pin_refused",
             ),
-            (SessionError::NoCertifiedMail, 502, "no_certified_mail"),
-            (SessionError::MailSendFailed, 502, "mail_send_failed"),
+            (SessionError::NoCertifiedMail, "no_certified_mail"),
+            (SessionError::MailSendFailed, "mail_send_failed"),
             (
                 SessionError::unavailable(None, now),
-                503,
                 "upstream_unavailable",
             ),
             (
@@ -312,28 +290,22 @@ mod tests {
                     code: "9999".into(),
                     message: "x".into(),
                 },
-                502,
                 "upstream_error",
             ),
             (
-                SessionError::Internal {
-                    cause: "disk full".into(),
-                },
-                500,
+                SessionError::internal("disk full"),
                 "internal",
             ),
         ];
-        for (e, status, code) in cases {
-            assert_eq!(e.http_status(), status, "{e:?}");
+        for (e, code) in cases {
             assert_eq!(e.code(), code, "{e:?}");
             assert!(!e.to_string().is_empty());
         }
-        assert!(
-            !SessionError::Internal {
-                cause: "disk full".into()
-            }
-            .to_string()
-            .contains("disk")
+        let internal = SessionError::internal("disk full");
+        assert!(!internal.to_string().contains("disk"));
+        assert_eq!(
+            std::error::Error::source(&internal).map(ToString::to_string),
+            Some("disk full".to_owned())
         );
     }
 

@@ -6,8 +6,11 @@
 //!
 //! - [`machine::decide`] is the whole rule book as a pure function (tested exhaustively);
 //! - [`SessionManager`] does the I/O around it through the [`ports`] traits
-//!   ([`SessionStore`], [`UserDirectory`], [`AuditSink`], [`EventSink`]), the [`Upstream`]
+//!   ([`SessionStore`], [`UserDirectory`], [`AuditLog`], [`EventSink`]), the [`Upstream`]
 //!   trait (A2F) and a [`Clock`];
+//! - [`workstation`] holds the rule "who may use a code";
+//! - [`ports`] is every port a backend implements ([`Store`]); [`MemoryStore`] implements
+//!   them in memory;
 //! - [`normalize_code`] turns whatever a doctor pastes into a code;
 //! - [`SessionView`] is what workstations see: never the code.
 
@@ -18,6 +21,7 @@ pub mod error;
 pub mod ids;
 pub mod italy;
 pub mod machine;
+pub mod mailbox;
 mod manager;
 pub mod memory;
 pub mod policy;
@@ -26,10 +30,11 @@ pub mod record;
 pub mod upstream;
 pub mod user;
 pub mod view;
+pub mod workstation;
 
 pub use async_trait::async_trait;
 
-pub use audit::{AuditEvent, AuditKind};
+pub use audit::{AdminAction, AuditDraft, AuditEntry, AuditEntryKind, AuditFilter, AuditKind};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{FormatError, normalize_code};
 pub use error::{RejectReason, SessionError};
@@ -38,7 +43,10 @@ pub use machine::{Decision, Effect, Event, decide};
 pub use manager::{Ports, RequestOutcome, SessionManager};
 pub use memory::MemoryStore;
 pub use policy::Policy;
-pub use ports::{AuditSink, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
+pub use ports::{
+    AuditLog, BoxError, EventSink, Health, MailboxRepo, SessionChanged, SessionStore, Store,
+    StoreError, StoreResult, UserDirectory, WorkstationRepo,
+};
 pub use record::{
     BlockKind, CodeRequest, CodeSlot, CredentialsBlock, CurrentCode, EndReason, RecordedError,
     RequestStage, SessionRecord, UpstreamHealth,
@@ -46,5 +54,6 @@ pub use record::{
 pub use upstream::{CreateResult, RevokeOutcome, TokenCheck, Upstream, UpstreamError};
 pub use user::{Credentials, Environment, Identity, Role, UserProfile};
 pub use view::{Level, SessionView, StateName, ViewError};
+pub use workstation::{Caller, Workstation, WorkstationRole, WorkstationToken};
 
 pub use sistemats::secret::{Password, Pin, SessionCode};

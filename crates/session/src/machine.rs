@@ -8,7 +8,7 @@
 use sistemats::secret::SessionCode;
 use time::OffsetDateTime;
 
-use crate::audit::AuditKind;
+use crate::audit::{AuditDraft, AuditKind};
 use crate::error::{RejectReason, SessionError};
 use crate::ids::Actor;
 use crate::italy;
@@ -112,19 +112,6 @@ pub enum Event {
     },
 }
 
-/// One audit line without the key and time (added by the manager).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// What.
-    pub kind: AuditKind,
-    /// Who.
-    pub actor: Actor,
-    /// Short outcome.
-    pub outcome: String,
-    /// `…2920`.
-    pub code_hint: Option<String>,
-}
-
 /// What must happen after a decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -137,7 +124,7 @@ pub enum Effect {
     /// The visible state changed: tell every workstation (once).
     Notify,
     /// Write this audit line with the record.
-    Audit(AuditEntry),
+    Audit(AuditDraft),
 }
 
 /// The result of [`decide`].
@@ -160,7 +147,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn audit(&mut self, kind: AuditKind, actor: &Actor, outcome: &str, code: Option<&SessionCode>) {
-        self.effects.push(Effect::Audit(AuditEntry {
+        self.effects.push(Effect::Audit(AuditDraft {
             kind,
             actor: actor.clone(),
             outcome: outcome.to_owned(),

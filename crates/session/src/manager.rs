@@ -7,17 +7,18 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use sistemats::error::describe_chain;
 use sistemats::secret::SessionCode;
 use tokio::sync::{broadcast, watch};
 
-use crate::audit::{AuditEvent, AuditKind};
+use crate::audit::{AuditDraft, AuditEntry, AuditKind};
 use crate::clock::Clock;
 use crate::code::normalize_code;
 use crate::error::SessionError;
 use crate::ids::{Actor, SessionKey, UserId};
 use crate::machine::{Decision, Effect, Event, decide};
 use crate::policy::Policy;
-use crate::ports::{AuditSink, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
+use crate::ports::{AuditLog, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
 use crate::record::SessionRecord;
 use crate::upstream::Upstream;
 use crate::user::{Identity, UserProfile};
@@ -33,7 +34,7 @@ pub struct Ports {
     /// Session records (CAS).
     pub store: Arc<dyn SessionStore>,
     /// Audit lines that do not change a record.
-    pub audit: Arc<dyn AuditSink>,
+    pub audit: Arc<dyn AuditLog>,
     /// Users and credentials.
     pub directory: Arc<dyn UserDirectory>,
     /// The A2F service.
@@ -94,9 +95,7 @@ impl fmt::Debug for SessionManager {
 }
 
 fn internal(e: StoreError) -> SessionError {
-    SessionError::Internal {
-        cause: e.to_string(),
-    }
+    SessionError::internal(e)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -214,19 +213,11 @@ impl SessionManager {
                 .unwrap_or_else(|| SessionRecord::new(key.clone()));
             let now = ports.clock.now();
             let mut decision = decide(&current, event.clone(), now, &self.inner.policy);
-            let audit: Vec<AuditEvent> = decision
+            let audit: Vec<AuditEntry> = decision
                 .effects
                 .iter()
                 .filter_map(|e| match e {
-                    Effect::Audit(a) => Some(AuditEvent {
-                        at: now,
-                        user: key.user.clone(),
-                        application: key.application,
-                        actor: a.actor.clone(),
-                        kind: a.kind,
-                        outcome: a.outcome.clone(),
-                        code_hint: a.code_hint.clone(),
-                    }),
+                    Effect::Audit(a) => Some(AuditEntry::session(now, key, a.clone())),
                     _ => None,
                 })
                 .collect();
@@ -346,9 +337,7 @@ impl SessionManager {
         tokio::spawn(async move { this.execute(&profile, identity, &key, &by, effects).await })
             .await
             .unwrap_or_else(|e| {
-                Err(SessionError::Internal {
-                    cause: format!("session task failed: {e}"),
-                })
+                Err(SessionError::internal(format!("session task failed: {e}")))
             })
     }
 
@@ -486,19 +475,17 @@ impl SessionManager {
         let code = match normalize_code(raw) {
             Ok(code) => code,
             Err(e) => {
-                let event = AuditEvent {
-                    at: self.inner.ports.clock.now(),
-                    user: key.user.clone(),
-                    application: key.application,
-                    actor: by,
+                let draft = AuditDraft {
                     kind: AuditKind::Inserted,
+                    actor: by,
                     outcome: "format".into(),
                     code_hint: None,
                 };
+                let entry = AuditEntry::session(self.inner.ports.clock.now(), &key, draft);
                 self.inner
                     .ports
                     .audit
-                    .record(&event)
+                    .append(&entry)
                     .await
                     .map_err(internal)?;
                 return Err(e.into());
@@ -590,7 +577,7 @@ impl SessionManager {
             self.inner
                 .ports
                 .audit
-                .record(&closed.audit_event())
+                .append(&closed.audit_entry())
                 .await
                 .map_err(internal)?;
         }
@@ -613,7 +600,7 @@ impl SessionManager {
             self.inner
                 .ports
                 .audit
-                .record(&closed.audit_event())
+                .append(&closed.audit_entry())
                 .await
                 .map_err(internal)?;
         }
@@ -718,7 +705,7 @@ impl SessionManager {
     pub async fn tick(&self) -> Result<(), SessionError> {
         // A failed summary row must not stop expiry and re-verification.
         if let Err(e) = self.flush_uses(false).await {
-            tracing::warn!(error = %e, cause = e.cause().unwrap_or(""), "use summaries not audited");
+            tracing::warn!(error = %describe_chain(&e), "use summaries not audited");
         }
         let keys = self.inner.ports.store.keys().await.map_err(internal)?;
         for key in keys {
@@ -751,7 +738,7 @@ impl SessionManager {
             loop {
                 interval.tick().await;
                 if let Err(e) = this.tick().await {
-                    tracing::warn!(error = %e, cause = e.cause().unwrap_or(""), "session tick failed");
+                    tracing::warn!(error = %describe_chain(&e), "session tick failed");
                 }
             }
         })

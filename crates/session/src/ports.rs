@@ -1,36 +1,61 @@
-//! What the domain needs from the outside: persistence, users, audit, notifications.
+//! Every port a backend implements: session records, users, workstations, the audit and the
+//! mailboxes' settings and watch state. SQLite implements them now, PostgreSQL next, and
+//! [`crate::memory::MemoryStore`] for tests; [`Store`] is all of them together.
 //!
-//! Backends implement these (SQLite now, PostgreSQL next). They are object-safe
-//! (`Arc<dyn …>`) through `async_trait`.
+//! One style: `async_trait`, so that each is object-safe and used as `Arc<dyn …>`.
+
+use std::error::Error as StdError;
 
 use async_trait::async_trait;
+use time::Date;
 
-use crate::audit::AuditEvent;
-use crate::ids::{SessionKey, UserId};
+use crate::audit::{AuditEntry, AuditFilter};
+use crate::ids::{SessionKey, UserId, WorkstationId};
+use crate::mailbox::{UserMailbox, WatchState};
 use crate::record::SessionRecord;
 use crate::user::{Credentials, UserProfile};
 use crate::view::SessionView;
+use crate::workstation::{Workstation, WorkstationRole, WorkstationToken};
+use sistemats::secret::{Password, Pin};
+
+/// The cause of a backend failure, kept whole for the log.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A persistence failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The record changed since it was loaded (another node or task committed first).
-    #[error("concurrent update of the session record")]
+    /// The record changed since it was loaded (another node or task committed first), or
+    /// the row to create exists already.
+    #[error("concurrent update or duplicate row")]
     Conflict,
-    /// Anything else (I/O, database, decryption). The text is for logs and has no secrets.
-    #[error("store failure: {0}")]
-    Backend(String),
+    /// The row to change does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Anything else (I/O, database, decryption). The chain has no secrets: database
+    /// errors carry SQL text, never bound values.
+    #[error("store failure")]
+    Backend(#[source] BoxError),
 }
+
+impl StoreError {
+    /// Wraps any backend error, keeping it as the source.
+    pub fn backend(e: impl Into<BoxError>) -> Self {
+        Self::Backend(e.into())
+    }
+}
+
+/// A port's result.
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Session records, saved with compare-and-swap on `version`.
 ///
-/// `commit` writes the record and its audit events in ONE transaction, so that after a crash
+/// `commit` writes the record and its audit lines in ONE transaction, so that after a crash
 /// either both or neither are on disk. Several nodes single-flight `create` through this CAS:
 /// the record with `RequestStage::Creating` is the lease.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// The record of `key`, if one was ever committed.
-    async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError>;
+    async fn load(&self, key: &SessionKey) -> StoreResult<Option<SessionRecord>>;
 
     /// Stores `record` if the stored version is still `expected_version` (0: no row yet),
     /// with version `expected_version + 1`, together with `audit`. Returns
@@ -39,27 +64,105 @@ pub trait SessionStore: Send + Sync {
         &self,
         record: &SessionRecord,
         expected_version: u64,
-        audit: &[AuditEvent],
-    ) -> Result<(), StoreError>;
+        audit: &[AuditEntry],
+    ) -> StoreResult<()>;
 
     /// Keys of every stored record (for periodic expiry checks).
-    async fn keys(&self) -> Result<Vec<SessionKey>, StoreError>;
+    async fn keys(&self) -> StoreResult<Vec<SessionKey>>;
 }
 
-/// Audit events that do not change a record (uses, copies, format errors).
+/// The audit trail: session events and administration changes in one table.
 #[async_trait]
-pub trait AuditSink: Send + Sync {
-    /// Appends one event.
-    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
+pub trait AuditLog: Send + Sync {
+    /// Appends one line (session events that change a record come with
+    /// [`SessionStore::commit`] instead).
+    async fn append(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Lines matching `filter`, newest first, at most [`AuditFilter::effective_limit`].
+    async fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// Users and their credentials.
 #[async_trait]
 pub trait UserDirectory: Send + Sync {
     /// The profile of `user`.
-    async fn user(&self, user: &UserId) -> Result<Option<UserProfile>, StoreError>;
+    async fn user(&self, user: &UserId) -> StoreResult<Option<UserProfile>>;
     /// Password, PIN and their revision.
-    async fn credentials(&self, user: &UserId) -> Result<Option<Credentials>, StoreError>;
+    async fn credentials(&self, user: &UserId) -> StoreResult<Option<Credentials>>;
+    /// Creates or updates a user's profile.
+    async fn put_user(&self, profile: &UserProfile) -> StoreResult<()>;
+    /// Every user, by id.
+    async fn list_users(&self) -> StoreResult<Vec<UserProfile>>;
+    /// Removes a user with credentials, mailbox and session (the audit stays). `false` if
+    /// absent.
+    async fn remove_user(&self, user: &UserId) -> StoreResult<bool>;
+    /// Sets password and PIN (encrypted at rest); returns the new credentials revision.
+    /// When `password_changed_on` is given, the profile's password change date is updated.
+    async fn set_credentials(
+        &self,
+        user: &UserId,
+        password: &Password,
+        pin: &Pin,
+        password_changed_on: Option<Date>,
+    ) -> StoreResult<i64>;
+}
+
+/// Registered workstations.
+#[async_trait]
+pub trait WorkstationRepo: Send + Sync {
+    /// Registers a workstation; the token is returned once and only its hash is kept.
+    async fn create_workstation(
+        &self,
+        name: &str,
+        role: WorkstationRole,
+        users: &[UserId],
+    ) -> StoreResult<(Workstation, WorkstationToken)>;
+    /// The live (not revoked) workstation holding `token`.
+    async fn authenticate(&self, token: &WorkstationToken) -> StoreResult<Option<Workstation>>;
+    /// One workstation (revoked ones included).
+    async fn workstation(&self, id: &WorkstationId) -> StoreResult<Option<Workstation>>;
+    /// Every workstation, oldest first (revoked ones included).
+    async fn list_workstations(&self) -> StoreResult<Vec<Workstation>>;
+    /// Replaces the list of users a workstation may act for.
+    async fn set_workstation_users(&self, id: &WorkstationId, users: &[UserId])
+    -> StoreResult<()>;
+    /// Revokes a workstation (its token stops working). `false` if absent or already
+    /// revoked.
+    async fn revoke_workstation(&self, id: &WorkstationId) -> StoreResult<bool>;
+}
+
+/// Certified-mailbox settings of each user, and what each watcher has read.
+#[async_trait]
+pub trait MailboxRepo: Send + Sync {
+    /// Sets the certified-mailbox settings (the password encrypted at rest).
+    async fn set_mailbox(&self, user: &UserId, mailbox: &UserMailbox) -> StoreResult<()>;
+    /// The certified-mailbox settings.
+    async fn mailbox(&self, user: &UserId) -> StoreResult<Option<UserMailbox>>;
+    /// Removes the mailbox settings. `false` if absent.
+    async fn remove_mailbox(&self, user: &UserId) -> StoreResult<bool>;
+    /// Every user's mailbox settings, by user id (for starting the watchers).
+    async fn list_mailboxes(&self) -> StoreResult<Vec<(UserId, UserMailbox)>>;
+    /// What the watcher of the mailbox `mailbox` ([`UserMailbox::mailbox_key`]) has read.
+    async fn watch_state(&self, mailbox: &str) -> StoreResult<Option<WatchState>>;
+    /// Records what the watcher of `mailbox` has read, so that a restart reads nothing twice.
+    async fn set_watch_state(&self, mailbox: &str, state: &WatchState) -> StoreResult<()>;
+}
+
+/// Whether the backend answers (for `/readyz`).
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// `Ok` when a trivial query succeeds.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Everything a tsgate backend provides.
+pub trait Store:
+    SessionStore + AuditLog + UserDirectory + WorkstationRepo + MailboxRepo + Health
+{
+}
+
+impl<T> Store for T where
+    T: SessionStore + AuditLog + UserDirectory + WorkstationRepo + MailboxRepo + Health
+{
 }
 
 /// A change of one session, for live updates (SSE).

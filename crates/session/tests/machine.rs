@@ -202,7 +202,7 @@ fn min_interval_between_creates() {
         T0 + Duration::seconds(30),
     );
     let err = d2.outcome.clone().unwrap_err();
-    assert_eq!(err.http_status(), 429);
+    assert_eq!(err.code(), "too_soon");
     assert_eq!(
         err.to_string(),
         "Un codice è stato richiesto da poco: controlla la casella di posta certificata. Potrai richiederne un altro alle 08:01:00."
@@ -263,7 +263,6 @@ fn request_while_active_needs_confirmation() {
         T0 + Duration::hours(1),
     );
     let e = d.outcome.clone().unwrap_err();
-    assert_eq!(e.http_status(), 409);
     assert_eq!(e.code(), "code_active");
     assert!(
         e.to_string().contains("valido fino al 28/11 alle 00:00"),
@@ -361,7 +360,7 @@ fn rejected_codes_never_replace_a_good_one() {
     ] {
         let d = checked(&r, B, Ok(result), t);
         let e = d.outcome.clone().unwrap_err();
-        assert_eq!((e.http_status(), e.code()), (422, reason));
+        assert_eq!(e.code(), reason);
         assert_eq!(d.next.code, r.code, "{reason}");
         assert_eq!(
             d.next.last_error, None,
@@ -504,7 +503,7 @@ fn dem_9101_makes_suspect_then_resolves() {
         }),
         t,
     );
-    assert_eq!(down.outcome.unwrap_err().http_status(), 503);
+    assert_eq!(down.outcome.unwrap_err().code(), "upstream_unavailable");
     assert_eq!(state(&down.next, t).state, StateName::Suspect);
     assert!(calls(&step(&down.next, Event::Tick, t + Duration::seconds(10))).is_empty());
     assert_eq!(
@@ -548,7 +547,7 @@ fn password_refused_blocks_every_automatic_call_until_changed() {
         T0,
     );
     let e = d.outcome.clone().unwrap_err();
-    assert_eq!((e.http_status(), e.code()), (423, "password_refused"));
+    assert_eq!(e.code(), "password_refused");
     let v = state(&d.next, T0);
     assert_eq!(v.state, StateName::CredentialsRefused);
     assert!(v.last_error.unwrap().message.contains("password"));
@@ -627,15 +626,14 @@ fn blocked_suspect_is_rechecked_when_credentials_change() {
 }
 
 #[test]
-fn create_errors_map_to_statuses_and_release_the_lease() {
-    for (error, status, c) in [
-        (UpstreamError::NoCertifiedMail, 502, "no_certified_mail"),
-        (UpstreamError::MailSendFailed, 502, "mail_send_failed"),
+fn create_errors_map_to_codes_and_release_the_lease() {
+    for (error, c) in [
+        (UpstreamError::NoCertifiedMail, "no_certified_mail"),
+        (UpstreamError::MailSendFailed, "mail_send_failed"),
         (
             UpstreamError::Unavailable {
                 detail: "503".into(),
             },
-            503,
             "upstream_unavailable",
         ),
         (
@@ -643,7 +641,6 @@ fn create_errors_map_to_statuses_and_release_the_lease() {
                 code: "9999".into(),
                 message: "Errore di sistema".into(),
             },
-            502,
             "upstream_error",
         ),
     ] {
@@ -665,7 +662,7 @@ fn create_errors_map_to_statuses_and_release_the_lease() {
             T0,
         );
         let e = d.outcome.clone().unwrap_err();
-        assert_eq!((e.http_status(), e.code()), (status, c));
+        assert_eq!(e.code(), c);
         assert!(d.next.request.is_none());
         assert_eq!(state(&d.next, T0).state, StateName::None);
         assert_eq!(state(&d.next, T0).last_error.unwrap().code, c);
@@ -719,7 +716,7 @@ fn copy_is_audited_and_needs_a_code() {
     let d = step(&active_a(), Event::CodeCopied { by: ws("1") }, T0);
     assert_eq!(audits(&d), vec![(AuditKind::Copied, "ok".into())]);
     let d = step(&fresh(), Event::CodeCopied { by: ws("1") }, T0);
-    assert_eq!(d.outcome.unwrap_err().http_status(), 404);
+    assert_eq!(d.outcome.unwrap_err().code(), "no_code");
 }
 
 #[test]

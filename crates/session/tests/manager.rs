@@ -73,7 +73,7 @@ fn ws(n: usize) -> Actor {
 fn env(fake: Fake) -> Env {
     let store = Arc::new(MemoryStore::new());
     let user = UserId::new("PROVAX00X00X000Y").unwrap();
-    store.put_user(UserProfile {
+    store.insert_user(UserProfile {
         user_id: user.clone(),
         fiscal_code: "PROVAX00X00X000Y".into(),
         region: "130".into(),
@@ -85,7 +85,7 @@ fn env(fake: Fake) -> Env {
         role: Role::Titolare,
         password_changed_at: None,
     });
-    store.set_credentials(
+    store.insert_credentials(
         &user,
         Credentials {
             password: "pw".into(),
@@ -138,9 +138,9 @@ async fn forty_concurrent_requests_make_exactly_one_create() {
     // Hold the create until all 40 requests were recorded (one sent, 39 joined).
     while e
         .store
-        .audit_events()
+        .audit_entries()
         .iter()
-        .filter(|a| a.kind == AuditKind::Requested)
+        .filter(|a| a.session_kind() == Some(AuditKind::Requested))
         .count()
         < 40
     {
@@ -162,9 +162,9 @@ async fn forty_concurrent_requests_make_exactly_one_create() {
     );
     let outcomes: Vec<String> = e
         .store
-        .audit_events()
+        .audit_entries()
         .iter()
-        .filter(|a| a.kind == AuditKind::Requested)
+        .filter(|a| a.session_kind() == Some(AuditKind::Requested))
         .map(|a| a.outcome.clone())
         .collect();
     assert_eq!(outcomes.iter().filter(|o| *o == "sent").count(), 1);
@@ -180,9 +180,9 @@ async fn conflict_min_interval_and_replacement() {
     assert!(!first.joined);
     assert_eq!(first.view.state, StateName::Active);
     let err = e.manager.request(&e.user, false, ws(2)).await.unwrap_err();
-    assert_eq!(err.http_status(), 409);
+    assert_eq!(err.code(), "code_active");
     let err = e.manager.request(&e.user, true, ws(2)).await.unwrap_err();
-    assert_eq!(err.http_status(), 429);
+    assert_eq!(err.code(), "too_soon");
     assert_eq!(e.fake.creates.load(Ordering::SeqCst), 1);
     e.clock.advance(Duration::seconds(60));
     *e.fake.create_result.lock().unwrap() = Some(Ok(CreateResult::Mailed));
@@ -213,13 +213,13 @@ async fn pasted_code_is_normalised_verified_and_announced_once() {
         .submit_code(&e.user, OTHER, ws(2))
         .await
         .unwrap_err();
-    assert_eq!((err.http_status(), err.code()), (422, "rejected"));
+    assert_eq!(err.code(), "rejected");
     let err = e
         .manager
         .submit_code(&e.user, "12345", ws(2))
         .await
         .unwrap_err();
-    assert_eq!((err.http_status(), err.code()), (422, "format"));
+    assert_eq!(err.code(), "format");
     assert_eq!(
         e.manager.status(&e.user).await.unwrap().state,
         StateName::Active
@@ -240,15 +240,15 @@ async fn pasted_code_is_normalised_verified_and_announced_once() {
             .expose_secret(),
         ISSUED
     );
-    let kinds: Vec<(AuditKind, String)> = e
+    let kinds: Vec<(Option<AuditKind>, String)> = e
         .store
-        .audit_events()
+        .audit_entries()
         .into_iter()
-        .map(|a| (a.kind, a.outcome))
+        .map(|a| (a.session_kind(), a.outcome))
         .collect();
-    assert!(kinds.contains(&(AuditKind::Copied, "ok".into())));
-    assert!(kinds.contains(&(AuditKind::Inserted, "format".into())));
-    assert!(kinds.contains(&(AuditKind::Rejected, "rejected".into())));
+    assert!(kinds.contains(&(Some(AuditKind::Copied), "ok".into())));
+    assert!(kinds.contains(&(Some(AuditKind::Inserted), "format".into())));
+    assert!(kinds.contains(&(Some(AuditKind::Rejected), "rejected".into())));
 }
 
 #[tokio::test]
@@ -274,8 +274,8 @@ async fn dem_9101_re_verifies_and_every_workstation_sees_the_revocation() {
             .code_for_proxy(&e.user)
             .await
             .unwrap_err()
-            .http_status(),
-        404
+            .code(),
+        "no_code"
     );
 }
 
@@ -284,23 +284,23 @@ async fn refused_password_stops_calls_until_credentials_change() {
     let e = env(Fake::default());
     *e.fake.create_result.lock().unwrap() = Some(Err(UpstreamError::PasswordRefused));
     let err = e.manager.request(&e.user, false, ws(1)).await.unwrap_err();
-    assert_eq!((err.http_status(), err.code()), (423, "password_refused"));
+    assert_eq!(err.code(), "password_refused");
     e.clock.advance(Duration::minutes(10));
     assert_eq!(
         e.manager
             .request(&e.user, false, ws(1))
             .await
             .unwrap_err()
-            .http_status(),
-        423
+            .code(),
+        "password_refused"
     );
     assert_eq!(
         e.manager
             .submit_code(&e.user, ISSUED, ws(1))
             .await
             .unwrap_err()
-            .http_status(),
-        423
+            .code(),
+        "password_refused"
     );
     assert_eq!(e.fake.creates.load(Ordering::SeqCst), 1);
     assert_eq!(e.fake.checks.load(Ordering::SeqCst), 0);
@@ -309,7 +309,7 @@ async fn refused_password_stops_calls_until_credentials_change() {
         StateName::CredentialsRefused
     );
 
-    e.store.set_credentials(
+    e.store.insert_credentials(
         &e.user,
         Credentials {
             password: "new".into(),
@@ -333,9 +333,9 @@ async fn revoke_and_expiry_by_tick() {
     assert_eq!(v.state, StateName::Expired);
     assert!(
         e.store
-            .audit_events()
+            .audit_entries()
             .iter()
-            .any(|a| a.kind == AuditKind::Expired)
+            .any(|a| a.session_kind() == Some(AuditKind::Expired))
     );
 
     let e = env(Fake::default());
@@ -350,10 +350,10 @@ async fn unknown_user_and_missing_credentials() {
     let e = env(Fake::default());
     let nobody = UserId::new("NOBODY").unwrap();
     assert_eq!(
-        e.manager.status(&nobody).await.unwrap_err().http_status(),
-        404
+        e.manager.status(&nobody).await.unwrap_err().code(),
+        "unknown_user"
     );
-    e.store.put_user(UserProfile {
+    e.store.insert_user(UserProfile {
         user_id: nobody.clone(),
         ..e.store_profile()
     });

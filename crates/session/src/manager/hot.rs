@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::lock;
-use crate::audit::{AuditEvent, AuditKind};
+use crate::audit::{AuditDraft, AuditEntry, AuditKind};
 use crate::ids::{Actor, SessionKey, UserId};
 use crate::record::{CurrentCode, SessionRecord};
 use crate::user::UserProfile;
@@ -123,12 +123,9 @@ pub(super) struct UseSummary {
 
 impl UseSummary {
     /// The audit row: kind `used`, at the last call, outcome `ok: N calls from … to …`.
-    pub(super) fn audit_event(&self) -> AuditEvent {
+    pub(super) fn audit_entry(&self) -> AuditEntry {
         let fmt = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
-        AuditEvent {
-            at: self.window.last,
-            user: self.key.user.clone(),
-            application: self.key.application,
+        let draft = AuditDraft {
             actor: self.actor.clone(),
             kind: AuditKind::Used,
             outcome: format!(
@@ -138,7 +135,8 @@ impl UseSummary {
                 fmt(self.window.last)
             ),
             code_hint: Some(self.code.hint()),
-        }
+        };
+        AuditEntry::session(self.window.last, &self.key, draft)
     }
 }
 
@@ -268,7 +266,7 @@ mod tests {
     fn setup() -> (Arc<MemoryStore>, ManualClock, SessionManager, UserId) {
         let store = Arc::new(MemoryStore::new());
         let user = UserId::new("PROVAX00X00X000Y").unwrap();
-        store.put_user(UserProfile {
+        store.insert_user(UserProfile {
             user_id: user.clone(),
             fiscal_code: "PROVAX00X00X000Y".into(),
             region: "130".into(),
@@ -280,7 +278,7 @@ mod tests {
             role: Role::Titolare,
             password_changed_at: None,
         });
-        store.set_credentials(
+        store.insert_credentials(
             &user,
             Credentials {
                 password: "pw".into(),
@@ -304,11 +302,11 @@ mod tests {
         Actor::Workstation(WorkstationId(format!("w{n}")))
     }
 
-    fn used(store: &MemoryStore) -> Vec<AuditEvent> {
+    fn used(store: &MemoryStore) -> Vec<AuditEntry> {
         store
-            .audit_events()
+            .audit_entries()
             .into_iter()
-            .filter(|e| e.kind == AuditKind::Used)
+            .filter(|e| e.session_kind() == Some(AuditKind::Used))
             .collect()
     }
 
@@ -353,7 +351,7 @@ mod tests {
         assert_eq!(used(&store).len(), 4);
         m.flush_uses(true).await.unwrap();
         assert_eq!(used(&store).len(), 5);
-        assert!(!format!("{:?}", store.audit_events()).contains(CODE));
+        assert!(!format!("{:?}", store.audit_entries()).contains(CODE));
     }
 
     #[tokio::test]

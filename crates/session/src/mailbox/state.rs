@@ -26,7 +26,7 @@ pub struct WatchState {
 impl WatchState {
     /// The last UID handled in `folder`; a changed UIDVALIDITY restarts from zero (the
     /// age check then keeps old mails out). Returns whether the state changed.
-    pub(crate) fn last_uid(&mut self, folder: &str, uid_validity: u32) -> (u32, bool) {
+    pub fn last_uid(&mut self, folder: &str, uid_validity: u32) -> (u32, bool) {
         let entry = self.folders.entry(folder.to_owned()).or_default();
         if entry.uid_validity != uid_validity {
             *entry = FolderState {
@@ -39,7 +39,7 @@ impl WatchState {
     }
 
     /// Records that `uid` was handled. Returns whether the state changed.
-    pub(crate) fn advance(&mut self, folder: &str, uid_validity: u32, uid: u32) -> bool {
+    pub fn advance(&mut self, folder: &str, uid_validity: u32, uid: u32) -> bool {
         let entry = self.folders.entry(folder.to_owned()).or_default();
         if entry.uid_validity == uid_validity && uid > entry.last_uid {
             entry.last_uid = uid;

@@ -105,7 +105,7 @@ pub struct MailboxStatus {
 
 impl MailboxStatus {
     /// Adds or replaces the diagnostic of the same kind and user.
-    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics
             .retain(|d| !(d.code == diagnostic.code && d.user == diagnostic.user));
         if diagnostic.is_error() {
@@ -115,7 +115,7 @@ impl MailboxStatus {
     }
 
     /// Removes the diagnostics of these kinds (for every user when `user` is `None`).
-    pub(crate) fn clear(&mut self, codes: &[DiagnosticCode], user: Option<&str>) {
+    pub fn clear(&mut self, codes: &[DiagnosticCode], user: Option<&str>) {
         self.diagnostics.retain(|d| {
             !(codes.contains(&d.code) && (user.is_none() || d.user.as_deref() == user))
         });
@@ -123,46 +123,46 @@ impl MailboxStatus {
 }
 
 /// Italian texts, in one place so that they stay consistent.
-pub(crate) mod text {
-    pub(crate) fn login_refused() -> String {
+pub mod text {
+    pub fn login_refused() -> String {
         "La casella ha rifiutato utente o password: correggili nelle impostazioni della casella \
          (se la password è stata cambiata di recente, inserisci quella nuova)."
             .into()
     }
 
-    pub(crate) fn tls(host: &str, detail: &str) -> String {
+    pub fn tls(host: &str, detail: &str) -> String {
         format!(
             "Connessione sicura con {host} non riuscita ({detail}): controlla il nome del server \
              nelle impostazioni della casella; per un server interno indica il certificato CA."
         )
     }
 
-    pub(crate) fn connection(host: &str, port: u16, detail: &str) -> String {
+    pub fn connection(host: &str, port: u16, detail: &str) -> String {
         format!(
             "Impossibile collegarsi alla casella {host}:{port} ({detail}): controlla indirizzo e \
              porta nelle impostazioni e la connessione a Internet del server; nuovo tentativo a breve."
         )
     }
 
-    pub(crate) fn lost(host: &str) -> String {
+    pub fn lost(host: &str) -> String {
         format!("Collegamento con la casella {host} interrotto: nuovo tentativo a breve.")
     }
 
-    pub(crate) fn protocol(detail: &str) -> String {
+    pub fn protocol(detail: &str) -> String {
         format!(
             "Il server della casella ha risposto in modo inatteso ({detail}): nuovo tentativo a breve; \
              se si ripete, verifica che sia un server IMAP."
         )
     }
 
-    pub(crate) fn quota(percent: u8) -> String {
+    pub fn quota(percent: u8) -> String {
         format!(
             "Casella piena al {percent}%: libera spazio (svuota cestino, posta inviata e vecchie mail \
              con allegati), altrimenti la mail con il codice non può arrivare."
         )
     }
 
-    pub(crate) fn no_mail(minutes: u64, quota: Option<u8>) -> String {
+    pub fn no_mail(minutes: u64, quota: Option<u8>) -> String {
         let full = match quota {
             Some(p) if p >= 90 => format!(" La casella è piena al {p}%: libera spazio."),
             _ => String::new(),
@@ -175,26 +175,26 @@ pub(crate) mod text {
         )
     }
 
-    pub(crate) fn junk(folder: &str) -> String {
+    pub fn junk(folder: &str) -> String {
         format!(
             "Trovato nella cartella Spam («{folder}»): aggiungi il mittente ai contatti della casella, \
              così le prossime mail arriveranno nella posta in arrivo."
         )
     }
 
-    pub(crate) fn rejected() -> String {
+    pub fn rejected() -> String {
         "Codice trovato nella mail ma rifiutato dal Sistema TS (forse è di un'altra richiesta o è \
          già scaduto): richiedi un nuovo codice, o incollalo a mano se la mail è recente."
             .into()
     }
 
-    pub(crate) fn unreadable() -> String {
+    pub fn unreadable() -> String {
         "Mail del Sistema TS trovata, ma il codice non è leggibile automaticamente: aprila e incolla \
          il codice a mano."
             .into()
     }
 
-    pub(crate) fn gave_up(minutes: u64) -> String {
+    pub fn gave_up(minutes: u64) -> String {
         format!(
             "Nessun codice ricevuto in {minutes} minuti: la ricerca è sospesa. Controlla la casella \
              e richiedi un nuovo codice, oppure incollalo a mano."
