@@ -2,62 +2,93 @@
 //!
 //! A workstation proves itself with a random token (`Authorization: Bearer …` on the API,
 //! the first path segment or `X-Tsgate-Token` on the proxy). Only the SHA-256 of the token
-//! is stored and looked up: a stolen database does not give working tokens, and the hash
-//! comparison is constant-time wherever two hashes are compared in memory.
+//! is stored and looked up (`WorkstationToken::hash`): a stolen database does not give
+//! working tokens. Recently authenticated workstations are cached a few seconds
+//! ([`WorkstationCache`]).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use tsgate_store::WorkstationToken;
+use tsgate_session::{Caller, StoreResult, UserId, Workstation, WorkstationRepo, WorkstationToken};
 
 use crate::config::RateQuota;
 use crate::error::ApiError;
-use crate::ports::{Caller, Role};
 use crate::state::AppState;
 
-/// The SHA-256 of a workstation token: what the store keeps and looks up.
-#[derive(Clone, Copy)]
-pub struct TokenHash(pub [u8; 32]);
+/// How long an authenticated workstation is trusted without asking the database again.
+/// A revocation through this process (API, UI) takes effect at once; one made by another
+/// process (`tsgate workstation revoke`) within this time.
+const WORKSTATION_TTL: Duration = Duration::from_secs(5);
 
-impl TokenHash {
-    /// Hashes a token as given (no trimming: tokens are machine-generated).
-    pub fn of(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
-    }
+/// Entries kept before expired ones are swept.
+const WORKSTATION_CACHE_SWEEP: usize = 4096;
 
-    /// The raw hash.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Lowercase hex, e.g. for a database column.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
+/// Workstations recently authenticated, by token hash, in front of the store: every proxied
+/// call and API request authenticates its workstation, and this keeps the database off that
+/// hot path. Owned by the application state (one per gateway, dropped with it). Unknown
+/// tokens are never cached, so a new workstation works at once.
+pub struct WorkstationCache {
+    repo: Arc<dyn WorkstationRepo>,
+    entries: Mutex<HashMap<[u8; 32], (Instant, Workstation)>>,
 }
 
-impl PartialEq for TokenHash {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-
-impl Eq for TokenHash {}
-
-impl fmt::Debug for TokenHash {
+impl fmt::Debug for WorkstationCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A hash prefix identifies a row for support without helping anyone.
-        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+        f.debug_struct("WorkstationCache")
+            .field("entries", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkstationCache {
+    /// A cache in front of `repo`.
+    pub fn new(repo: Arc<dyn WorkstationRepo>) -> Self {
+        Self {
+            repo,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 32], (Instant, Workstation)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live workstation holding `token`, if any.
+    pub async fn authenticate(&self, token: &WorkstationToken) -> StoreResult<Option<Workstation>> {
+        let key = token.hash();
+        if let Some((at, ws)) = self.lock().get(&key)
+            && at.elapsed() < WORKSTATION_TTL
+        {
+            return Ok(Some(ws.clone()));
+        }
+        let found = self
+            .repo
+            .authenticate(token)
+            .await?
+            .filter(Workstation::is_live);
+        if let Some(ws) = &found {
+            let mut entries = self.lock();
+            if entries.len() >= WORKSTATION_CACHE_SWEEP {
+                entries.retain(|_, (at, _)| at.elapsed() < WORKSTATION_TTL);
+            }
+            entries.insert(key, (Instant::now(), ws.clone()));
+        }
+        Ok(found)
+    }
+
+    /// Forgets every cached workstation (after a revocation or a user removal).
+    pub fn forget_all(&self) {
+        self.lock().clear();
     }
 }
 
@@ -132,14 +163,13 @@ pub(crate) async fn authenticate(
     limiter: &WorkstationLimiter,
 ) -> Result<Caller, AuthFailure> {
     let workstation = state
-        .backends()
-        .workstations
+        .workstations()
         .authenticate(&WorkstationToken::new(token))
         .await
-        .map_err(|e| AuthFailure::Backend(e.0))?
+        .map_err(AuthFailure::Backend)?
         .ok_or(AuthFailure::Invalid)?;
     limiter
-        .check(&workstation.id)
+        .check(&workstation.id.0)
         .map_err(|wait| AuthFailure::RateLimited(wait.as_secs().max(1)))?;
     Ok(Caller {
         workstation,
@@ -152,7 +182,7 @@ pub(crate) async fn authenticate(
 pub(crate) enum AuthFailure {
     Invalid,
     RateLimited(u64),
-    Backend(String),
+    Backend(tsgate_session::StoreError),
 }
 
 impl From<AuthFailure> for ApiError {
@@ -162,7 +192,7 @@ impl From<AuthFailure> for ApiError {
             AuthFailure::RateLimited(secs) => ApiError::RateLimited {
                 retry_after_seconds: secs,
             },
-            AuthFailure::Backend(cause) => ApiError::Internal(cause),
+            AuthFailure::Backend(cause) => ApiError::Store(cause),
         }
     }
 }
@@ -183,7 +213,7 @@ impl FromRequestParts<AppState> for Authed {
         if let Some(caller) = parts.extensions.get::<Caller>().cloned() {
             state
                 .api_limiter()
-                .check(&caller.workstation.id)
+                .check(&caller.workstation.id.0)
                 .map_err(|wait| ApiError::RateLimited {
                     retry_after_seconds: wait.as_secs().max(1),
                 })?;
@@ -205,45 +235,28 @@ impl FromRequestParts<AppState> for AdminAuthed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Authed(actor) = Authed::from_request_parts(parts, state).await?;
-        if actor.workstation.role != Role::Admin {
+        if !actor.workstation.may_administer() {
             return Err(ApiError::AdminOnly);
         }
         Ok(AdminAuthed(actor))
     }
 }
 
-impl Caller {
-    /// `Ok` when this caller may act for `user`, else the API's 403.
-    /// Also parses the id: a workstation can list only valid ids, so an invalid one is
-    /// refused the same way.
-    pub(crate) fn require_user(&self, user: &str) -> Result<tsgate_session::UserId, ApiError> {
-        if self.workstation.may_act_for(user) {
-            tsgate_session::UserId::new(user).map_err(|_| ApiError::UnknownUser)
-        } else {
-            Err(ApiError::NotAllowedForUser {
-                user: user.to_owned(),
-            })
-        }
+/// The user `user` if `caller` may act for it (the rule is the domain's
+/// [`Workstation::may_act_for`]), else the API's 403. An id that is not even valid cannot be
+/// in a workstation's list, so it is refused the same way.
+pub(crate) fn act_for(caller: &Caller, user: &str) -> Result<UserId, ApiError> {
+    match UserId::new(user) {
+        Ok(id) if caller.workstation.may_act_for(&id) => Ok(id),
+        _ => Err(ApiError::NotAllowedForUser {
+            user: user.to_owned(),
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_hash_stably() {
-        let a = WorkstationToken::generate().expose_secret().to_owned();
-        let b = WorkstationToken::generate().expose_secret().to_owned();
-        assert_eq!(TokenHash::of(&a).0, WorkstationToken::new(a.clone()).hash());
-        assert_eq!(TokenHash::of(&a), TokenHash::of(&a));
-        assert_ne!(TokenHash::of(&a), TokenHash::of(&b));
-        assert_eq!(
-            TokenHash::of("abc").to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert!(!format!("{:?}", TokenHash::of(&a)).contains(&TokenHash::of(&a).to_hex()));
-    }
 
     #[test]
     fn limiter_refuses_past_the_burst() {

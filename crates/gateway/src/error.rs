@@ -2,8 +2,10 @@
 //!
 //! Each case says three things: the HTTP status, a stable machine `code`, and an Italian
 //! message a doctor understands, with the next step. The internal cause (database error,
-//! upstream detail) is kept apart and written only to the log, never to the response:
-//! the split follows crates.io's `src/util/errors.rs`.
+//! upstream detail) is kept apart as the error's source and never reaches the response:
+//! [`ApiError::into_response`] attaches the whole cause chain to the response as a
+//! [`CauseChain`] extension, and the request-log layer writes it once, with the route, as
+//! crates.io does with its cause extension (`src/util/errors.rs`).
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -11,9 +13,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use tsgate_session::SessionError;
-
-use crate::ports::{AdminError, BackendError};
+use sistemats::error::describe_chain;
+use tsgate_session::{BoxError, SessionError, StoreError};
 
 /// An error answered by the JSON API as `{"error": {"code", "message"}}`.
 #[derive(Debug, thiserror::Error)]
@@ -63,18 +64,65 @@ pub enum ApiError {
     /// A refusal or failure of the session layer.
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// A refusal of the admin backend.
-    #[error(transparent)]
-    Admin(#[from] AdminError),
+    /// The input of an administration request is not acceptable (400), with an Italian
+    /// message.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// A refusal or failure of the store: a duplicate (409), a missing row (404), a
+    /// failure (500, cause logged).
+    #[error("store")]
+    Store(#[from] StoreError),
     /// A failure inside tsgate; the cause is logged, never shown.
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("internal")]
+    Internal(#[source] BoxError),
 }
 
-impl From<BackendError> for ApiError {
-    fn from(e: BackendError) -> Self {
-        ApiError::Internal(e.0)
+impl From<crate::ports::MailboxError> for ApiError {
+    fn from(e: crate::ports::MailboxError) -> Self {
+        match e {
+            crate::ports::MailboxError::UnknownUser => ApiError::Store(StoreError::NotFound("user".into())),
+            crate::ports::MailboxError::Invalid(m) => ApiError::Invalid(m),
+            crate::ports::MailboxError::Store(e) => ApiError::Store(e),
+        }
     }
+}
+
+impl ApiError {
+    /// An internal failure caused by `cause` (kept for the log).
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
+}
+
+/// The HTTP status of a domain error: the mapping of the domain's stable codes onto HTTP.
+pub fn session_status(e: &SessionError) -> StatusCode {
+    match e {
+        SessionError::UnknownUser(_) | SessionError::NoCode(_) => StatusCode::NOT_FOUND,
+        SessionError::CredentialsMissing(_) | SessionError::CodeActive { .. } => {
+            StatusCode::CONFLICT
+        }
+        SessionError::TooSoon { .. } => StatusCode::TOO_MANY_REQUESTS,
+        SessionError::Format(_) | SessionError::Rejected { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        SessionError::CredentialsRefused { .. } => StatusCode::LOCKED,
+        SessionError::NoCertifiedMail
+        | SessionError::MailSendFailed
+        | SessionError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        SessionError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        SessionError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The cause chain of a failed request, attached to its response by
+/// [`ApiError::into_response`] and logged once by the request-log layer. Never a secret:
+/// causes are database and I/O errors, which carry no bound values.
+#[derive(Clone, Debug)]
+pub struct CauseChain {
+    /// The API error code.
+    pub code: &'static str,
+    /// `outer: inner: …`.
+    pub chain: String,
 }
 
 #[derive(Serialize)]
@@ -105,20 +153,18 @@ impl ApiError {
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::NotConfigured(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Session(e) => {
-                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-            ApiError::Admin(e) => match e {
-                AdminError::NotFound => StatusCode::NOT_FOUND,
-                AdminError::AlreadyExists => StatusCode::CONFLICT,
-                AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
-                AdminError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Session(e) => session_status(e),
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Store(e) => match e {
+                StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+                StoreError::Conflict => StatusCode::CONFLICT,
+                StoreError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
 
     /// The stable machine code (`error.code`).
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> &'static str {
         match self {
             ApiError::MissingToken => "missing_token",
             ApiError::InvalidToken => "invalid_token",
@@ -134,11 +180,11 @@ impl ApiError {
             ApiError::NotConfigured(_) => "not_configured",
             ApiError::Internal(_) => "internal",
             ApiError::Session(e) => e.code(),
-            ApiError::Admin(e) => match e {
-                AdminError::NotFound => "not_found",
-                AdminError::AlreadyExists => "already_exists",
-                AdminError::Invalid(_) => "invalid",
-                AdminError::Backend(_) => "internal",
+            ApiError::Invalid(_) => "invalid",
+            ApiError::Store(e) => match e {
+                StoreError::NotFound(_) => "not_found",
+                StoreError::Conflict => "already_exists",
+                StoreError::Backend(_) => "internal",
             },
         }
     }
@@ -152,44 +198,36 @@ impl ApiError {
             ApiError::AdminOnly => "Operazione riservata alla postazione dell'amministratore di tsgate.".into(),
             ApiError::CodeNotVisible => "Il codice si può vedere solo dalla postazione del medico a cui appartiene. Da questa postazione puoi vederne solo lo stato.".into(),
             ApiError::UnknownUser => "Utente non configurato in tsgate. Controlla l'utente o chiedi all'amministratore di aggiungerlo.".into(),
-            ApiError::NotFound | ApiError::Admin(AdminError::NotFound) => "Risorsa non trovata. Controlla l'indirizzo.".into(),
+            ApiError::NotFound | ApiError::Store(StoreError::NotFound(_)) => "Risorsa non trovata. Controlla l'indirizzo.".into(),
             ApiError::BadRequest(m) => format!("Richiesta non valida: {m}"),
             ApiError::PayloadTooLarge => "Richiesta troppo grande: invia solo i dati richiesti.".into(),
             ApiError::RateLimited { retry_after_seconds } => format!("Troppe richieste da questa postazione. Attendi {retry_after_seconds} secondi e riprova."),
             ApiError::Timeout => "tsgate non ha completato l'operazione in tempo. Riprova tra poco.".into(),
             ApiError::NotConfigured(what) => format!("Funzione non disponibile su questo server tsgate ({what}). Contatta l'amministratore."),
-            ApiError::Internal(_) | ApiError::Admin(AdminError::Backend(_)) => INTERNAL_MESSAGE.into(),
+            ApiError::Internal(_) | ApiError::Store(StoreError::Backend(_)) => INTERNAL_MESSAGE.into(),
             // The domain's Display is its Italian message (never the internal cause).
             ApiError::Session(e) => e.to_string(),
-            ApiError::Admin(e) => match e {
-                AdminError::AlreadyExists => "Esiste già un elemento con questo identificativo.".into(),
-                AdminError::Invalid(m) => format!("Dati non validi: {m}"),
-                AdminError::NotFound | AdminError::Backend(_) => INTERNAL_MESSAGE.into(),
-            },
+            ApiError::Store(StoreError::Conflict) => "Esiste già un elemento con questo identificativo.".into(),
+            ApiError::Invalid(m) => format!("Dati non validi: {m}"),
         }
     }
 
-    /// The cause kept for the log, when there is one worth logging.
-    fn log_cause(&self) -> Option<&str> {
-        match self {
-            ApiError::Internal(c) => Some(c),
-            ApiError::Session(e) => e.cause(),
-            ApiError::Admin(AdminError::Backend(BackendError(c))) => Some(c),
-            _ => None,
-        }
+    /// The whole cause chain kept for the log, when there is a cause worth logging.
+    pub fn cause_chain(&self) -> Option<String> {
+        let source = match self {
+            ApiError::Internal(c) => c.as_ref() as &(dyn std::error::Error + 'static),
+            ApiError::Session(e @ SessionError::Internal { .. }) => e,
+            ApiError::Store(e @ StoreError::Backend(_)) => e,
+            _ => return None,
+        };
+        Some(describe_chain(source))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Some(cause) = self.log_cause() {
-            if status.is_server_error() {
-                tracing::error!(code = self.code(), %cause, "request failed");
-            } else {
-                tracing::warn!(code = self.code(), %cause, "request refused");
-            }
-        }
+        let cause = self.cause_chain();
         let message = self.message();
         let body = ErrorBody {
             error: ErrorDetail {
@@ -218,6 +256,12 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"tsgate\""),
             );
+        }
+        if let Some(chain) = cause {
+            response.extensions_mut().insert(CauseChain {
+                code: self.code(),
+                chain,
+            });
         }
         response
     }
@@ -303,7 +347,7 @@ mod tests {
             ),
             (ApiError::Timeout, 504, "timeout"),
             (ApiError::NotConfigured("admin"), 501, "not_configured"),
-            (ApiError::Internal("db down".into()), 500, "internal"),
+            (ApiError::internal("db down"), 500, "internal"),
             (SessionError::UnknownUser(uid()).into(), 404, "unknown_user"),
             (SessionError::NoCode(uid()).into(), 404, "no_code"),
             (
@@ -323,20 +367,11 @@ mod tests {
                 503,
                 "upstream_unavailable",
             ),
-            (
-                SessionError::Internal {
-                    cause: "bug".into(),
-                }
-                .into(),
-                500,
-                "internal",
-            ),
-            (AdminError::AlreadyExists.into(), 409, "already_exists"),
-            (
-                AdminError::Invalid("nome vuoto".into()).into(),
-                400,
-                "invalid",
-            ),
+            (SessionError::internal("bug").into(), 500, "internal"),
+            (StoreError::Conflict.into(), 409, "already_exists"),
+            (StoreError::NotFound("ws".into()).into(), 404, "not_found"),
+            (StoreError::backend("disk").into(), 500, "internal"),
+            (ApiError::Invalid("nome vuoto".into()), 400, "invalid"),
         ];
         for (error, status, code) in cases {
             let (s, body, _) = render(error).await;
@@ -385,15 +420,92 @@ mod tests {
     #[tokio::test]
     async fn internal_causes_stay_out_of_the_body() {
         for e in [
-            ApiError::Internal("sqlite: disk I/O error at /secret/path".into()),
-            SessionError::Internal {
-                cause: "sqlite: disk I/O error at /secret/path".into(),
-            }
-            .into(),
-            AdminError::Backend(BackendError("sqlite /secret/path".into())).into(),
+            ApiError::internal("sqlite: disk I/O error at /secret/path"),
+            SessionError::internal("sqlite: disk I/O error at /secret/path").into(),
+            StoreError::backend("sqlite /secret/path").into(),
         ] {
-            let (_, body, _) = render(e).await;
-            assert!(!body.to_string().contains("/secret/path"));
+            // The cause travels with the response, for the request log only.
+            let response = e.into_response();
+            let chain = response.extensions().get::<CauseChain>().unwrap().chain.clone();
+            assert!(chain.contains("/secret/path"), "{chain}");
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(!String::from_utf8_lossy(&bytes).contains("/secret/path"));
+        }
+    }
+
+    /// The status of every domain code (the mapping lives here, not in the domain).
+    #[test]
+    fn status_of_every_domain_error() {
+        use tsgate_session::{BlockKind, FormatError, RejectReason};
+        let now = time::OffsetDateTime::now_utc();
+        let rejected = |reason| SessionError::Rejected {
+            reason,
+            message: "x".into(),
+        };
+        let cases: Vec<(SessionError, u16, &str)> = vec![
+            (SessionError::UnknownUser(uid()), 404, "unknown_user"),
+            (SessionError::CredentialsMissing(uid()), 409, "credentials_missing"),
+            (SessionError::NoCode(uid()), 404, "no_code"),
+            (
+                SessionError::CodeActive {
+                    until: "alle 10:00".into(),
+                    expires_at: now,
+                },
+                409,
+                "code_active",
+            ),
+            (
+                SessionError::TooSoon {
+                    when: "alle 10:00:00".into(),
+                    retry_at: now,
+                },
+                429,
+                "too_soon",
+            ),
+            (SessionError::Format(FormatError::Empty), 422, "format"),
+            (rejected(RejectReason::NotFound), 422, "rejected"),
+            (rejected(RejectReason::Superseded), 422, "rejected"),
+            (rejected(RejectReason::Expired { at: None }), 422, "expired"),
+            (rejected(RejectReason::Revoked), 422, "revoked"),
+            (rejected(RejectReason::WrongUser), 422, "wrong_user"),
+            (
+                SessionError::CredentialsRefused {
+                    kind: BlockKind::Password,
+                    message: "x".into(),
+                },
+                423,
+                "password_refused",
+            ),
+            (
+                SessionError::CredentialsRefused {
+                    kind: BlockKind::Pin,
+                    message: "x".into(),
+                },
+                423,
+                "pin_refused",
+            ),
+            (SessionError::NoCertifiedMail, 502, "no_certified_mail"),
+            (SessionError::MailSendFailed, 502, "mail_send_failed"),
+            (
+                SessionError::Unavailable {
+                    message: "x".into(),
+                },
+                503,
+                "upstream_unavailable",
+            ),
+            (
+                SessionError::Upstream {
+                    code: "9999".into(),
+                    message: "x".into(),
+                },
+                502,
+                "upstream_error",
+            ),
+            (SessionError::internal("disk full"), 500, "internal"),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(session_status(&e).as_u16(), status, "{e:?}");
+            assert_eq!(e.code(), code, "{e:?}");
         }
     }
 

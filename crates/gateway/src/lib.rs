@@ -3,9 +3,12 @@
 //! The HTTP server of tsgate: the JSON API under `/api/v1` (with Server-Sent Events), the
 //! SOAP proxy under `/ts/`, and the operational endpoints `/healthz`, `/readyz`, `/metrics`.
 //!
-//! It knows HTTP and nothing else: sessions, workstations and the audit are reached through
-//! the traits in [`ports`], which the binary implements over `tsgate-session` and
-//! `tsgate-store`.
+//! It knows HTTP and nothing else: sessions are the domain's [`SessionManager`]
+//! (`tsgate-session`), and workstations, users and the audit its backend ports
+//! ([`tsgate_session::Store`]), which the binary wires to a store crate. The only port of
+//! its own is [`ports::MailboxService`].
+//!
+//! [`SessionManager`]: tsgate_session::SessionManager
 //!
 //! ```no_run
 //! # async fn run(backends: tsgate_gateway::Backends) -> Result<(), Box<dyn std::error::Error>> {
@@ -17,7 +20,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod adapters;
 mod api;
 pub mod auth;
 pub mod config;
@@ -31,19 +33,15 @@ mod state;
 mod tls;
 mod ui;
 
-pub use auth::TokenHash;
+pub use auth::WorkstationCache;
 pub use config::{GatewayConfig, Limits, RateQuota, UiSessionKey};
-pub use error::ApiError;
+pub use api::admin::{NewUser, NewWorkstation, UserRecord};
+pub use error::{ApiError, CauseChain, session_status};
 pub use metrics::metrics_handle;
-pub use ports::{
-    AdminDirectory, AdminError, AuditFilter, AuditLog, AuditRecord, BackendError, Caller,
-    CodeProvider, MailboxService, NewUser, NewWorkstation, NoUsableCode, ProxyOutcome, Role,
-    SessionService, UserId, Workstation, WorkstationDirectory,
-};
+pub use ports::{MailboxError, MailboxService};
 pub use server::{router, routes, serve};
 pub use state::{AppState, Backends, GatewayError};
 pub use tls::TlsSettings;
-pub use tsgate_store::WorkstationToken;
 
 /// The OpenAPI 3.0 document served at `/api/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = api::OPENAPI;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
-use crate::ports::Caller;
+use tsgate_session::{Caller, UserId};
 
 /// At most one notice of the same kind for the same user in this interval.
 const THROTTLE: Duration = Duration::from_secs(30);
@@ -29,7 +29,7 @@ pub struct Notice {
     /// Machine name of the notice: `proxy_refused`.
     pub kind: &'static str,
     /// The Sistema TS user concerned.
-    pub user: String,
+    pub user: UserId,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -45,7 +45,7 @@ pub struct Notice {
 #[derive(Debug)]
 pub(crate) struct Notices {
     tx: broadcast::Sender<Notice>,
-    last: Mutex<HashMap<(&'static str, String), Instant>>,
+    last: Mutex<HashMap<(&'static str, UserId), Instant>>,
 }
 
 impl Notices {
@@ -61,13 +61,13 @@ impl Notices {
     }
 
     /// A proxied call for `user` was refused because no usable code was there.
-    pub(crate) fn proxy_refused(&self, user: &str, caller: &Caller) {
+    pub(crate) fn proxy_refused(&self, user: &UserId, caller: &Caller) {
         let name = &caller.workstation.name;
         self.send(Notice {
             kind: "proxy_refused",
-            user: user.to_owned(),
+            user: user.clone(),
             at: OffsetDateTime::now_utc(),
-            workstation_id: caller.workstation.id.clone(),
+            workstation_id: caller.workstation.id.0.clone(),
             workstation_name: name.clone(),
             message: format!(
                 "Un invio del programma di studio dalla postazione «{name}» è stato rifiutato: non c'è un codice ID-SESSIONE valido. Richiedi il codice, poi fai ripetere l'invio."
@@ -102,27 +102,33 @@ impl Notices {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{Role, Workstation};
+    use tsgate_session::{Workstation, WorkstationId, WorkstationRole};
 
     fn caller() -> Caller {
         Caller {
             workstation: Workstation {
-                id: "w1".into(),
+                id: WorkstationId("w1".into()),
                 name: "Ambulatorio 2".into(),
-                role: Role::Staff,
-                users: vec!["U1".into()],
+                role: WorkstationRole::Staff,
+                users: vec![u("U1")],
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                revoked_at: None,
             },
             remote: None,
         }
+    }
+
+    fn u(id: &str) -> UserId {
+        UserId::new(id).unwrap()
     }
 
     #[test]
     fn one_notice_per_user_within_the_throttle() {
         let notices = Notices::new();
         let mut rx = notices.subscribe();
-        notices.proxy_refused("U1", &caller());
-        notices.proxy_refused("U1", &caller());
-        notices.proxy_refused("U2", &caller());
+        notices.proxy_refused(&u("U1"), &caller());
+        notices.proxy_refused(&u("U1"), &caller());
+        notices.proxy_refused(&u("U2"), &caller());
         let first = rx.try_recv().unwrap();
         assert_eq!((first.kind, first.user.as_str()), ("proxy_refused", "U1"));
         assert!(
@@ -130,17 +136,17 @@ mod tests {
             "{}",
             first.message
         );
-        assert_eq!(rx.try_recv().unwrap().user, "U2");
+        assert_eq!(rx.try_recv().unwrap().user.as_str(), "U2");
         assert!(rx.try_recv().is_err(), "the retry of U1 was throttled");
     }
 
     #[test]
     fn nothing_is_kept_without_listeners() {
         let notices = Notices::new();
-        notices.proxy_refused("U1", &caller());
+        notices.proxy_refused(&u("U1"), &caller());
         // A listener arriving later still gets the next refusal (no throttle was armed).
         let mut rx = notices.subscribe();
-        notices.proxy_refused("U1", &caller());
-        assert_eq!(rx.try_recv().unwrap().user, "U1");
+        notices.proxy_refused(&u("U1"), &caller());
+        assert_eq!(rx.try_recv().unwrap().user.as_str(), "U1");
     }
 }

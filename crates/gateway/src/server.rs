@@ -189,7 +189,8 @@ async fn api_timeout(State(state): State<AppState>, request: Request, next: Next
 }
 
 /// One log line per request, with the route template only: proxy paths carry the
-/// workstation token, and no header is ever logged.
+/// workstation token, and no header is ever logged. A failed request's cause chain
+/// ([`error::CauseChain`], attached by [`ApiError`]) is logged here, once, with its route.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -199,6 +200,14 @@ async fn log_request(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let response = next.run(request).await;
+    let status = response.status();
+    if let Some(cause) = response.extensions().get::<error::CauseChain>() {
+        if status.is_server_error() {
+            tracing::error!(%method, %route, status = status.as_u16(), code = cause.code, cause = %cause.chain, "request failed");
+        } else {
+            tracing::warn!(%method, %route, status = status.as_u16(), code = cause.code, cause = %cause.chain, "request refused");
+        }
+    }
     tracing::debug!(
         %method,
         %route,

@@ -6,33 +6,29 @@ use std::sync::{Arc, OnceLock};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
-use crate::auth::WorkstationLimiter;
+use tsgate_session::{SessionManager, Store};
+
+use crate::auth::{WorkstationCache, WorkstationLimiter};
 use crate::config::GatewayConfig;
 use crate::notices::Notices;
-use crate::ports::{
-    AdminDirectory, AuditLog, CodeProvider, MailboxService, SessionService, WorkstationDirectory,
-};
+use crate::ports::MailboxService;
 use crate::proxy::client::ProxyClient;
 
-/// The implementations of the ports, wired by the binary.
+/// What the gateway serves: the domain, and the store it reads workstations, users and the
+/// audit from. The binary wires them (SQLite, PostgreSQL); tests use the domain's
+/// in-memory store.
 #[derive(Clone)]
 pub struct Backends {
-    /// Workstation lookup by token hash.
-    pub workstations: Arc<dyn WorkstationDirectory>,
-    /// Session operations for the API and the event stream.
-    pub sessions: Arc<dyn SessionService>,
-    /// Codes for the proxy, and what happened to proxied calls.
-    pub codes: Arc<dyn CodeProvider>,
-    /// The audit trail.
-    pub audit: Arc<dyn AuditLog>,
-    /// User and workstation administration; `None` answers 501 on the admin endpoints.
-    pub admin: Option<Arc<dyn AdminDirectory>>,
+    /// The sessions of every user, with their rules (API, event stream, proxy).
+    pub sessions: SessionManager,
+    /// Users, workstations, the audit, and the database's health.
+    pub store: Arc<dyn Store>,
 }
 
 impl fmt::Debug for Backends {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Backends")
-            .field("admin", &self.admin.is_some())
+            .field("sessions", &self.sessions)
             .finish_non_exhaustive()
     }
 }
@@ -61,6 +57,7 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     mailboxes: OnceLock<Arc<dyn MailboxService>>,
     notices: Notices,
+    workstations: WorkstationCache,
 }
 
 impl fmt::Debug for Inner {
@@ -92,6 +89,7 @@ impl AppState {
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
             inner: Arc::new(Inner {
+                workstations: WorkstationCache::new(backends.store.clone()),
                 api_limiter: WorkstationLimiter::new(config.limits.api_rate),
                 proxy_limiter: WorkstationLimiter::new(config.limits.proxy_rate),
                 config,
@@ -128,6 +126,11 @@ impl AppState {
     /// The backends.
     pub fn backends(&self) -> &Backends {
         &self.inner.backends
+    }
+
+    /// Workstations by token, cached for a few seconds in front of the store.
+    pub fn workstations(&self) -> &WorkstationCache {
+        &self.inner.workstations
     }
 
     pub(crate) fn proxy_client(&self) -> &ProxyClient {

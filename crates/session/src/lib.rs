@@ -27,6 +27,8 @@ pub mod memory;
 pub mod policy;
 pub mod ports;
 pub mod record;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod upstream;
 pub mod user;
 pub mod view;

@@ -1,66 +1,20 @@
 //! The async manager with a counting fake upstream (the real simulator is used in the
 //! end-to-end tests of the binary).
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use time::Duration;
-use time::macros::datetime;
 use tokio::sync::Semaphore;
+use tsgate_session::testing::{FakeUpstream, TestDomain};
 use tsgate_session::*;
 
 const ISSUED: &str = "11111111-2222-4333-8444-555555555555";
 const OTHER: &str = "99999999-2222-4333-8444-555555555555";
 
-#[derive(Default)]
-struct Fake {
-    creates: AtomicUsize,
-    checks: AtomicUsize,
-    revokes: AtomicUsize,
-    /// When set, `create` waits for a permit.
-    gate: Option<Semaphore>,
-    create_result: Mutex<Option<Result<CreateResult, UpstreamError>>>,
-    tokens: Mutex<HashMap<String, TokenCheck>>,
-}
-
-#[async_trait]
-impl Upstream for Fake {
-    async fn create(&self, _: &Identity) -> Result<CreateResult, UpstreamError> {
-        self.creates.fetch_add(1, Ordering::SeqCst);
-        if let Some(gate) = &self.gate {
-            gate.acquire().await.unwrap().forget();
-        }
-        self.create_result
-            .lock()
-            .unwrap()
-            .clone()
-            .unwrap_or(Ok(CreateResult::Mailed))
-    }
-    async fn check_token(
-        &self,
-        _: &Identity,
-        code: &SessionCode,
-    ) -> Result<TokenCheck, UpstreamError> {
-        self.checks.fetch_add(1, Ordering::SeqCst);
-        Ok(self
-            .tokens
-            .lock()
-            .unwrap()
-            .get(code.expose_secret())
-            .cloned()
-            .unwrap_or(TokenCheck::NotFound))
-    }
-    async fn revoke(&self, _: &Identity, _: &SessionCode) -> Result<RevokeOutcome, UpstreamError> {
-        self.revokes.fetch_add(1, Ordering::SeqCst);
-        Ok(RevokeOutcome::Revoked)
-    }
-}
-
 struct Env {
     store: Arc<MemoryStore>,
-    fake: Arc<Fake>,
+    fake: Arc<FakeUpstream>,
     clock: ManualClock,
     manager: SessionManager,
     user: UserId,
@@ -70,61 +24,24 @@ fn ws(n: usize) -> Actor {
     Actor::Workstation(WorkstationId(format!("w{n}")))
 }
 
-fn env(fake: Fake) -> Env {
-    let store = Arc::new(MemoryStore::new());
-    let user = UserId::new("PROVAX00X00X000Y").unwrap();
-    store.insert_user(UserProfile {
-        user_id: user.clone(),
-        fiscal_code: "PROVAX00X00X000Y".into(),
-        region: "130".into(),
-        asl: "202".into(),
-        ssa: "000000".into(),
-        specialization: None,
-        display_name: None,
-        environment: Environment::Test,
-        role: Role::Titolare,
-        password_changed_at: None,
-    });
-    store.insert_credentials(
-        &user,
-        Credentials {
-            password: "pw".into(),
-            pin: "123".into(),
-            revision: 0,
-        },
-    );
-    let clock = ManualClock::new(datetime!(2026-11-27 07:00 UTC));
-    let fake = Arc::new(fake);
-    let valid_from = clock.now();
-    fake.tokens.lock().unwrap().insert(
-        ISSUED.into(),
-        TokenCheck::Valid {
-            valid_from,
-            valid_until: valid_from + Duration::hours(16),
-        },
-    );
-    let ports = Ports {
-        store: store.clone(),
-        audit: store.clone(),
-        directory: store.clone(),
-        upstream: fake.clone(),
-        clock: Arc::new(clock.clone()),
-    };
-    let manager = SessionManager::new(ports, Policy::default(), None);
+fn env(fake: FakeUpstream) -> Env {
+    let domain = TestDomain::new(fake);
+    let user = domain.add_user("PROVAX00X00X000Y");
+    domain.upstream.valid(ISSUED, domain.clock.now());
     Env {
-        store,
-        fake,
-        clock,
-        manager,
+        store: domain.store,
+        fake: domain.upstream,
+        clock: domain.clock,
+        manager: domain.manager,
         user,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_concurrent_requests_make_exactly_one_create() {
-    let e = env(Fake {
+    let e = env(FakeUpstream {
         gate: Some(Semaphore::new(0)),
-        ..Fake::default()
+        ..FakeUpstream::default()
     });
     *e.fake.create_result.lock().unwrap() =
         Some(Ok(CreateResult::Issued(SessionCode::new(ISSUED))));
@@ -173,7 +90,7 @@ async fn forty_concurrent_requests_make_exactly_one_create() {
 
 #[tokio::test]
 async fn conflict_min_interval_and_replacement() {
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     *e.fake.create_result.lock().unwrap() =
         Some(Ok(CreateResult::Issued(SessionCode::new(ISSUED))));
     let first = e.manager.request(&e.user, false, ws(1)).await.unwrap();
@@ -195,7 +112,7 @@ async fn conflict_min_interval_and_replacement() {
 
 #[tokio::test]
 async fn pasted_code_is_normalised_verified_and_announced_once() {
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     let mut events = e.manager.subscribe();
     let view = e
         .manager
@@ -253,7 +170,7 @@ async fn pasted_code_is_normalised_verified_and_announced_once() {
 
 #[tokio::test]
 async fn dem_9101_re_verifies_and_every_workstation_sees_the_revocation() {
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
     let mut events = e.manager.subscribe();
     e.fake
@@ -281,7 +198,7 @@ async fn dem_9101_re_verifies_and_every_workstation_sees_the_revocation() {
 
 #[tokio::test]
 async fn refused_password_stops_calls_until_credentials_change() {
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     *e.fake.create_result.lock().unwrap() = Some(Err(UpstreamError::PasswordRefused));
     let err = e.manager.request(&e.user, false, ws(1)).await.unwrap_err();
     assert_eq!(err.code(), "password_refused");
@@ -325,7 +242,7 @@ async fn refused_password_stops_calls_until_credentials_change() {
 
 #[tokio::test]
 async fn revoke_and_expiry_by_tick() {
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
     e.clock.advance(Duration::hours(16));
     e.manager.tick().await.unwrap();
@@ -338,7 +255,7 @@ async fn revoke_and_expiry_by_tick() {
             .any(|a| a.session_kind() == Some(AuditKind::Expired))
     );
 
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
     let v = e.manager.revoke(&e.user, ws(1)).await.unwrap();
     assert_eq!(v.state, StateName::Revoked);
@@ -347,7 +264,7 @@ async fn revoke_and_expiry_by_tick() {
 
 #[tokio::test]
 async fn unknown_user_and_missing_credentials() {
-    let e = env(Fake::default());
+    let e = env(FakeUpstream::default());
     let nobody = UserId::new("NOBODY").unwrap();
     assert_eq!(
         e.manager.status(&nobody).await.unwrap_err().code(),

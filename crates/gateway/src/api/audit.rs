@@ -2,28 +2,75 @@
 
 use axum::Json;
 use axum::extract::State;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tsgate_session::{Actor, AuditEntry, AuditEntryKind, AuditFilter, UserId, WorkstationId};
 
 use super::ApiQuery;
 use crate::auth::AdminAuthed;
 use crate::error::ApiError;
-use crate::ports::{AuditFilter, AuditRecord};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
+/// The query string of `GET /api/v1/audit`, turned into the domain's [`AuditFilter`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct AuditParams {
+    /// Only this user.
+    user: Option<String>,
+    /// Only this workstation id (actor `ws:<id>`).
+    workstation: Option<String>,
+    /// Only this kind (session kind or administration action).
+    kind: Option<String>,
+    /// From this instant (inclusive).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    from: Option<OffsetDateTime>,
+    /// Up to this instant (exclusive).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    to: Option<OffsetDateTime>,
+    /// At most this many, newest first.
+    limit: Option<u32>,
+}
+
+impl AuditParams {
+    /// The filter, or `None` when a user id or kind that cannot exist makes it match nothing.
+    fn filter(self) -> Option<AuditFilter> {
+        let user = match self.user.as_deref().map(UserId::new) {
+            Some(Err(_)) => return None,
+            Some(Ok(u)) => Some(u),
+            None => None,
+        };
+        let kind = match self.kind.as_deref().map(str::parse::<AuditEntryKind>) {
+            Some(Err(_)) => return None,
+            Some(Ok(k)) => Some(k),
+            None => None,
+        };
+        Some(AuditFilter {
+            user,
+            actor: self.workstation.map(|w| Actor::Workstation(WorkstationId(w))),
+            kind,
+            since: self.from,
+            until: self.to,
+            limit: Some(self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)),
+        })
+    }
+}
+
 pub(crate) async fn query(
     State(state): State<AppState>,
     AdminAuthed(_actor): AdminAuthed,
-    ApiQuery(mut filter): ApiQuery<AuditFilter>,
-) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    filter.limit = Some(filter.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT));
-    if let (Some(from), Some(to)) = (filter.from, filter.to)
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    if let (Some(from), Some(to)) = (params.from, params.to)
         && from > to
     {
         return Err(ApiError::BadRequest(
             "la data iniziale (from) è successiva a quella finale (to).".into(),
         ));
     }
-    Ok(Json(state.backends().audit.query(filter).await?))
+    let Some(filter) = params.filter() else {
+        return Ok(Json(Vec::new()));
+    };
+    Ok(Json(state.backends().store.query(&filter).await?))
 }

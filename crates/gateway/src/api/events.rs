@@ -7,7 +7,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt, stream};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tsgate_session::{SessionChanged, SessionView};
 
 use crate::auth::Authed;
 use crate::error::ApiError;
@@ -15,9 +17,27 @@ use crate::notices::Notice;
 use crate::state::AppState;
 
 /// What the stream carries.
+/// Every change of any session, from now on (the caller filters by workstation).
+pub(crate) fn changes(
+    rx: broadcast::Receiver<SessionChanged>,
+) -> impl Stream<Item = SessionView> + Send + 'static {
+    stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(change) => return Some((change.view, rx)),
+                // Missed changes: the next ones still arrive; the UI re-reads on reconnect.
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "event stream lagged");
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
 enum Item {
     /// The state of a user's session (`session` event).
-    Session(tsgate_session::SessionView),
+    Session(SessionView),
     /// Something the user's workstations should hear about (`notice` event).
     Notice(Notice),
 }
@@ -29,7 +49,7 @@ pub(crate) async fn stream(
     Authed(actor): Authed,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Subscribe before reading the current states, so that no change falls in between.
-    let live = state.backends().sessions.subscribe();
+    let live = changes(state.backends().sessions.subscribe());
     let notices = stream::unfold(state.notices().subscribe(), |mut rx| async move {
         loop {
             match rx.recv().await {
@@ -42,10 +62,7 @@ pub(crate) async fn stream(
     });
     let mut initial = Vec::with_capacity(actor.workstation.users.len());
     for user in &actor.workstation.users {
-        let Ok(id) = tsgate_session::UserId::new(user.as_str()) else {
-            continue;
-        };
-        if let Ok(view) = state.backends().sessions.status(&id).await {
+        if let Ok(view) = state.backends().sessions.status(user).await {
             initial.push(Item::Session(view));
         }
     }
@@ -53,8 +70,8 @@ pub(crate) async fn stream(
     let live =
         stream::select(live.map(Item::Session), notices.map(Item::Notice)).filter(move |item| {
             let user = match item {
-                Item::Session(view) => view.user.as_str(),
-                Item::Notice(notice) => notice.user.as_str(),
+                Item::Session(view) => &view.user,
+                Item::Notice(notice) => &notice.user,
             };
             futures::future::ready(workstation.may_act_for(user))
         });

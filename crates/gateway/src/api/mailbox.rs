@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use serde_json::Value;
 
 use super::ApiJson;
-use crate::auth::{AdminAuthed, Authed};
+use crate::auth::{AdminAuthed, Authed, act_for};
 use crate::error::ApiError;
-use crate::ports::{MailboxService, Role};
+use crate::ports::MailboxService;
 use crate::state::AppState;
 use tsgate_session::audit::AdminAction;
 
@@ -42,10 +42,10 @@ pub(crate) async fn status(
     Authed(caller): Authed,
     Path(user): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = if caller.workstation.role == Role::Admin {
+    let user = if caller.workstation.may_administer() {
         tsgate_session::UserId::new(user.as_str()).map_err(|_| ApiError::UnknownUser)?
     } else {
-        caller.require_user(&user)?
+        act_for(&caller, &user)?
     };
     let status = service(&state)?.status(&user).await?;
     Ok(Json(without_passwords(status)))
@@ -68,7 +68,7 @@ pub(crate) async fn configure(
         &state,
         &caller,
         AdminAction::MailboxSet,
-        Some(user.as_str().to_owned()),
+        Some(user.clone()),
         "ok".into(),
     )
     .await?;

@@ -1,8 +1,8 @@
 //! The JSON API under `/api/v1`, the event stream and the operational endpoints.
 
-mod admin;
+pub(crate) mod admin;
 mod audit;
-mod events;
+pub(crate) mod events;
 mod mailbox;
 pub(crate) mod ops;
 mod session;

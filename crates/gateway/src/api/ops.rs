@@ -27,17 +27,16 @@ pub(crate) async fn healthz() -> &'static str {
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(cause) = state.config().validate() {
-        return ApiError::Internal(format!("configuration: {cause}")).into_response();
+        return ApiError::internal(format!("configuration: {cause}")).into_response();
     }
-    match state.backends().workstations.ready().await {
+    match state.backends().store.ping().await {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ready"})),
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(cause = %e, "not ready: store");
-            let mut r = ApiError::Internal(e.0).into_response();
+            let mut r = ApiError::Store(e).into_response();
             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             r
         }

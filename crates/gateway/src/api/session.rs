@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sistemats::SessionCode;
 
-use tsgate_session::{SessionError, SessionView, UserId};
+use tsgate_session::{SessionError, SessionView};
 
 use super::{ApiJson, ApiQuery};
-use crate::auth::Authed;
+use crate::auth::{Authed, act_for};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -38,13 +38,9 @@ pub(crate) async fn list_users(
     }
     let mut out = Vec::with_capacity(actor.workstation.users.len());
     for user in &actor.workstation.users {
-        let Ok(id) = UserId::new(user.as_str()) else {
-            tracing::warn!(%user, workstation = %actor.workstation.id, "workstation lists an invalid user id");
-            continue;
-        };
-        match state.backends().sessions.status(&id).await {
+        match state.backends().sessions.status(user).await {
             Ok(session) => out.push(UserEntry {
-                user: user.clone(),
+                user: user.to_string(),
                 session,
             }),
             // A user removed after the workstation was configured: not listed.
@@ -62,7 +58,7 @@ pub(crate) async fn status(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = actor.require_user(&user)?;
+    let user = act_for(&actor, &user)?;
     Ok(Json(state.backends().sessions.status(&user).await?))
 }
 
@@ -86,7 +82,7 @@ pub(crate) async fn request(
     Path(user): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let user = actor.require_user(&user)?;
+    let user = act_for(&actor, &user)?;
     // The body is optional: no body means `{"replace": false}`.
     let replace = if body.iter().all(u8::is_ascii_whitespace) {
         false
@@ -102,7 +98,7 @@ pub(crate) async fn request(
     let outcome = state
         .backends()
         .sessions
-        .request(&user, &actor, replace)
+        .request(&user, replace, actor.actor())
         .await?;
     let answer = RequestAnswer {
         outcome: if outcome.joined { "joined" } else { "sent" },
@@ -135,11 +131,11 @@ pub(crate) async fn submit_code(
     Path(user): Path<String>,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = actor.require_user(&user)?;
+    let user = act_for(&actor, &user)?;
     let session = state
         .backends()
         .sessions
-        .submit_code(&user, &actor, body.code)
+        .submit_code(&user, body.code.expose_secret(), actor.actor())
         .await?;
     Ok(Json(session))
 }
@@ -149,8 +145,8 @@ pub(crate) async fn revoke(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = actor.require_user(&user)?;
-    Ok(Json(state.backends().sessions.revoke(&user, &actor).await?))
+    let user = act_for(&actor, &user)?;
+    Ok(Json(state.backends().sessions.revoke(&user, actor.actor()).await?))
 }
 
 #[derive(Serialize)]
@@ -166,14 +162,14 @@ pub(crate) async fn reveal_code(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = actor.require_user(&user)?;
-    if !actor.workstation.may_see_code_of(user.as_str()) {
+    let user = act_for(&actor, &user)?;
+    if !actor.workstation.may_see_code_of(&user) {
         return Err(ApiError::CodeNotVisible);
     }
     let code = state
         .backends()
         .sessions
-        .current_code(&user, &actor)
+        .copy_code(&user, actor.actor())
         .await?;
     tracing::info!(%user, workstation = %actor.workstation.id, code = %code.hint(), "code revealed");
     let mut response = Json(CodeAnswer {

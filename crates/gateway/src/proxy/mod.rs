@@ -10,6 +10,7 @@ pub(crate) mod client;
 mod fault;
 pub mod scan;
 pub mod services;
+mod session;
 
 use std::future::Future as _;
 use std::time::Instant;
@@ -27,8 +28,9 @@ use crate::metrics::ProxyCallMetrics;
 use sistemats::SessionCode;
 use tsgate_session::UserId;
 
-use crate::ports::{Caller, NoUsableCode, ProxyOutcome};
 use crate::state::AppState;
+use session::ProxyOutcome;
+use tsgate_session::Caller;
 use fault::{ProxyRefusal, refusal};
 use scan::ScanBody;
 use services::DemService;
@@ -105,28 +107,26 @@ async fn forward(
             AuthFailure::Invalid => refusal::no_workstation(),
             AuthFailure::RateLimited(secs) => refusal::rate_limited(secs),
             AuthFailure::Backend(cause) => {
-                tracing::error!(%cause, "workstation lookup failed");
+                tracing::error!(cause = %sistemats::error::describe_chain(&cause), "workstation lookup failed");
                 refusal::internal()
             }
         })?;
 
     let service = services::find(service_path).ok_or_else(refusal::unknown_path)?;
     let user = sistema_ts_user(&parts.headers).ok_or_else(refusal::no_user)?;
-    if !actor.workstation.may_act_for(&user) {
-        return Err(refusal::not_allowed(&user));
-    }
-    let user = UserId::new(user.as_str()).map_err(|_| refusal::not_allowed(&user))?;
+    let user = match UserId::new(user.as_str()) {
+        Ok(id) if actor.workstation.may_act_for(&id) => id,
+        _ => return Err(refusal::not_allowed(&user)),
+    };
     let limit = state.config().limits.proxy_body_bytes;
     if content_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(refusal::too_large(limit));
     }
 
-    let codes = &state.backends().codes;
-    let code = codes
-        .code_for_proxy(&user, service.application, &actor)
+    let code = session::code_for_proxy(&state.backends().sessions, &user)
         .await
-        .map_err(|NoUsableCode { message_it }| {
-            state.notices().proxy_refused(user.as_str(), &actor);
+        .map_err(|message_it| {
+            state.notices().proxy_refused(&user, &actor);
             refusal::no_code(user.as_str(), message_it)
         })?;
 
@@ -161,7 +161,7 @@ async fn forward(
                 user.clone(),
                 code.clone(),
                 actor.clone(),
-                ProxyOutcome::UpstreamFailure { detail },
+                ProxyOutcome::UpstreamFailure,
             );
             // A connect failure means nothing reached Sistema TS; otherwise we cannot know.
             return Err(if e.is_connect() {
@@ -177,9 +177,7 @@ async fn forward(
                 user.clone(),
                 code.clone(),
                 actor.clone(),
-                ProxyOutcome::UpstreamFailure {
-                    detail: format!("no answer within {}s", timeout.as_secs()),
-                },
+                ProxyOutcome::UpstreamFailure,
             );
             return Err(refusal::upstream_timeout());
         }
@@ -205,9 +203,7 @@ async fn forward(
             user.clone(),
             code.clone(),
             actor.clone(),
-            ProxyOutcome::UpstreamFailure {
-                detail: format!("HTTP {status} without SOAP"),
-            },
+            ProxyOutcome::UpstreamFailure,
         );
         Body::new(answer_body)
     } else {
@@ -239,11 +235,7 @@ fn report(
 ) {
     let state = state.clone();
     let mut report = Box::pin(async move {
-        state
-            .backends()
-            .codes
-            .report(&user, &code, &caller, outcome)
-            .await;
+        session::report(&state.backends().sessions, &user, &code, &caller, outcome).await;
     });
     // The usual success is only counted in memory and completes at once: poll it here and
     // spawn a task (a thread wake-up per call) only when it has to wait for the store.

@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 
 use crate::auth::remote_ip_of;
 use crate::error::ApiError;
-use crate::ports::{Caller, Workstation};
+use tsgate_session::{Caller, Workstation};
 use crate::state::AppState;
 use session::{CSRF_HEADER, UiSession, UiSessions, cookie_id};
 
@@ -86,8 +86,7 @@ pub(crate) async fn signed_in(
         return Ok(None);
     };
     match state
-        .backends()
-        .workstations
+        .workstations()
         .authenticate(&session.token)
         .await?
     {
@@ -184,7 +183,7 @@ async fn session_ended(
     state: AppState,
     sessions: Arc<UiSessions>,
     id: String,
-    token: tsgate_store::WorkstationToken,
+    token: tsgate_session::WorkstationToken,
 ) {
     loop {
         tokio::time::sleep(RECHECK).await;
@@ -192,7 +191,7 @@ async fn session_ended(
             return;
         }
         // A failing store is not a revocation: keep the stream and ask again later.
-        if let Ok(None) = state.backends().workstations.authenticate(&token).await {
+        if let Ok(None) = state.workstations().authenticate(&token).await {
             tracing::info!("ui event stream ended: workstation revoked");
             sessions.remove(&id);
             return;

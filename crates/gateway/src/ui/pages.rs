@@ -10,12 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tsgate_session::UserId;
-use tsgate_store::WorkstationToken;
+use tsgate_session::WorkstationToken;
 
 use super::session::{UiSessions, clear_cookie, is_https, set_cookie};
 use super::{SignedIn, signed_in, text};
 use crate::error::ApiError;
-use crate::ports::Role;
 use crate::state::AppState;
 
 /// What every page shows around its content.
@@ -37,7 +36,7 @@ impl Chrome {
             csrf: signed.map(|s| s.session.csrf.clone()).unwrap_or_default(),
             workstation: signed.map(|s| s.workstation.name.clone()),
             role: signed.map(|s| text::role_word(s.workstation.role)),
-            is_admin: signed.is_some_and(|s| s.workstation.role == Role::Admin),
+            is_admin: signed.is_some_and(|s| s.workstation.may_administer()),
         }
     }
 }
@@ -100,7 +99,7 @@ struct MessagePage {
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(e) => return ApiError::Internal(format!("template: {e}")).into_response(),
+        Err(e) => return ApiError::internal(format!("template: {e}")).into_response(),
     };
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
@@ -156,18 +155,15 @@ fn failure(e: ApiError) -> Response {
     )
 }
 
-/// Display names of the configured users (when the administration backend is present).
-async fn display_names(state: &AppState) -> HashMap<String, String> {
-    let Some(admin) = state.backends().admin.as_ref() else {
-        return HashMap::new();
-    };
-    match admin.list_users().await {
+/// Display names of the configured users.
+async fn display_names(state: &AppState) -> HashMap<UserId, String> {
+    match state.backends().store.list_users().await {
         Ok(users) => users
             .into_iter()
             .filter_map(|u| u.display_name.map(|n| (u.user_id, n)))
             .collect(),
         Err(e) => {
-            tracing::warn!(cause = %e, "ui: user names not available");
+            tracing::warn!(cause = %sistemats::error::describe_chain(&e), "ui: user names not available");
             HashMap::new()
         }
     }
@@ -187,10 +183,7 @@ pub(crate) async fn doctor(
     let names = display_names(&state).await;
     let mut cards = Vec::new();
     for (idx, user) in signed.workstation.users.iter().enumerate() {
-        let Ok(id) = UserId::new(user.as_str()) else {
-            continue;
-        };
-        let view = match state.backends().sessions.status(&id).await {
+        let view = match state.backends().sessions.status(user).await {
             Ok(view) => view,
             Err(e) => {
                 tracing::warn!(%user, cause = %e, "ui: state not available");
@@ -199,8 +192,8 @@ pub(crate) async fn doctor(
         };
         cards.push(Card {
             idx,
-            user_id: user.clone(),
-            name: names.get(user).cloned().unwrap_or_else(|| user.clone()),
+            user_id: user.to_string(),
+            name: names.get(user).cloned().unwrap_or_else(|| user.to_string()),
             level: match view.level {
                 tsgate_session::Level::Green => "green",
                 tsgate_session::Level::Yellow => "yellow",
@@ -219,8 +212,12 @@ pub(crate) async fn doctor(
     }
     let page = DoctorPage {
         chrome: Chrome::new("Codici ID-SESSIONE", "home", Some(&signed)),
-        can_copy: signed.workstation.role == Role::Doctor,
-        workstation_id: signed.workstation.id.clone(),
+        can_copy: signed
+            .workstation
+            .users
+            .iter()
+            .any(|u| signed.workstation.may_see_code_of(u)),
+        workstation_id: signed.workstation.id.to_string(),
         cards,
     };
     html(StatusCode::OK, page.render())
@@ -237,7 +234,7 @@ pub(crate) async fn admin(
         Ok(None) => return see_other("/login"),
         Err(e) => return failure(e),
     };
-    if signed.workstation.role != Role::Admin {
+    if !signed.workstation.may_administer() {
         return html(
             StatusCode::FORBIDDEN,
             MessagePage {
@@ -278,7 +275,7 @@ pub(crate) async fn admin(
     ];
     let page = AdminPage {
         chrome: Chrome::new("Amministrazione", "admin", Some(&signed)),
-        workstation_id: signed.workstation.id.clone(),
+        workstation_id: signed.workstation.id.to_string(),
         limits,
     };
     html(StatusCode::OK, page.render())
@@ -371,7 +368,7 @@ async fn sign_in(
     token: String,
 ) -> Response {
     let token = WorkstationToken::new(token.trim());
-    match state.backends().workstations.authenticate(&token).await {
+    match state.workstations().authenticate(&token).await {
         Ok(Some(workstation)) => {
             let id = sessions.create(token);
             tracing::info!(workstation = %workstation.id, "ui: signed in");

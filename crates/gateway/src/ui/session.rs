@@ -22,7 +22,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
-use tsgate_store::WorkstationToken;
+use tsgate_session::WorkstationToken;
 
 /// Name of the session cookie.
 pub(crate) const COOKIE: &str = "tsgate_ui";

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use tsgate_session::{Level, SessionView, StateName};
 
-use crate::ports::Role;
+use tsgate_session::WorkstationRole as Role;
 
 /// "26/11 alle 22:05", in the offset the instant carries.
 pub(crate) fn day_time(t: OffsetDateTime) -> String {
