@@ -1,5 +1,9 @@
 //! Store errors. Messages an operator acts on (key file, wrong key) are in Italian; the rest
 //! goes to logs. No message contains a secret: sqlx errors carry SQL text, never bound values.
+//!
+//! [`Error`] is what the store's own operations return (opening the database, key files,
+//! [`rotate_key`](crate::SqliteStore::rotate_key)); the ports return the domain's
+//! [`StoreError`], into which [`Error`] converts with its cause kept as the source.
 
 use std::path::PathBuf;
 
@@ -65,14 +69,51 @@ pub enum Error {
     Conflict,
 }
 
+/// Into the domain's error: the two cases the domain acts on keep their meaning, everything
+/// else stays whole as the source (never flattened into a string).
 impl From<Error> for StoreError {
     fn from(e: Error) -> Self {
         match e {
             Error::Conflict => StoreError::Conflict,
-            other => StoreError::Backend(other.to_string()),
+            Error::NotFound(what) => StoreError::NotFound(what),
+            other => StoreError::Backend(Box::new(other)),
         }
     }
 }
 
 /// Store result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn conversion_keeps_meaning_and_cause() {
+        assert!(matches!(
+            StoreError::from(Error::Conflict),
+            StoreError::Conflict
+        ));
+        assert!(matches!(
+            StoreError::from(Error::NotFound("user X".into())),
+            StoreError::NotFound(w) if w == "user X"
+        ));
+        let e = StoreError::from(Error::Decrypt {
+            table: "credentials".into(),
+            column: "pin_enc".into(),
+        });
+        let source = e.source().expect("the cause is the source");
+        assert!(matches!(
+            source.downcast_ref::<Error>(),
+            Some(Error::Decrypt { table, column }) if table == "credentials" && column == "pin_enc"
+        ));
+        let e = StoreError::from(Error::Database(sqlx::Error::PoolClosed));
+        let source = e.source().and_then(|s| s.downcast_ref::<Error>());
+        assert!(matches!(
+            source,
+            Some(Error::Database(sqlx::Error::PoolClosed))
+        ));
+    }
+}

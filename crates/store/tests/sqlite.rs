@@ -4,39 +4,17 @@ use std::path::Path;
 
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
-use tsgate_session::audit::{AdminAction, AdminEvent, AuditEntry, AuditEntryKind};
+use tsgate_session::mailbox::{FolderState, MailboxSettings, Tls, UserMailbox, WatchState};
 use tsgate_session::*;
-use tsgate_store::*;
+use tsgate_store::testing::{
+    DB_FILE, db_path, open_in, sample_profile as profile, temp_store, user_id as uid,
+};
+use tsgate_store::{Error, KeyRing, MasterKey, SqliteStore};
 
 const PASSWORD: &str = "Pw-Planted-7f3c91";
 const PIN: &str = "5938271046";
 const MAIL_PASSWORD: &str = "Mail-Planted-a8e2d4";
 const CODE: &str = "c0dec0de-1234-4abc-8def-0123456789ab";
-
-fn uid(s: &str) -> UserId {
-    UserId::new(s).unwrap()
-}
-
-fn profile(id: &str) -> UserProfile {
-    UserProfile {
-        user_id: uid(id),
-        fiscal_code: "PROVAX00X00X000Y".into(),
-        region: "130".into(),
-        asl: "202".into(),
-        ssa: "000000".into(),
-        specialization: Some("MMG".into()),
-        display_name: Some("Dr.ssa Rossi".into()),
-        environment: Environment::Test,
-        role: Role::Titolare,
-        password_changed_at: Some(date!(2026 - 10 - 01)),
-    }
-}
-
-async fn open(dir: &Path, key: &MasterKey) -> SqliteStore {
-    SqliteStore::open(dir.join("tsgate.db"), KeyRing::new(key.clone()))
-        .await
-        .unwrap()
-}
 
 fn active_record(user: &str) -> SessionRecord {
     let t = datetime!(2026-11-27 07:00 UTC);
@@ -64,26 +42,34 @@ fn active_record(user: &str) -> SessionRecord {
     r
 }
 
-fn audit(user: &str, kind: AuditKind, actor: Actor, at: OffsetDateTime) -> AuditEvent {
-    AuditEvent {
+fn audit(user: &str, kind: AuditKind, actor: Actor, at: OffsetDateTime) -> AuditEntry {
+    AuditEntry::session(
         at,
-        user: uid(user),
-        application: Application::Prescrittore,
-        actor,
-        kind,
-        outcome: "ok".into(),
-        code_hint: Some(SessionCode::new(CODE).hint()),
+        &SessionKey::new(uid(user), Application::Prescrittore),
+        AuditDraft {
+            kind,
+            actor,
+            outcome: "ok".into(),
+            code_hint: Some(SessionCode::new(CODE).hint()),
+        },
+    )
+}
+
+/// The cause inside a [`StoreError::Backend`], as the store's own error.
+fn backend_cause(e: &StoreError) -> Option<&Error> {
+    match e {
+        StoreError::Backend(cause) => cause.downcast_ref::<Error>(),
+        _ => None,
     }
 }
 
 #[tokio::test]
 async fn users_credentials_and_mailboxes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let (store, _dir) = temp_store().await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     store.put_user(&profile("BIANCHI")).await.unwrap();
     assert_eq!(
-        store.get_user(&uid("ROSSI")).await.unwrap(),
+        store.user(&uid("ROSSI")).await.unwrap(),
         Some(profile("ROSSI"))
     );
     assert_eq!(store.list_users().await.unwrap().len(), 2);
@@ -91,7 +77,7 @@ async fn users_credentials_and_mailboxes() {
     changed.role = Role::Sostituto;
     store.put_user(&changed).await.unwrap();
     assert_eq!(
-        store.get_user(&uid("ROSSI")).await.unwrap().unwrap().role,
+        store.user(&uid("ROSSI")).await.unwrap().unwrap().role,
         Role::Sostituto
     );
 
@@ -114,7 +100,7 @@ async fn users_credentials_and_mailboxes() {
         .await
         .unwrap();
     assert_eq!((r1, r2), (1, 2));
-    let c = store.get_credentials(&uid("ROSSI")).await.unwrap().unwrap();
+    let c = store.credentials(&uid("ROSSI")).await.unwrap().unwrap();
     assert_eq!(
         (
             c.password.expose_secret(),
@@ -125,7 +111,7 @@ async fn users_credentials_and_mailboxes() {
     );
     assert_eq!(
         store
-            .get_user(&uid("ROSSI"))
+            .user(&uid("ROSSI"))
             .await
             .unwrap()
             .unwrap()
@@ -136,12 +122,12 @@ async fn users_credentials_and_mailboxes() {
         store
             .set_credentials(&uid("NOBODY"), &Password::new("x"), &Pin::new("y"), None)
             .await,
-        Err(Error::NotFound(_))
+        Err(StoreError::NotFound(_))
     ));
 
-    let mut settings = tsgate_mailbox::MailboxSettings::new(
+    let mut settings = MailboxSettings::new(
         "imap.example.it",
-        tsgate_mailbox::Tls::StartTls,
+        Tls::StartTls,
         "Rossi@example.it",
         Password::new(MAIL_PASSWORD),
     );
@@ -152,9 +138,9 @@ async fn users_credentials_and_mailboxes() {
         address: Some("rossi@pec.example.it".into()),
     };
     store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
-    let back = store.get_mailbox(&uid("ROSSI")).await.unwrap().unwrap();
+    let back = store.mailbox(&uid("ROSSI")).await.unwrap().unwrap();
     assert_eq!(back.settings.password.expose_secret(), MAIL_PASSWORD);
-    assert_eq!(back.settings.security, tsgate_mailbox::Tls::StartTls);
+    assert_eq!(back.settings.security, Tls::StartTls);
     assert_eq!(back.settings.folders, vec!["Archivio".to_owned()]);
     assert_eq!(
         back.settings.accepted_senders,
@@ -174,11 +160,11 @@ async fn users_credentials_and_mailboxes() {
     assert_eq!(listed[0].0, uid("ROSSI"));
 
     let key = back.mailbox_key();
-    assert!(store.get_watch_state(&key).await.unwrap().is_none());
-    let mut state = tsgate_mailbox::WatchState::default();
+    assert!(store.watch_state(&key).await.unwrap().is_none());
+    let mut state = WatchState::default();
     state.folders.insert(
         "INBOX".into(),
-        tsgate_mailbox::FolderState {
+        FolderState {
             uid_validity: 7,
             last_uid: 42,
         },
@@ -186,26 +172,19 @@ async fn users_credentials_and_mailboxes() {
     store.set_watch_state(&key, &state).await.unwrap();
     state.folders.get_mut("INBOX").unwrap().last_uid = 43;
     store.set_watch_state(&key, &state).await.unwrap();
-    assert_eq!(store.get_watch_state(&key).await.unwrap(), Some(state));
+    assert_eq!(store.watch_state(&key).await.unwrap(), Some(state));
 
     assert!(store.remove_mailbox(&uid("ROSSI")).await.unwrap());
-    assert!(store.get_mailbox(&uid("ROSSI")).await.unwrap().is_none());
+    assert!(store.mailbox(&uid("ROSSI")).await.unwrap().is_none());
 
     assert!(store.remove_user(&uid("ROSSI")).await.unwrap());
-    assert!(
-        store
-            .get_credentials(&uid("ROSSI"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.credentials(&uid("ROSSI")).await.unwrap().is_none());
     assert!(!store.remove_user(&uid("ROSSI")).await.unwrap());
 }
 
 #[tokio::test]
 async fn session_records_round_trip_with_cas_and_audit_in_one_transaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let (store, _dir) = temp_store().await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     let key = SessionKey::new(uid("ROSSI"), Application::Prescrittore);
     assert!(SessionStore::load(&store, &key).await.unwrap().is_none());
@@ -229,15 +208,8 @@ async fn session_records_round_trip_with_cas_and_audit_in_one_transaction() {
 
     // A writer holding version 0 loses, and its audit is not written either.
     let lost = store.commit(&record, 0, std::slice::from_ref(&ev)).await;
-    assert_eq!(lost, Err(StoreError::Conflict));
-    assert_eq!(
-        store
-            .query_audit(&AuditFilter::default())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert!(matches!(lost, Err(StoreError::Conflict)), "{lost:?}");
+    assert_eq!(store.query(&AuditFilter::default()).await.unwrap().len(), 1);
 
     // Every slot shape survives.
     let mut next = loaded.clone();
@@ -286,8 +258,7 @@ async fn session_records_round_trip_with_cas_and_audit_in_one_transaction() {
 
 #[tokio::test]
 async fn workstations_tokens_are_hashed_and_revocable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let (store, _dir) = temp_store().await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     store.put_user(&profile("VERDI")).await.unwrap();
     let (ws, token) = store
@@ -299,7 +270,7 @@ async fn workstations_tokens_are_hashed_and_revocable() {
     let found = store.authenticate(&token).await.unwrap().unwrap();
     assert_eq!(found, ws);
     assert!(found.may_act_for(&uid("ROSSI")) && !found.may_act_for(&uid("VERDI")));
-    assert!(found.may_see_codes());
+    assert!(found.may_see_code_of(&uid("ROSSI")));
     assert!(
         store
             .authenticate(&WorkstationToken::new("tsg_wrong"))
@@ -314,7 +285,7 @@ async fn workstations_tokens_are_hashed_and_revocable() {
         .unwrap();
     assert_eq!(
         store
-            .get_workstation(&ws.id)
+            .workstation(&ws.id)
             .await
             .unwrap()
             .unwrap()
@@ -326,7 +297,8 @@ async fn workstations_tokens_are_hashed_and_revocable() {
         .create_workstation("Reception", WorkstationRole::Staff, &[])
         .await
         .unwrap();
-    assert!(!staff.may_see_codes());
+    assert_eq!(staff.role, WorkstationRole::Staff);
+    assert!(!staff.may_see_code_of(&uid("ROSSI")));
     assert_eq!(store.list_workstations().await.unwrap().len(), 2);
 
     assert!(store.revoke_workstation(&ws.id).await.unwrap());
@@ -334,7 +306,7 @@ async fn workstations_tokens_are_hashed_and_revocable() {
     assert!(store.authenticate(&token).await.unwrap().is_none());
     assert!(
         !store
-            .get_workstation(&ws.id)
+            .workstation(&ws.id)
             .await
             .unwrap()
             .unwrap()
@@ -344,14 +316,13 @@ async fn workstations_tokens_are_hashed_and_revocable() {
         store
             .set_workstation_users(&WorkstationId("nope".into()), &[])
             .await,
-        Err(Error::NotFound(_))
+        Err(StoreError::NotFound(_))
     ));
 }
 
 #[tokio::test]
 async fn audit_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let (store, _dir) = temp_store().await;
     let t = datetime!(2026-11-27 07:00 UTC);
     let w1 = Actor::Workstation(WorkstationId("w1".into()));
     for (i, (user, kind, actor)) in [
@@ -364,11 +335,11 @@ async fn audit_filters() {
     .enumerate()
     {
         let at = t + Duration::minutes(i as i64);
-        store.record(&audit(user, kind, actor, at)).await.unwrap();
+        store.append(&audit(user, kind, actor, at)).await.unwrap();
     }
     let q = |f: AuditFilter| {
         let store = store.clone();
-        async move { store.query_audit(&f).await.unwrap() }
+        async move { store.query(&f).await.unwrap() }
     };
     let all = q(AuditFilter::default()).await;
     assert_eq!(all.len(), 4);
@@ -384,7 +355,7 @@ async fn audit_filters() {
     );
     assert_eq!(
         q(AuditFilter {
-            actor: Some("ws:w1".into()),
+            actor: Some(w1.clone()),
             ..Default::default()
         })
         .await
@@ -416,33 +387,23 @@ async fn audit_filters() {
         .len(),
         1
     );
-    assert_eq!(
-        all[3],
-        AuditEntry::from(audit("ROSSI", AuditKind::Requested, w1, t))
-    );
+    assert_eq!(all[3], audit("ROSSI", AuditKind::Requested, w1, t));
 }
 
-fn admin(actor: Actor, action: AdminAction, user: Option<&str>, at: OffsetDateTime) -> AdminEvent {
-    AdminEvent {
-        at,
-        actor,
-        action,
-        user: user.map(uid),
-        outcome: "ok".into(),
-    }
+fn admin(actor: Actor, action: AdminAction, user: Option<&str>, at: OffsetDateTime) -> AuditEntry {
+    AuditEntry::admin(at, actor, action, user.map(uid), "ok")
 }
 
 #[tokio::test]
 async fn administration_events_are_recorded_and_queried_with_session_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let (store, _dir) = temp_store().await;
     let t = datetime!(2026-11-27 07:00 UTC);
     let w1 = Actor::Workstation(WorkstationId("w1".into()));
     let mut added = admin(Actor::Cli, AdminAction::WorkstationAdded, None, t);
     added.outcome = "workstation 1b2c (staff)".into();
-    store.record_admin(&added).await.unwrap();
+    store.append(&added).await.unwrap();
     store
-        .record_admin(&admin(
+        .append(&admin(
             Actor::Cli,
             AdminAction::UserAdded,
             Some("ROSSI"),
@@ -451,7 +412,7 @@ async fn administration_events_are_recorded_and_queried_with_session_events() {
         .await
         .unwrap();
     store
-        .record(&audit(
+        .append(&audit(
             "ROSSI",
             AuditKind::Requested,
             w1.clone(),
@@ -460,7 +421,7 @@ async fn administration_events_are_recorded_and_queried_with_session_events() {
         .await
         .unwrap();
     store
-        .record_admin(&admin(
+        .append(&admin(
             w1.clone(),
             AdminAction::CredentialsChanged,
             Some("ROSSI"),
@@ -469,7 +430,7 @@ async fn administration_events_are_recorded_and_queried_with_session_events() {
         .await
         .unwrap();
     store
-        .record_admin(&admin(
+        .append(&admin(
             w1.clone(),
             AdminAction::WorkstationRevoked,
             None,
@@ -480,7 +441,7 @@ async fn administration_events_are_recorded_and_queried_with_session_events() {
 
     let q = |f: AuditFilter| {
         let store = store.clone();
-        async move { store.query_audit(&f).await.unwrap() }
+        async move { store.query(&f).await.unwrap() }
     };
     let kinds = |entries: &[AuditEntry]| -> Vec<&'static str> {
         entries.iter().map(|e| e.kind.as_str()).collect()
@@ -497,7 +458,7 @@ async fn administration_events_are_recorded_and_queried_with_session_events() {
         ],
         "both kinds together, newest first"
     );
-    assert_eq!(all[4], AuditEntry::from(added));
+    assert_eq!(all[4], added);
     assert_eq!(all[4].user, None);
     assert_eq!(all[4].application, None);
     assert_eq!(all[4].code_hint, None);
@@ -514,13 +475,13 @@ async fn administration_events_are_recorded_and_queried_with_session_events() {
         ["credentials_changed", "requested", "user_added"]
     );
     let by_cli = q(AuditFilter {
-        actor: Some("cli".into()),
+        actor: Some(Actor::Cli),
         ..Default::default()
     })
     .await;
     assert_eq!(kinds(&by_cli), ["user_added", "workstation_added"]);
     let by_ws = q(AuditFilter {
-        actor: Some("ws:w1".into()),
+        actor: Some(w1.clone()),
         ..Default::default()
     })
     .await;
@@ -559,7 +520,7 @@ async fn migration_keeps_audit_rows_written_before_it() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tsgate.db");
+    let path = db_path(dir.path());
     let t = datetime!(2026-11-27 07:00 UTC);
     let at = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap();
     {
@@ -608,25 +569,25 @@ async fn migration_keeps_audit_rows_written_before_it() {
         pool.close().await;
     }
 
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let store = open_in(dir.path(), &MasterKey::generate()).await;
     let w1 = Actor::Workstation(WorkstationId("w1".into()));
-    let old = store.query_audit(&AuditFilter::default()).await.unwrap();
+    let old = store.query(&AuditFilter::default()).await.unwrap();
     let mut verified = audit("ROSSI", AuditKind::Verified, w1.clone(), t);
     verified.code_hint = Some("…89ab".into());
     let mut requested = audit("ROSSI", AuditKind::Requested, w1, t);
     requested.code_hint = None;
     assert_eq!(
         old,
-        vec![AuditEntry::from(verified), AuditEntry::from(requested)],
+        vec![verified, requested],
         "old lines survive, in their order"
     );
 
     // Same instant: the new line is newer by id, after the old ones.
     store
-        .record_admin(&admin(Actor::Cli, AdminAction::WorkstationAdded, None, t))
+        .append(&admin(Actor::Cli, AdminAction::WorkstationAdded, None, t))
         .await
         .unwrap();
-    let all = store.query_audit(&AuditFilter::default()).await.unwrap();
+    let all = store.query(&AuditFilter::default()).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].kind, AdminAction::WorkstationAdded.into());
     let ids: Vec<i64> = sqlx::query("SELECT id FROM audit ORDER BY id")
@@ -650,9 +611,10 @@ async fn migration_keeps_audit_rows_written_before_it() {
 }
 
 fn raw_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    ["tsgate.db", "tsgate.db-wal", "tsgate.db-shm"]
+    ["", "-wal", "-shm"]
         .iter()
-        .filter_map(|n| std::fs::read(dir.join(n)).ok().map(|b| (n.to_string(), b)))
+        .map(|suffix| format!("{DB_FILE}{suffix}"))
+        .filter_map(|n| std::fs::read(dir.join(&n)).ok().map(|b| (n, b)))
         .collect()
 }
 
@@ -662,8 +624,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn planted_secrets_never_reach_the_database_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &MasterKey::generate()).await;
+    let (store, dir) = temp_store().await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     store
         .set_credentials(
@@ -675,12 +636,7 @@ async fn planted_secrets_never_reach_the_database_files() {
         .await
         .unwrap();
     let mailbox = UserMailbox {
-        settings: tsgate_mailbox::MailboxSettings::new(
-            "h",
-            tsgate_mailbox::Tls::Implicit,
-            "u",
-            Password::new(MAIL_PASSWORD),
-        ),
+        settings: MailboxSettings::new("h", Tls::Implicit, "u", Password::new(MAIL_PASSWORD)),
         address: None,
     };
     store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
@@ -722,7 +678,7 @@ async fn planted_secrets_never_reach_the_database_files() {
             );
         }
         assert!(
-            contains(bytes, "Dr.ssa Rossi") || name.ends_with("-shm") || name == "tsgate.db",
+            contains(bytes, "Dr.ssa Rossi") || name.ends_with("-shm") || name == DB_FILE,
             "sanity: the search works"
         );
     }
@@ -741,7 +697,7 @@ async fn planted_secrets_never_reach_the_database_files() {
 async fn wrong_key_is_refused_and_moved_ciphertexts_do_not_decrypt() {
     let dir = tempfile::tempdir().unwrap();
     let key = MasterKey::generate();
-    let store = open(dir.path(), &key).await;
+    let store = open_in(dir.path(), &key).await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     store.put_user(&profile("VERDI")).await.unwrap();
     store
@@ -762,19 +718,17 @@ async fn wrong_key_is_refused_and_moved_ciphertexts_do_not_decrypt() {
         .execute(store.pool())
         .await
         .unwrap();
-    assert!(matches!(
-        store.get_credentials(&uid("VERDI")).await,
-        Err(Error::Decrypt { .. })
-    ));
-    assert!(store.get_credentials(&uid("ROSSI")).await.is_ok());
+    let moved = store.credentials(&uid("VERDI")).await.unwrap_err();
+    assert!(
+        matches!(backend_cause(&moved), Some(Error::Decrypt { .. })),
+        "{moved:?}"
+    );
+    assert!(store.credentials(&uid("ROSSI")).await.is_ok());
     store.close().await;
 
-    let e = SqliteStore::open(
-        dir.path().join("tsgate.db"),
-        KeyRing::new(MasterKey::generate()),
-    )
-    .await
-    .unwrap_err();
+    let e = SqliteStore::open(db_path(dir.path()), KeyRing::new(MasterKey::generate()))
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::WrongMasterKey), "{e}");
 }
 
@@ -782,7 +736,7 @@ async fn wrong_key_is_refused_and_moved_ciphertexts_do_not_decrypt() {
 async fn rotate_key_re_encrypts_everything() {
     let dir = tempfile::tempdir().unwrap();
     let old = MasterKey::generate();
-    let store = open(dir.path(), &old).await;
+    let store = open_in(dir.path(), &old).await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     store
         .set_credentials(
@@ -794,12 +748,7 @@ async fn rotate_key_re_encrypts_everything() {
         .await
         .unwrap();
     let mailbox = UserMailbox {
-        settings: tsgate_mailbox::MailboxSettings::new(
-            "h",
-            tsgate_mailbox::Tls::Implicit,
-            "u",
-            Password::new(MAIL_PASSWORD),
-        ),
+        settings: MailboxSettings::new("h", Tls::Implicit, "u", Password::new(MAIL_PASSWORD)),
         address: None,
     };
     store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
@@ -809,12 +758,12 @@ async fn rotate_key_re_encrypts_everything() {
     store.close().await;
 
     // Only the new key is needed now; the old one alone is refused.
-    let store = open(dir.path(), &new).await;
-    let c = store.get_credentials(&uid("ROSSI")).await.unwrap().unwrap();
+    let store = open_in(dir.path(), &new).await;
+    let c = store.credentials(&uid("ROSSI")).await.unwrap().unwrap();
     assert_eq!(c.password.expose_secret(), PASSWORD);
     assert_eq!(
         store
-            .get_mailbox(&uid("ROSSI"))
+            .mailbox(&uid("ROSSI"))
             .await
             .unwrap()
             .unwrap()
@@ -828,7 +777,7 @@ async fn rotate_key_re_encrypts_everything() {
     assert_eq!(r.usable_code().unwrap().code.expose_secret(), CODE);
     store.close().await;
     assert!(matches!(
-        SqliteStore::open(dir.path().join("tsgate.db"), KeyRing::new(old)).await,
+        SqliteStore::open(db_path(dir.path()), KeyRing::new(old)).await,
         Err(Error::WrongMasterKey)
     ));
 }
@@ -837,7 +786,7 @@ async fn rotate_key_re_encrypts_everything() {
 async fn committed_state_survives_an_abandoned_process() {
     let dir = tempfile::tempdir().unwrap();
     let key = MasterKey::generate();
-    let store = open(dir.path(), &key).await;
+    let store = open_in(dir.path(), &key).await;
     store.put_user(&profile("ROSSI")).await.unwrap();
     let t = OffsetDateTime::now_utc();
     store
@@ -850,17 +799,13 @@ async fn committed_state_survives_an_abandoned_process() {
         .unwrap();
     // No close, no checkpoint: the pool is leaked as if the process had died.
     std::mem::forget(store);
-    let reopened = open(dir.path(), &key).await;
+    let reopened = open_in(dir.path(), &key).await;
     let rk = SessionKey::new(uid("ROSSI"), Application::Prescrittore);
     let r = SessionStore::load(&reopened, &rk).await.unwrap().unwrap();
     assert_eq!(r.version, 1);
     assert_eq!(r.usable_code().unwrap().code.expose_secret(), CODE);
     assert_eq!(
-        reopened
-            .query_audit(&AuditFilter::default())
-            .await
-            .unwrap()
-            .len(),
+        reopened.query(&AuditFilter::default()).await.unwrap().len(),
         1
     );
 }

@@ -3,66 +3,44 @@
 
 use async_trait::async_trait;
 use sqlx::{Row, Sqlite, Transaction};
-use tsgate_session::audit::{AdminEvent, AuditEntry, AuditEntryKind};
-use tsgate_session::{Application, AuditEvent, AuditSink, StoreError, UserId};
+use tsgate_session::{
+    Application, AuditEntry, AuditEntryKind, AuditFilter, AuditLog, StoreResult, UserId,
+};
 
 use super::{SqliteStore, from_ms, ms};
 use crate::error::{Error, Result};
-use crate::model::AuditFilter;
-use crate::traits::{AdminAudit, AuditQuery};
 
 const INSERT: &str =
     "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome, code_hint)
      VALUES (?, ?, ?, ?, ?, ?, ?)";
 
+/// Writes one line inside `tx` (a session commit's transaction, or its own).
 pub(crate) async fn insert_audit(
     tx: &mut Transaction<'_, Sqlite>,
-    event: &AuditEvent,
+    entry: &AuditEntry,
 ) -> Result<()> {
     sqlx::query(INSERT)
-        .bind(ms(event.at))
-        .bind(event.user.as_str())
-        .bind(event.application.as_str())
-        .bind(event.actor.to_string())
-        .bind(event.kind.as_str())
-        .bind(&event.outcome)
-        .bind(&event.code_hint)
+        .bind(ms(entry.at))
+        .bind(entry.user.as_ref().map(UserId::as_str))
+        .bind(entry.application.map(Application::as_str))
+        .bind(entry.actor.to_string())
+        .bind(entry.kind.as_str())
+        .bind(&entry.outcome)
+        .bind(&entry.code_hint)
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-#[async_trait]
-impl AuditSink for SqliteStore {
-    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        insert_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(Error::from)?;
+impl SqliteStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_audit(&mut tx, entry).await?;
+        tx.commit().await?;
         Ok(())
     }
-}
 
-#[async_trait]
-impl AdminAudit for SqliteStore {
-    async fn record_admin(&self, event: &AdminEvent) -> Result<()> {
-        sqlx::query(INSERT)
-            .bind(ms(event.at))
-            .bind(event.user.as_ref().map(UserId::as_str))
-            .bind(None::<&str>)
-            .bind(event.actor.to_string())
-            .bind(event.action.as_str())
-            .bind(&event.outcome)
-            .bind(None::<&str>)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl AuditQuery for SqliteStore {
     async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let limit = i64::from(filter.limit.unwrap_or(100).clamp(1, 10_000));
         let rows = sqlx::query(
             "SELECT at_ms, user_id, application, actor, kind, outcome, code_hint FROM audit
              WHERE (?1 IS NULL OR user_id = ?1)
@@ -74,11 +52,12 @@ impl AuditQuery for SqliteStore {
              LIMIT ?6",
         )
         .bind(filter.user.as_ref().map(UserId::as_str))
-        .bind(filter.actor.as_deref())
+        // Stored as its Display (`ws:<id>`, `mailbox`, `cli`, `system`).
+        .bind(filter.actor.as_ref().map(ToString::to_string))
         .bind(filter.kind.map(AuditEntryKind::as_str))
         .bind(filter.since.map(ms))
         .bind(filter.until.map(ms))
-        .bind(limit)
+        .bind(i64::from(filter.effective_limit()))
         .fetch_all(&self.pool)
         .await?;
         let corrupt = |e: &dyn std::fmt::Display| Error::Corrupt(format!("audit: {e}"));
@@ -109,5 +88,16 @@ impl AuditQuery for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn append(&self, entry: &AuditEntry) -> StoreResult<()> {
+        Ok(self.append_audit(entry).await?)
+    }
+
+    async fn query(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        Ok(self.query_audit(filter).await?)
     }
 }

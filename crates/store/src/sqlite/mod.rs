@@ -3,8 +3,12 @@
 //! Every state change is one transaction; a session commit writes the record and its audit
 //! lines together, with compare-and-swap on `version`. After a crash (even `kill -9`) the
 //! database holds exactly the committed transactions.
+//!
+//! Each port's SQL lives in an inherent method returning [`crate::Error`]; the port impls
+//! only convert the error into the domain's (`From<Error> for StoreError`, cause kept).
 
 mod audit;
+mod mailboxes;
 mod sessions;
 mod users;
 mod workstations;
@@ -14,12 +18,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
+use tsgate_session::{Health, StoreResult};
 
 use crate::crypto::{KeyRing, MasterKey, Slot};
 use crate::error::{Error, Result};
@@ -88,12 +94,6 @@ impl SqliteStore {
     /// The connection pool (health checks).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Runs a trivial query: for `/readyz` and `tsgate check`.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     /// Closes the pool, checkpointing the WAL.
@@ -216,5 +216,17 @@ impl SqliteStore {
         tx.commit().await?;
         *keys = ring;
         Ok(count)
+    }
+}
+
+#[async_trait]
+impl Health for SqliteStore {
+    /// Runs a trivial query: for `/readyz` and `tsgate check`.
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        Ok(())
     }
 }

@@ -6,9 +6,9 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use time::serde::rfc3339;
 use tsgate_session::{
-    Actor, Application, AuditEvent, BlockKind, CodeRequest, CodeSlot, CredentialsBlock,
+    Actor, Application, AuditEntry, BlockKind, CodeRequest, CodeSlot, CredentialsBlock,
     CurrentCode, EndReason, Level, RecordedError, RequestStage, SessionCode, SessionKey,
-    SessionRecord, SessionStore, StoreError, UpstreamHealth, UserId,
+    SessionRecord, SessionStore, StoreResult, UpstreamHealth, UserId,
 };
 
 use super::{SqliteStore, audit::insert_audit, ms};
@@ -267,7 +267,7 @@ impl SqliteStore {
         &self,
         record: &SessionRecord,
         expected: u64,
-        audit: &[AuditEvent],
+        audit: &[AuditEntry],
     ) -> Result<()> {
         let state =
             serde_json::to_string(&to_stored(record)).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -319,8 +319,8 @@ impl SqliteStore {
             tx.rollback().await?;
             return Err(Error::Conflict);
         }
-        for event in audit {
-            insert_audit(&mut tx, event).await?;
+        for entry in audit {
+            insert_audit(&mut tx, entry).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -346,7 +346,7 @@ impl SqliteStore {
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load(&self, key: &SessionKey) -> StoreResult<Option<SessionRecord>> {
         Ok(self.load_record(key).await?)
     }
 
@@ -354,12 +354,12 @@ impl SessionStore for SqliteStore {
         &self,
         record: &SessionRecord,
         expected_version: u64,
-        audit: &[AuditEvent],
-    ) -> Result<(), StoreError> {
+        audit: &[AuditEntry],
+    ) -> StoreResult<()> {
         Ok(self.commit_record(record, expected_version, audit).await?)
     }
 
-    async fn keys(&self) -> Result<Vec<SessionKey>, StoreError> {
+    async fn keys(&self) -> StoreResult<Vec<SessionKey>> {
         Ok(self.session_keys().await?)
     }
 }

@@ -1,4 +1,4 @@
-//! Users, credentials and mailbox settings.
+//! Users and their credentials.
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -6,16 +6,12 @@ use sqlx::sqlite::SqliteRow;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use tsgate_session::{
-    Credentials, Environment, Password, Pin, Role, StoreError, UserDirectory, UserId, UserProfile,
+    Credentials, Environment, Password, Pin, Role, StoreResult, UserDirectory, UserId, UserProfile,
 };
 
 use super::{SqliteStore, ms};
 use crate::crypto::Slot;
 use crate::error::{Error, Result};
-use tsgate_mailbox::{MailboxSettings, WatchState};
-
-use crate::model::UserMailbox;
-use crate::traits::UserRepo;
 
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]");
@@ -71,11 +67,8 @@ impl SqliteStore {
             revision: row.try_get("revision")?,
         }))
     }
-}
 
-#[async_trait]
-impl UserRepo for SqliteStore {
-    async fn put_user(&self, p: &UserProfile) -> Result<()> {
+    async fn upsert_user(&self, p: &UserProfile) -> Result<()> {
         let now = ms(OffsetDateTime::now_utc());
         sqlx::query(
             "INSERT INTO users (user_id, fiscal_code, region, asl, ssa, specialization, display_name,
@@ -105,7 +98,7 @@ impl UserRepo for SqliteStore {
         Ok(())
     }
 
-    async fn get_user(&self, user: &UserId) -> Result<Option<UserProfile>> {
+    async fn user_by_id(&self, user: &UserId) -> Result<Option<UserProfile>> {
         sqlx::query(
             "SELECT user_id, fiscal_code, region, asl, ssa, specialization, display_name,
                  environment, role, password_changed_on FROM users WHERE user_id = ?",
@@ -118,7 +111,7 @@ impl UserRepo for SqliteStore {
         .transpose()
     }
 
-    async fn list_users(&self) -> Result<Vec<UserProfile>> {
+    async fn all_users(&self) -> Result<Vec<UserProfile>> {
         let rows = sqlx::query(
             "SELECT user_id, fiscal_code, region, asl, ssa, specialization, display_name,
                  environment, role, password_changed_on FROM users ORDER BY user_id",
@@ -128,7 +121,7 @@ impl UserRepo for SqliteStore {
         rows.iter().map(profile_from_row).collect()
     }
 
-    async fn remove_user(&self, user: &UserId) -> Result<bool> {
+    async fn delete_user(&self, user: &UserId) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM workstation_users WHERE user_id = ?")
             .bind(user.as_str())
@@ -143,7 +136,7 @@ impl UserRepo for SqliteStore {
         Ok(n > 0)
     }
 
-    async fn set_credentials(
+    async fn write_credentials(
         &self,
         user: &UserId,
         password: &Password,
@@ -196,145 +189,39 @@ impl UserRepo for SqliteStore {
         tx.commit().await?;
         Ok(revision)
     }
-
-    async fn get_credentials(&self, user: &UserId) -> Result<Option<Credentials>> {
-        self.credentials_of(user).await
-    }
-
-    async fn set_mailbox(&self, user: &UserId, m: &UserMailbox) -> Result<()> {
-        let keys = self.keys.read().await;
-        let password_enc = keys.seal(
-            m.settings.password.expose_secret().as_bytes(),
-            Slot {
-                table: "mailboxes",
-                column: "password_enc",
-                row: user.as_str(),
-            },
-        );
-        let settings = settings_json(m)?;
-        sqlx::query(
-            "INSERT INTO mailboxes (user_id, settings, password_enc, updated_at_ms)
-             VALUES (?, ?, ?, ?)
-             ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,
-                 password_enc = excluded.password_enc, updated_at_ms = excluded.updated_at_ms",
-        )
-        .bind(user.as_str())
-        .bind(settings)
-        .bind(password_enc)
-        .bind(ms(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn get_mailbox(&self, user: &UserId) -> Result<Option<UserMailbox>> {
-        let row = sqlx::query("SELECT settings, password_enc FROM mailboxes WHERE user_id = ?")
-            .bind(user.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(self.mailbox_from_row(user.as_str(), &row).await?))
-    }
-
-    async fn list_mailboxes(&self) -> Result<Vec<(UserId, UserMailbox)>> {
-        let rows =
-            sqlx::query("SELECT user_id, settings, password_enc FROM mailboxes ORDER BY user_id")
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("user_id")?;
-            let mailbox = self.mailbox_from_row(&id, &row).await?;
-            let id = UserId::new(id).map_err(|_| Error::Corrupt("mailbox user id".into()))?;
-            out.push((id, mailbox));
-        }
-        Ok(out)
-    }
-
-    async fn get_watch_state(&self, mailbox: &str) -> Result<Option<WatchState>> {
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM mailbox_watch_state WHERE mailbox = ?")
-                .bind(mailbox)
-                .fetch_optional(&self.pool)
-                .await?;
-        state
-            .map(|s| {
-                serde_json::from_str(&s).map_err(|e| Error::Corrupt(format!("watch state: {e}")))
-            })
-            .transpose()
-    }
-
-    async fn set_watch_state(&self, mailbox: &str, state: &WatchState) -> Result<()> {
-        let json = serde_json::to_string(state).map_err(|e| Error::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO mailbox_watch_state (mailbox, state, updated_at_ms) VALUES (?, ?, ?)
-             ON CONFLICT (mailbox) DO UPDATE SET state = excluded.state,
-                 updated_at_ms = excluded.updated_at_ms",
-        )
-        .bind(mailbox)
-        .bind(json)
-        .bind(ms(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn remove_mailbox(&self, user: &UserId) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM mailboxes WHERE user_id = ?")
-            .bind(user.as_str())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n > 0)
-    }
-}
-
-/// The non-secret settings as stored: the watcher's settings (its serializer never writes
-/// the password) plus the certified address.
-fn settings_json(m: &UserMailbox) -> Result<String> {
-    let mut value = serde_json::to_value(&m.settings).map_err(|e| Error::Corrupt(e.to_string()))?;
-    if let serde_json::Value::Object(map) = &mut value {
-        map.remove("password");
-        map.insert(
-            "address".into(),
-            m.address
-                .clone()
-                .map_or(serde_json::Value::Null, Into::into),
-        );
-    }
-    Ok(value.to_string())
-}
-
-impl SqliteStore {
-    async fn mailbox_from_row(&self, user: &str, row: &SqliteRow) -> Result<UserMailbox> {
-        let password = self.keys.read().await.open_string(
-            &row.try_get::<Vec<u8>, _>("password_enc")?,
-            Slot {
-                table: "mailboxes",
-                column: "password_enc",
-                row: user,
-            },
-        )?;
-        let corrupt = |e: serde_json::Error| Error::Corrupt(format!("mailbox settings: {e}"));
-        let mut value: serde_json::Value =
-            serde_json::from_str(&row.try_get::<String, _>("settings")?).map_err(corrupt)?;
-        let address = value
-            .as_object_mut()
-            .and_then(|map| map.remove("address"))
-            .and_then(|a| a.as_str().map(str::to_owned));
-        let mut settings: MailboxSettings = serde_json::from_value(value).map_err(corrupt)?;
-        settings.password = Password::new(password.as_str());
-        Ok(UserMailbox { settings, address })
-    }
 }
 
 #[async_trait]
 impl UserDirectory for SqliteStore {
-    async fn user(&self, user: &UserId) -> Result<Option<UserProfile>, StoreError> {
-        Ok(self.get_user(user).await?)
+    async fn user(&self, user: &UserId) -> StoreResult<Option<UserProfile>> {
+        Ok(self.user_by_id(user).await?)
     }
 
-    async fn credentials(&self, user: &UserId) -> Result<Option<Credentials>, StoreError> {
+    async fn credentials(&self, user: &UserId) -> StoreResult<Option<Credentials>> {
         Ok(self.credentials_of(user).await?)
+    }
+
+    async fn put_user(&self, profile: &UserProfile) -> StoreResult<()> {
+        Ok(self.upsert_user(profile).await?)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserProfile>> {
+        Ok(self.all_users().await?)
+    }
+
+    async fn remove_user(&self, user: &UserId) -> StoreResult<bool> {
+        Ok(self.delete_user(user).await?)
+    }
+
+    async fn set_credentials(
+        &self,
+        user: &UserId,
+        password: &Password,
+        pin: &Pin,
+        password_changed_on: Option<Date>,
+    ) -> StoreResult<i64> {
+        Ok(self
+            .write_credentials(user, password, pin, password_changed_on)
+            .await?)
     }
 }

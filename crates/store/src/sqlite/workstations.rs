@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
-use tsgate_session::{UserId, WorkstationId};
+use tsgate_session::{
+    StoreResult, UserId, Workstation, WorkstationId, WorkstationRepo, WorkstationRole,
+    WorkstationToken,
+};
 
 use super::{SqliteStore, from_ms, ms};
 use crate::error::{Error, Result};
-use crate::model::{Workstation, WorkstationRole, WorkstationToken};
-use crate::traits::WorkstationRepo;
 
 impl SqliteStore {
     async fn workstation_from_row(&self, row: &SqliteRow) -> Result<Workstation> {
@@ -39,11 +40,8 @@ impl SqliteStore {
                 .transpose()?,
         })
     }
-}
 
-#[async_trait]
-impl WorkstationRepo for SqliteStore {
-    async fn create_workstation(
+    async fn insert_workstation(
         &self,
         name: &str,
         role: WorkstationRole,
@@ -74,13 +72,13 @@ impl WorkstationRepo for SqliteStore {
         }
         tx.commit().await?;
         let ws = self
-            .get_workstation(&WorkstationId(id))
+            .workstation_by_id(&WorkstationId(id))
             .await?
             .ok_or_else(|| Error::NotFound("workstation just created".into()))?;
         Ok((ws, token))
     }
 
-    async fn authenticate(&self, token: &WorkstationToken) -> Result<Option<Workstation>> {
+    async fn workstation_by_token(&self, token: &WorkstationToken) -> Result<Option<Workstation>> {
         let row = sqlx::query(
             "SELECT id, name, role, created_at_ms, revoked_at_ms FROM workstations
              WHERE token_hash = ? AND revoked_at_ms IS NULL",
@@ -94,7 +92,7 @@ impl WorkstationRepo for SqliteStore {
         }
     }
 
-    async fn get_workstation(&self, id: &WorkstationId) -> Result<Option<Workstation>> {
+    async fn workstation_by_id(&self, id: &WorkstationId) -> Result<Option<Workstation>> {
         let row = sqlx::query(
             "SELECT id, name, role, created_at_ms, revoked_at_ms FROM workstations WHERE id = ?",
         )
@@ -107,7 +105,7 @@ impl WorkstationRepo for SqliteStore {
         }
     }
 
-    async fn list_workstations(&self) -> Result<Vec<Workstation>> {
+    async fn all_workstations(&self) -> Result<Vec<Workstation>> {
         let rows = sqlx::query(
             "SELECT id, name, role, created_at_ms, revoked_at_ms FROM workstations ORDER BY created_at_ms, id",
         )
@@ -120,7 +118,7 @@ impl WorkstationRepo for SqliteStore {
         Ok(out)
     }
 
-    async fn set_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> Result<()> {
+    async fn replace_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM workstations WHERE id = ?")
             .bind(&id.0)
@@ -147,7 +145,7 @@ impl WorkstationRepo for SqliteStore {
         Ok(())
     }
 
-    async fn revoke_workstation(&self, id: &WorkstationId) -> Result<bool> {
+    async fn mark_workstation_revoked(&self, id: &WorkstationId) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE workstations SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
         )
@@ -157,5 +155,37 @@ impl WorkstationRepo for SqliteStore {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl WorkstationRepo for SqliteStore {
+    async fn create_workstation(
+        &self,
+        name: &str,
+        role: WorkstationRole,
+        users: &[UserId],
+    ) -> StoreResult<(Workstation, WorkstationToken)> {
+        Ok(self.insert_workstation(name, role, users).await?)
+    }
+
+    async fn authenticate(&self, token: &WorkstationToken) -> StoreResult<Option<Workstation>> {
+        Ok(self.workstation_by_token(token).await?)
+    }
+
+    async fn workstation(&self, id: &WorkstationId) -> StoreResult<Option<Workstation>> {
+        Ok(self.workstation_by_id(id).await?)
+    }
+
+    async fn list_workstations(&self) -> StoreResult<Vec<Workstation>> {
+        Ok(self.all_workstations().await?)
+    }
+
+    async fn set_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> StoreResult<()> {
+        Ok(self.replace_workstation_users(id, users).await?)
+    }
+
+    async fn revoke_workstation(&self, id: &WorkstationId) -> StoreResult<bool> {
+        Ok(self.mark_workstation_revoked(id).await?)
     }
 }
