@@ -1,5 +1,7 @@
 //! Settings of the gateway (the binary fills them from TOML and `TSGATE_*` variables).
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -88,7 +90,7 @@ impl GatewayConfig {
             }
         }
         if let Some(pem) = &self.upstream_ca_pem {
-            crate::proxy::client::parse_ca_pem(pem)?;
+            parse_ca_pem(pem)?;
         }
         if let Some(tls) = &self.tls {
             tls.server_config()?;
@@ -148,4 +150,15 @@ pub struct RateQuota {
     pub per_second: u32,
     /// Requests allowed at once (at least 1).
     pub burst: u32,
+}
+
+/// Parses one or more PEM certificates; the error is Italian (it reaches `tsgate check`).
+pub(crate) fn parse_ca_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificato CA dell'upstream non leggibile: {e}"))?;
+    if certs.is_empty() {
+        return Err("certificato CA dell'upstream: nessun certificato PEM trovato".into());
+    }
+    Ok(certs)
 }

@@ -77,12 +77,13 @@ pub enum ApiError {
     Internal(#[source] BoxError),
 }
 
-impl From<crate::ports::MailboxError> for ApiError {
-    fn from(e: crate::ports::MailboxError) -> Self {
+impl From<tsgate_session::MailboxError> for ApiError {
+    fn from(e: tsgate_session::MailboxError) -> Self {
+        use tsgate_session::MailboxError;
         match e {
-            crate::ports::MailboxError::UnknownUser => ApiError::Store(StoreError::NotFound("user".into())),
-            crate::ports::MailboxError::Invalid(m) => ApiError::Invalid(m),
-            crate::ports::MailboxError::Store(e) => ApiError::Store(e),
+            MailboxError::UnknownUser => ApiError::Store(StoreError::NotFound("user".into())),
+            MailboxError::Invalid(m) => ApiError::Invalid(m.0),
+            MailboxError::Store(e) => ApiError::Store(e),
         }
     }
 }
@@ -297,16 +298,6 @@ impl From<PathRejection> for ApiError {
         tracing::debug!(detail = %rejection.body_text(), "path refused");
         ApiError::NotFound
     }
-}
-
-/// Fallback for unknown paths: JSON 404 instead of an empty body, except under `/ts`
-/// where a proxy client without a token in the path gets the proxy's SOAP Fault (403).
-pub(crate) async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
-    let path = uri.path();
-    if path == "/ts" || path.starts_with("/ts/") {
-        return crate::proxy::no_workstation_fault();
-    }
-    ApiError::NotFound.into_response()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! It knows HTTP and nothing else: sessions are the domain's [`SessionManager`]
 //! (`tsgate-session`), and workstations, users and the audit its backend ports
 //! ([`tsgate_session::Store`]), which the binary wires to a store crate. The only port of
-//! its own is [`ports::MailboxService`].
+//! the mailboxes is the domain's `MailboxService` too, implemented by `tsgate-mailbox`.
 //!
 //! [`SessionManager`]: tsgate_session::SessionManager
 //!
@@ -26,11 +26,11 @@ pub mod config;
 pub mod error;
 mod metrics;
 pub mod notices;
-pub mod ports;
 pub mod proxy;
 mod server;
 mod state;
 mod tls;
+mod workstations;
 mod ui;
 
 pub use auth::WorkstationCache;
@@ -38,7 +38,6 @@ pub use config::{GatewayConfig, Limits, RateQuota, UiSessionKey};
 pub use api::admin::{NewUser, NewWorkstation, UserRecord};
 pub use error::{ApiError, CauseChain, session_status};
 pub use metrics::metrics_handle;
-pub use ports::{MailboxError, MailboxService};
 pub use server::{router, routes, serve};
 pub use state::{AppState, Backends, GatewayError};
 pub use tls::TlsSettings;

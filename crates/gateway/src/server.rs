@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(ops)
         .merge(ui.routes())
-        .fallback(error::not_found)
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             ui.layer_state(&state),
             crate::ui::cookie_layer,
@@ -216,4 +216,14 @@ async fn log_request(request: Request, next: Next) -> Response {
         "http"
     );
     response
+}
+
+/// Fallback for unknown paths: JSON 404 instead of an empty body, except under `/ts`
+/// where a proxy client without a token in the path gets the proxy's SOAP Fault (403).
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    let path = uri.path();
+    if path == "/ts" || path.starts_with("/ts/") {
+        return crate::proxy::no_workstation_fault();
+    }
+    ApiError::NotFound.into_response()
 }

@@ -6,12 +6,11 @@ use std::sync::{Arc, OnceLock};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
-use tsgate_session::{SessionManager, Store};
+use tsgate_session::{MailboxService, SessionManager, Store};
 
-use crate::auth::{WorkstationCache, WorkstationLimiter};
+use crate::workstations::{WorkstationCache, WorkstationLimiter};
 use crate::config::GatewayConfig;
 use crate::notices::Notices;
-use crate::ports::MailboxService;
 use crate::proxy::client::ProxyClient;
 
 /// What the gateway serves: the domain, and the store it reads workstations, users and the

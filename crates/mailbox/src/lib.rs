@@ -4,14 +4,18 @@
 //! This crate watches that mailbox over IMAP (TLS, IDLE, spam folder, PEC envelopes),
 //! finds the code in the mail — in text, HTML or a picture read by OCR — and hands every
 //! candidate to the caller, who verifies it with `checkToken`. It knows IMAP and MIME and
-//! nothing about HTTP servers or databases.
+//! nothing about HTTP servers or databases: it reaches the store through the domain's ports.
 //!
 //! - [`settings`]: [`MailboxSettings`] of one mailbox (serde; the password is never written).
 //! - [`extract`]: pure parsing of a raw mail into candidate codes.
 //! - [`ocr`]: the `tesseract` subprocess.
 //! - [`Watcher`]: the task; [`WatcherHandle`] controls it; events go to a [`MailSink`].
 //! - [`check`]: a one-shot login test for the settings page and `tsgate check`.
+//! - [`bridge`]: [`Mailboxes`] connects the watchers to the domain: one watcher per
+//!   distinct mailbox, codes routed to their user and verified like a pasted one, the
+//!   domain's `MailboxService` for the API.
 
+pub mod bridge;
 mod connect;
 pub mod extract;
 pub mod ocr;
@@ -31,6 +35,7 @@ pub mod status {
 pub mod test_support;
 mod watch;
 
+pub use bridge::Mailboxes;
 pub use extract::Via;
 pub use settings::{MailboxSettings, OnProcessed, SettingsError, Tls};
 pub use state::{FolderState, WatchState};

@@ -20,6 +20,7 @@ pub mod code;
 pub mod error;
 pub mod ids;
 pub mod italy;
+pub mod level;
 pub mod machine;
 pub mod mailbox;
 mod manager;
@@ -46,7 +47,8 @@ pub use manager::{Ports, RequestOutcome, SessionManager};
 pub use memory::MemoryStore;
 pub use policy::Policy;
 pub use ports::{
-    AuditLog, BoxError, EventSink, Health, MailboxRepo, SessionChanged, SessionStore, Store,
+    AuditLog, BoxError, EventSink, Health, MailboxError, MailboxRepo, MailboxService,
+    SessionChanged, SessionStore, Store,
     StoreError, StoreResult, UserDirectory, WorkstationRepo,
 };
 pub use record::{

@@ -119,7 +119,7 @@ impl AuditLog for MemoryStore {
         // Newest first; lines of the same instant in reverse order of writing, as a
         // database's descending id does.
         found.reverse();
-        found.sort_by(|a, b| b.at.cmp(&a.at));
+        found.sort_by_key(|e| std::cmp::Reverse(e.at));
         found.truncate(filter.effective_limit() as usize);
         Ok(found)
     }

@@ -1,5 +1,5 @@
 //! Every port a backend implements: session records, users, workstations, the audit and the
-//! mailboxes' settings and watch state. SQLite implements them now, PostgreSQL next, and
+//! mailboxes' settings and watch state; and the mailbox service the API asks. SQLite implements them now, PostgreSQL next, and
 //! [`crate::memory::MemoryStore`] for tests; [`Store`] is all of them together.
 //!
 //! One style: `async_trait`, so that each is object-safe and used as `Arc<dyn …>`.
@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::ids::{SessionKey, UserId, WorkstationId};
-use crate::mailbox::{UserMailbox, WatchState};
+use crate::mailbox::{InvalidMailbox, MailboxUpdate, MailboxView, UserMailbox, WatchState};
 use crate::record::SessionRecord;
 use crate::user::{Credentials, UserProfile};
 use crate::view::SessionView;
@@ -180,4 +180,35 @@ pub struct SessionChanged {
 pub trait EventSink: Send + Sync {
     /// Called after the change is committed. Must not block.
     fn publish(&self, change: &SessionChanged);
+}
+
+/// Why a mailbox operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    /// No such user.
+    #[error("unknown user")]
+    UnknownUser,
+    /// The settings are not acceptable; the text is Italian.
+    #[error(transparent)]
+    Invalid(#[from] InvalidMailbox),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Certified-mailbox settings and live state of each user: what the API and the web UI
+/// ask. Implemented by the mailbox bridge (`tsgate-mailbox`), over the store and the
+/// watchers.
+#[async_trait]
+pub trait MailboxService: Send + Sync + 'static {
+    /// The mailbox of `user` as shown.
+    async fn status(&self, user: &UserId) -> Result<MailboxView, MailboxError>;
+
+    /// Replaces the settings of `user` (password encrypted at rest; kept when the update
+    /// has none) and returns the new state.
+    async fn configure(
+        &self,
+        user: &UserId,
+        update: MailboxUpdate,
+    ) -> Result<MailboxView, MailboxError>;
 }

@@ -6,7 +6,7 @@ use sistemats::secret::SessionCode;
 use time::OffsetDateTime;
 
 use crate::ids::{Actor, SessionKey};
-use crate::view::Level;
+use crate::level::Level;
 
 /// The record of one key, shared by every workstation.
 #[derive(Clone, Debug, PartialEq, Eq)]

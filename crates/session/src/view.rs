@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{Actor, Application, UserId};
+pub use crate::level::Level;
 use crate::policy::Policy;
 use crate::record::{CodeSlot, EndReason, SessionRecord};
 
@@ -43,18 +44,6 @@ impl StateName {
             Self::CredentialsRefused => "credentials_refused",
         }
     }
-}
-
-/// Card colour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Usable, more than the yellow window left.
-    Green,
-    /// Usable but close to expiry, or being re-verified.
-    Yellow,
-    /// Not usable.
-    Red,
 }
 
 /// `last_error` of the API.

@@ -135,15 +135,11 @@ pub async fn shutdown_session(manager: &SessionManager) {
     }
 }
 
-/// The gateway's ports over the store and the manager.
+/// What the gateway serves: the manager, and the store behind it.
 pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends {
-    let manager = Arc::new(manager.clone());
     Backends {
-        workstations: store.clone(),
         sessions: manager.clone(),
-        codes: manager,
-        audit: store.clone(),
-        admin: Some(store.clone()),
+        store: store.clone(),
     }
 }
 
@@ -153,8 +149,8 @@ pub async fn start_mailboxes(
     store: &Arc<SqliteStore>,
     manager: &SessionManager,
     state: &tsgate_gateway::AppState,
-) -> anyhow::Result<crate::mailbox::Mailboxes> {
-    let mailboxes = crate::mailbox::Mailboxes::start(store.clone(), manager.clone())
+) -> anyhow::Result<tsgate_mailbox::Mailboxes> {
+    let mailboxes = tsgate_mailbox::Mailboxes::start(store.clone(), manager.clone())
         .await
         .context("cannot start the mailbox watchers")?;
     state.set_mailboxes(Arc::new(mailboxes.clone()));

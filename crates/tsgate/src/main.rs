@@ -9,7 +9,6 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
-mod mailbox;
 mod panic;
 mod upstream;
 

@@ -13,21 +13,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use crate::config::GatewayConfig;
 
-/// Parses one or more PEM certificates; the error is Italian (it reaches `tsgate check`).
-pub(crate) fn parse_ca_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("certificato CA dell'upstream non leggibile: {e}"))?;
-    if certs.is_empty() {
-        return Err("certificato CA dell'upstream: nessun certificato PEM trovato".into());
-    }
-    Ok(certs)
-}
 
 type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
 
@@ -62,7 +50,7 @@ impl ProxyClient {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         }
         if let Some(pem) = &config.upstream_ca_pem {
-            for cert in parse_ca_pem(pem)? {
+            for cert in crate::config::parse_ca_pem(pem)? {
                 roots
                     .add(cert)
                     .map_err(|e| format!("certificato CA dell'upstream non valido: {e}"))?;

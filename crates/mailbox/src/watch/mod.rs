@@ -8,6 +8,7 @@
 //!    that user and the mail is flagged `\Seen` (or moved/deleted as configured);
 //! 4. persist every [`WatchEvent::State`] so that a restart reads nothing twice.
 
+mod ctx;
 mod scan;
 mod session;
 mod survey;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use futures::TryStreamExt as _;
 use time::OffsetDateTime;
 
-use super::session::{Ctx, Folder, SessionError};
+use super::ctx::{Ctx, Folder, SessionError};
 use super::{Found, MessageRef, Outstanding, Pending, WatchEvent};
 use crate::connect::ImapSession;
 use crate::extract::{self, Analysis, Via, is_recent};

@@ -8,7 +8,7 @@ use async_imap::types::NameAttribute;
 use futures::TryStreamExt as _;
 use time::OffsetDateTime;
 
-use super::session::{Ctx, Folder, SessionError};
+use super::ctx::{Ctx, Folder, SessionError};
 use super::{Shared, WatchEvent};
 use crate::connect::{self, ImapSession};
 use crate::extract::MailFilter;

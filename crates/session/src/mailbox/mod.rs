@@ -5,10 +5,15 @@
 pub mod settings;
 pub mod state;
 pub mod status;
+pub mod update;
+pub mod view;
+
 
 pub use settings::{MailboxSettings, OnProcessed, SettingsError, Tls};
 pub use state::{FolderState, WatchState};
 pub use status::{Diagnostic, DiagnosticCode, MailboxStatus};
+pub use update::{InvalidMailbox, MailboxUpdate};
+pub use view::{MailboxSettingsView, MailboxView};
 
 /// Certified-mailbox settings of a user: the watcher's IMAP settings (the password is
 /// stored encrypted, the rest as JSON) and the address certified on the Sistema TS portal.
@@ -52,4 +57,3 @@ impl UserMailbox {
         out
     }
 }
-

@@ -5,7 +5,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tsgate_mailbox::{DiagnosticCode, MailboxSettings, MailboxStatus};
 use tsgate_session::UserId;
-use tsgate_store::{UserMailbox, UserRepo as _};
+use tsgate_session::{Health as _, MailboxRepo as _};
+use tsgate_session::mailbox::UserMailbox;
 
 use super::Failure;
 use crate::app;
@@ -32,14 +33,17 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
                 ),
                 Err(e) => {
                     failed += 1;
-                    println!("FAIL  database: {e}");
+                    println!("FAIL  database: {}", sistemats::error::describe_chain(&e));
                 }
             }
             match store.list_mailboxes().await {
                 Ok(list) => mailboxes = Some(list),
                 Err(e) => {
                     failed += 1;
-                    println!("FAIL  certified mailboxes: cannot read their settings: {e}");
+                    println!(
+                        "FAIL  certified mailboxes: cannot read their settings: {}",
+                        sistemats::error::describe_chain(&e)
+                    );
                 }
             }
             store.close().await;

@@ -16,8 +16,10 @@ use tsgate_session::Actor;
 use tsgate_session::audit::AdminAction;
 use tsgate_session::{Role, UserId, UserProfile};
 use tsgate_sim::{SimConfig, TestUser};
+use tsgate_session::mailbox::UserMailbox;
+use tsgate_session::{UserDirectory as _, WorkstationRepo as _, WorkstationRole, WorkstationToken};
 use tsgate_store::{
-    SqliteStore, UserMailbox, UserRepo, WorkstationRepo, WorkstationRole, WorkstationToken,
+    SqliteStore,
 };
 
 use super::secrets::read_secret;
@@ -172,7 +174,7 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
         }
         let id =
             UserId::new(user.user_id.as_str()).map_err(|_| anyhow!("bad simulator user id"))?;
-        if store.get_user(&id).await?.is_none() {
+        if store.user(&id).await?.is_none() {
             let profile = UserProfile {
                 user_id: id.clone(),
                 fiscal_code: user.cf.clone(),
@@ -239,7 +241,7 @@ async fn set_demo_mailboxes(
         let (Some(email), Ok(id)) = (&user.email, UserId::new(user.user_id.as_str())) else {
             continue;
         };
-        if store.get_user(&id).await?.is_none() {
+        if store.user(&id).await?.is_none() {
             continue;
         }
         let mut settings = MailboxSettings::new(
@@ -254,7 +256,7 @@ async fn set_demo_mailboxes(
             settings,
             address: Some(email.clone()),
         };
-        crate::mailbox::save(store, &id, &mailbox).await?;
+        tsgate_mailbox::bridge::save(&*store, &id, &mailbox).await?;
     }
     Ok(())
 }

@@ -54,8 +54,8 @@ pub async fn run(command: SessionCommand) -> Result<(), Failure> {
         }
         // The Italian message is the one the doctor would see; the cause stays in the log.
         Err(e) => {
-            if let Some(cause) = e.cause() {
-                tracing::debug!(cause, "session action refused");
+            if matches!(e, tsgate_session::SessionError::Internal { .. }) {
+                tracing::debug!(cause = %sistemats::error::describe_chain(&e), "session action refused");
             }
             Err(Failure::Refused(anyhow::anyhow!("{e}")))
         }

@@ -5,9 +5,10 @@ use sistemats::{Password, Pin};
 use time::Date;
 use time::macros::format_description;
 use tsgate_mailbox::MailboxSettings;
-use tsgate_session::audit::{AdminAction, AdminEvent};
+use tsgate_session::{AdminAction, AuditEntry, AuditLog as _, MailboxRepo as _, UserDirectory as _};
 use tsgate_session::{Actor, Environment, Role, UserId, UserProfile};
-use tsgate_store::{AdminAudit, SqliteStore, UserMailbox, UserRepo};
+use tsgate_session::mailbox::UserMailbox;
+use tsgate_store::SqliteStore;
 
 use super::Failure;
 use super::secrets::read_secret;
@@ -57,15 +58,15 @@ pub async fn audit_as(
     user: Option<&UserId>,
     outcome: impl Into<String>,
 ) -> anyhow::Result<()> {
-    let event = AdminEvent {
-        at: time::OffsetDateTime::now_utc(),
+    let entry = AuditEntry::admin(
+        time::OffsetDateTime::now_utc(),
         actor,
         action,
-        user: user.cloned(),
-        outcome: outcome.into(),
-    };
+        user.cloned(),
+        outcome,
+    );
     store
-        .record_admin(&event)
+        .append(&entry)
         .await
         .context("the change is saved, but the audit line could not be written")
 }
@@ -122,7 +123,7 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
     let store = store(&args.config).await?;
     let existed = store
-        .get_user(&id)
+        .user(&id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?
         .is_some();
@@ -175,12 +176,12 @@ async fn show(args: UserRefArgs) -> Result<(), Failure> {
     let store = store(&args.config).await?;
     let user = existing_user(&store, &id).await?;
     let has_credentials = store
-        .get_credentials(&id)
+        .credentials(&id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?
         .is_some();
     let mailbox = store
-        .get_mailbox(&id)
+        .mailbox(&id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
     let shown = serde_json::json!({
@@ -203,7 +204,7 @@ async fn existing_user(
     id: &tsgate_session::UserId,
 ) -> Result<UserProfile, Failure> {
     store
-        .get_user(id)
+        .user(id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?
         .ok_or_else(|| Failure::Refused(anyhow!("no user {}", id.as_str())))
@@ -250,7 +251,7 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
     let store = store(&args.config).await?;
     existing_user(&store, &id).await?;
     let previous = store
-        .get_mailbox(&id)
+        .mailbox(&id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
     let password = match (&previous, args.keep_password) {
@@ -285,7 +286,7 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
         settings,
         address: args.address.filter(|a| !a.trim().is_empty()),
     };
-    crate::mailbox::save(&store, &id, &mailbox)
+    tsgate_mailbox::bridge::save(&*store, &id, &mailbox)
         .await
         .context("cannot save the mailbox")
         .map_err(Failure::Refused)?;

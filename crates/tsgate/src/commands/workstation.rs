@@ -3,7 +3,7 @@
 use anyhow::anyhow;
 use tsgate_session::WorkstationId;
 use tsgate_session::audit::AdminAction;
-use tsgate_store::{WorkstationRepo, WorkstationRole};
+use tsgate_session::{WorkstationRepo, WorkstationRole};
 
 use super::Failure;
 use super::user::{audit, store, user_id};

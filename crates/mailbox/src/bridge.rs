@@ -13,19 +13,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use futures::FutureExt as _;
-use futures::future::BoxFuture;
-use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tsgate_gateway::{AdminError, BackendError, MailboxService};
-use tsgate_mailbox::{
-    Expectation, Found, MailboxSettings, MailboxStatus, Outcome, WatchEvent, Watcher, WatcherHandle,
+use tsgate_session::mailbox::{MailboxUpdate, MailboxView, UserMailbox, WatchState};
+use tsgate_session::{
+    Actor, MailboxError, MailboxService, SessionChanged, SessionManager, SessionView, StateName,
+    Store, StoreResult, UserId, async_trait,
 };
-use tsgate_session::{Actor, SessionChanged, SessionManager, SessionView, StateName, UserId};
-use tsgate_store::{SqliteStore, UserMailbox, UserRepo};
+
+use crate::settings::MailboxSettings;
+use crate::watch::{Expectation, Found, Outcome, WatchEvent, Watcher, WatcherHandle};
 
 /// How often the settings are re-read from the store.
 const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -37,52 +36,9 @@ fn awaited_since(view: &SessionView) -> Option<OffsetDateTime> {
     view.requested_at.filter(|_| waiting)
 }
 
-/// Parses the JSON of `PUT …/mailbox`: the watcher's settings (`host`, `port`, `security`,
-/// `username`, `password`, `ca_pem`, `folders`, `accepted_senders`, …) plus `address`.
-/// Without `password` (or with an empty one) the stored password is kept.
-pub fn parse_settings(value: Value, previous: Option<&UserMailbox>) -> Result<UserMailbox, String> {
-    let Value::Object(mut map) = value else {
-        return Err("Le impostazioni della casella vanno inviate come oggetto JSON.".into());
-    };
-    let address = match map.remove("address") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.contains('@') => Some(s.trim().to_owned()),
-        Some(_) => {
-            return Err(
-                "«address» deve essere l'indirizzo certificato sul portale Sistema TS \
-                 (es. rossi@pec.it)."
-                    .into(),
-            );
-        }
-    };
-    let password_given = map
-        .get("password")
-        .and_then(Value::as_str)
-        .is_some_and(|p| !p.is_empty());
-    if !password_given {
-        map.remove("password");
-    }
-    let mut settings: MailboxSettings =
-        serde_json::from_value(Value::Object(map)).map_err(|e| {
-            format!(
-                "Impostazioni della casella non valide ({e}): servono almeno «host» e «username»; \
-                 «security» è implicit, start_tls o plain."
-            )
-        })?;
-    if !password_given {
-        match previous {
-            Some(p) => settings.password = p.settings.password.clone(),
-            None => return Err("Indica la password della casella («password»).".into()),
-        }
-    }
-    settings.validate().map_err(|e| e.to_string())?;
-    Ok(UserMailbox { settings, address })
-}
-
 /// Saves `mailbox` for `user`. Users who share the same mailbox get the same password
 /// (one account, one password), so that changing it once is enough.
-pub async fn save(store: &SqliteStore, user: &UserId, mailbox: &UserMailbox) -> anyhow::Result<()> {
+pub async fn save(store: &dyn Store, user: &UserId, mailbox: &UserMailbox) -> StoreResult<()> {
     store.set_mailbox(user, mailbox).await?;
     let key = mailbox.mailbox_key();
     for (other, mut theirs) in store.list_mailboxes().await? {
@@ -151,7 +107,7 @@ impl Registry {
 }
 
 struct Inner {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     manager: SessionManager,
     registry: Mutex<Registry>,
 }
@@ -171,7 +127,7 @@ impl std::fmt::Debug for Mailboxes {
 impl Mailboxes {
     /// Starts a watcher for every configured mailbox and follows the sessions. Must be
     /// called within the tokio runtime that serves the gateway.
-    pub async fn start(store: Arc<SqliteStore>, manager: SessionManager) -> anyhow::Result<Self> {
+    pub async fn start(store: Arc<dyn Store>, manager: SessionManager) -> StoreResult<Self> {
         // Subscribe first: a change that happens while the watchers start is not lost.
         let changes = manager.subscribe();
         let this = Self {
@@ -199,7 +155,7 @@ impl Mailboxes {
                 let this = Self { inner };
                 match this.reload().await {
                     Ok(()) => this.resync().await,
-                    Err(e) => tracing::warn!(error = %e, "cannot re-read the mailbox settings"),
+                    Err(e) => tracing::warn!(error = %sistemats::error::describe_chain(&e), "cannot re-read the mailbox settings"),
                 }
             }
         });
@@ -216,7 +172,7 @@ impl Mailboxes {
 
     /// Re-reads every mailbox from the store: starts watchers for new mailboxes, restarts
     /// those whose settings changed, stops those nobody uses any more.
-    pub async fn reload(&self) -> anyhow::Result<()> {
+    pub async fn reload(&self) -> StoreResult<()> {
         let mailboxes = self.inner.store.list_mailboxes().await?;
         let mut registry = self.inner.registry.lock().await;
         registry.users.clear();
@@ -270,7 +226,7 @@ impl Mailboxes {
             if registry.watchers.contains_key(&key) {
                 continue;
             }
-            let state = match self.inner.store.get_watch_state(&key).await {
+            let state = match self.inner.store.watch_state(&key).await {
                 Ok(state) => state.unwrap_or_default(),
                 Err(e) => {
                     tracing::warn!(mailbox = %key, error = %e, "watch state unreadable, starting afresh");
@@ -304,7 +260,7 @@ impl Mailboxes {
         &self,
         key: String,
         settings: MailboxSettings,
-        state: tsgate_mailbox::WatchState,
+        state: WatchState,
     ) -> Running {
         let fingerprint = fingerprint(&settings);
         let (tx, mut rx) = mpsc::unbounded_channel::<WatchEvent>();
@@ -423,39 +379,50 @@ impl Mailboxes {
     }
 
     /// The state of `user`'s mailbox as `GET …/mailbox` shows it.
-    pub async fn status_of(&self, user: &UserId) -> Value {
+    pub async fn status_of(&self, user: &UserId) -> MailboxView {
         let registry = self.inner.registry.lock().await;
         let Some(entry) = registry.users.get(user) else {
-            return json!({ "configured": false });
+            return MailboxView::not_configured();
         };
         let status = registry
             .handle_of(user)
             .map(|h| h.status())
             .unwrap_or_default();
-        let shared_with: Vec<&str> = registry
+        let shared_with: Vec<String> = registry
             .users
             .iter()
             .filter(|(u, e)| *u != user && e.key == entry.key)
-            .map(|(u, _)| u.as_str())
+            .map(|(u, _)| u.to_string())
             .collect();
-        view_of(user, entry, status, &shared_with)
+        MailboxView::of(
+            user,
+            &entry.mailbox,
+            status,
+            entry.addresses.clone(),
+            shared_with,
+        )
+    }
+}
+
+#[async_trait]
+impl MailboxService for Mailboxes {
+    async fn status(&self, user: &UserId) -> Result<MailboxView, MailboxError> {
+        Ok(self.status_of(user).await)
     }
 
-    async fn configure_user(&self, user: &UserId, value: Value) -> Result<Value, AdminError> {
-        let backend = |e: &dyn std::fmt::Display| AdminError::Backend(BackendError(e.to_string()));
+    async fn configure(
+        &self,
+        user: &UserId,
+        update: MailboxUpdate,
+    ) -> Result<MailboxView, MailboxError> {
         let store = &self.inner.store;
-        if store
-            .get_user(user)
-            .await
-            .map_err(|e| backend(&e))?
-            .is_none()
-        {
-            return Err(AdminError::NotFound);
+        if store.user(user).await?.is_none() {
+            return Err(MailboxError::UnknownUser);
         }
-        let previous = store.get_mailbox(user).await.map_err(|e| backend(&e))?;
-        let mailbox = parse_settings(value, previous.as_ref()).map_err(AdminError::Invalid)?;
-        save(store, user, &mailbox).await.map_err(|e| backend(&e))?;
-        self.reload().await.map_err(|e| backend(&e))?;
+        let previous = store.mailbox(user).await?;
+        let mailbox = update.apply(previous.as_ref())?;
+        save(store.as_ref(), user, &mailbox).await?;
+        self.reload().await?;
         {
             let registry = self.inner.registry.lock().await;
             // Log in now so that wrong settings show up at once, not at the next request.
@@ -469,94 +436,5 @@ impl Mailboxes {
             self.on_change(user, &view).await;
         }
         Ok(self.status_of(user).await)
-    }
-}
-
-/// JSON of one user's mailbox: the watcher's status, filtered to this user, and the
-/// settings without the password.
-fn view_of(user: &UserId, entry: &UserEntry, status: MailboxStatus, shared_with: &[&str]) -> Value {
-    let mine = |u: &Option<String>| u.as_deref().is_none_or(|u| u == user.as_str());
-    let diagnostics: Vec<_> = status
-        .diagnostics
-        .iter()
-        .filter(|d| mine(&d.user))
-        .collect();
-    let mut settings = serde_json::to_value(&entry.mailbox.settings).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut settings {
-        map.remove("password");
-        map.insert(
-            "port".into(),
-            entry.mailbox.settings.effective_port().into(),
-        );
-        map.insert(
-            "address".into(),
-            entry
-                .mailbox
-                .address
-                .clone()
-                .map_or(Value::Null, Value::from),
-        );
-    }
-    json!({
-        "configured": status.configured,
-        "connected": status.connected,
-        "last_check": status.last_check.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
-        "last_error": status.last_error,
-        "diagnostics": diagnostics,
-        "quota_percent": status.quota_percent,
-        "idle": status.idle,
-        "folders": status.folders,
-        "awaiting": status.awaiting.iter().any(|u| u == user.as_str()),
-        "addresses": entry.addresses,
-        "shared_with": shared_with,
-        "settings": settings,
-    })
-}
-
-impl MailboxService for Mailboxes {
-    fn status<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<Value, AdminError>> {
-        async move { Ok(self.status_of(user).await) }.boxed()
-    }
-
-    fn configure<'a>(
-        &'a self,
-        user: &'a UserId,
-        settings: Value,
-    ) -> BoxFuture<'a, Result<Value, AdminError>> {
-        async move { self.configure_user(user, settings).await }.boxed()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_json_keeps_the_stored_password_and_validates() {
-        let first = parse_settings(
-            json!({"host": "127.0.0.1", "port": 1143, "security": "plain",
-                   "username": "a@b.it", "password": "Segreta1", "address": "a@pec.it"}),
-            None,
-        )
-        .unwrap();
-        assert_eq!(first.settings.password.expose_secret(), "Segreta1");
-        assert_eq!(first.address.as_deref(), Some("a@pec.it"));
-        let second = parse_settings(
-            json!({"host": "127.0.0.1", "port": 1143, "security": "plain", "username": "a@b.it",
-                   "folders": ["Archivio"]}),
-            Some(&first),
-        )
-        .unwrap();
-        assert_eq!(second.settings.password.expose_secret(), "Segreta1");
-        assert_eq!(second.settings.folders, vec!["Archivio".to_owned()]);
-        let err = parse_settings(
-            json!({"host": "imap.example.it", "security": "plain", "username": "u", "password": "p"}),
-            None,
-        )
-        .unwrap_err();
-        assert!(err.contains("TLS o STARTTLS"), "{err}");
-        let err = parse_settings(json!({"host": "h", "username": "u"}), None).unwrap_err();
-        assert!(err.contains("password"), "{err}");
-        assert!(parse_settings(json!({"username": "u", "password": "p"}), None).is_err());
     }
 }
