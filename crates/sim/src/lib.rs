@@ -32,6 +32,7 @@ pub mod routes;
 pub mod schema;
 mod soap_http;
 pub mod state;
+pub mod sync;
 pub mod tokens;
 pub mod users;
 

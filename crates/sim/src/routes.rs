@@ -17,7 +17,8 @@ use crate::config::{CodeFormat, Enforcement, MailFolder, Mode};
 use crate::ops::Operation;
 use crate::schema::{Invalid, validate_envelope};
 use crate::soap_http::{authenticate, check_soap_action, client_fault, server_fault, xml_response};
-use crate::state::{FaultKind, FaultRule, Sim, lock};
+use crate::state::{FaultKind, FaultRule, Sim};
+use crate::sync::lock;
 
 /// Per-connection data the server loop attaches to each request.
 #[derive(Clone, Debug)]

@@ -12,6 +12,7 @@ use crate::dem::store::PrescriptionStore;
 use crate::keys::SimKeys;
 use crate::mail::Mailer;
 use crate::ops::Operation;
+use crate::sync::lock;
 use crate::tokens::TokenStore;
 use crate::users::TestUser;
 
@@ -172,10 +173,4 @@ impl Sim {
         self.with_stats(|s| s.faults_injected += 1);
         Some(rule)
     }
-}
-
-/// Locks a mutex, recovering from poisoning: the protected maps stay consistent because
-/// no handler panics while holding a lock (and a poisoned simulator is still a simulator).
-pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

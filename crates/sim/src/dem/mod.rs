@@ -20,7 +20,8 @@ use sistemats::xml::Element;
 use crate::clock::{local, year_month};
 use crate::config::{Enforcement, Mode};
 use crate::soap_http::{client_fault, xml_response};
-use crate::state::{Sim, lock};
+use crate::state::Sim;
+use crate::sync::lock;
 use crate::users::{Role, TestUser};
 use store::{Prescription, Substitution};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rand::Rng as _;
 use sistemats::dem::{InvioPrescrittoRequest, Nre, NreError, StatoProcesso};
 
-use crate::state::lock;
+use crate::sync::lock;
 
 /// One prescription.
 #[derive(Clone)]
