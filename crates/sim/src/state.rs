@@ -94,7 +94,7 @@ pub struct Sim {
     pub settings: Mutex<Settings>,
     /// Issued ID-SESSIONE codes.
     pub tokens: Mutex<TokenStore>,
-    /// Prescriptions and NRE allocation.
+    /// Prescriptions (the most recent `max_prescriptions`) and NRE allocation.
     pub prescriptions: PrescriptionStore,
     /// Counters.
     pub stats: Mutex<Stats>,
@@ -126,7 +126,7 @@ impl Sim {
                 validity_seconds: config.validity.as_secs(),
             }),
             tokens: Mutex::new(TokenStore::default()),
-            prescriptions: PrescriptionStore::default(),
+            prescriptions: PrescriptionStore::with_limit(config.max_prescriptions),
             stats: Mutex::new(stats),
             faults: Mutex::new(Vec::new()),
             mailer: Mailer::new(config)?,
