@@ -15,7 +15,8 @@ use sistemats::xml::Element;
 use crate::config::Mode;
 use crate::mail::CodeMail;
 use crate::soap_http::{client_fault, xml_response};
-use crate::state::{Sim, lock};
+use crate::state::Sim;
+use crate::sync::lock;
 use crate::tokens::{Status, TokenRecord};
 use crate::users::TestUser;
 

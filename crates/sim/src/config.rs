@@ -80,6 +80,9 @@ pub struct SimConfig {
     /// Font used to draw the code in image mails; `None` tries the DejaVu Sans Mono system
     /// font and falls back to the embedded copy.
     pub font_path: Option<PathBuf>,
+    /// Prescriptions kept in memory (NRE and data); beyond this the oldest are forgotten
+    /// and their NRE answers like an unknown one. Keeps memory flat in long benchmarks.
+    pub max_prescriptions: usize,
 }
 
 impl Default for SimConfig {
@@ -95,6 +98,7 @@ impl Default for SimConfig {
             mail_folder: MailFolder::Inbox,
             data_dir: None,
             font_path: None,
+            max_prescriptions: crate::dem::store::DEFAULT_MAX_PRESCRIPTIONS,
         }
     }
 }

@@ -12,6 +12,9 @@
 //! receipts. Helper endpoints under `/sim/` expose test users, the certificate, the outbox,
 //! counters, and a control endpoint to move the clock and inject faults.
 //!
+//! `PROTOCOL §n` in the comments is a section of `docs/PROTOCOL.md` in the repository, the
+//! description of the real services this simulator follows; `docs/SIMULATOR.md` is its guide.
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! let sim = tsgate_sim::start(tsgate_sim::SimConfig::default()).await?;
@@ -32,6 +35,7 @@ pub mod routes;
 pub mod schema;
 mod soap_http;
 pub mod state;
+pub mod sync;
 pub mod tokens;
 pub mod users;
 

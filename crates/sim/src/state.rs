@@ -12,6 +12,7 @@ use crate::dem::store::PrescriptionStore;
 use crate::keys::SimKeys;
 use crate::mail::Mailer;
 use crate::ops::Operation;
+use crate::sync::lock;
 use crate::tokens::TokenStore;
 use crate::users::TestUser;
 
@@ -93,7 +94,7 @@ pub struct Sim {
     pub settings: Mutex<Settings>,
     /// Issued ID-SESSIONE codes.
     pub tokens: Mutex<TokenStore>,
-    /// Prescriptions and NRE allocation.
+    /// Prescriptions (the most recent `max_prescriptions`) and NRE allocation.
     pub prescriptions: PrescriptionStore,
     /// Counters.
     pub stats: Mutex<Stats>,
@@ -125,7 +126,7 @@ impl Sim {
                 validity_seconds: config.validity.as_secs(),
             }),
             tokens: Mutex::new(TokenStore::default()),
-            prescriptions: PrescriptionStore::default(),
+            prescriptions: PrescriptionStore::with_limit(config.max_prescriptions),
             stats: Mutex::new(stats),
             faults: Mutex::new(Vec::new()),
             mailer: Mailer::new(config)?,
@@ -172,10 +173,4 @@ impl Sim {
         self.with_stats(|s| s.faults_injected += 1);
         Some(rule)
     }
-}
-
-/// Locks a mutex, recovering from poisoning: the protected maps stay consistent because
-/// no handler panics while holding a lock (and a poisoned simulator is still a simulator).
-pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,6 +1,6 @@
 //! ID-SESSIONE store with the Validato/Attivo two-code rule (MOD-2F v1.1 §5).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use time::OffsetDateTime;
 
@@ -61,13 +61,48 @@ pub enum UseError {
     Expired,
 }
 
-/// All codes ever issued (pruned of codes expired for more than a day).
-#[derive(Debug, Default)]
+/// Codes kept at most. Each `create` adds one, and codes are otherwise dropped only a day
+/// after they expire, so a benchmark that requests codes in a loop would grow the store
+/// without end; beyond this many the oldest issued go first (a dropped code answers like
+/// one never issued).
+pub const TOKEN_LIMIT: usize = 100_000;
+
+/// The codes issued (pruned of codes expired for more than a day, and of the oldest beyond
+/// [`TOKEN_LIMIT`]).
+#[derive(Debug)]
 pub struct TokenStore {
     by_code: HashMap<String, TokenRecord>,
+    /// Codes oldest first; exactly the keys of `by_code`.
+    order: VecDeque<String>,
+    max: usize,
+}
+
+impl Default for TokenStore {
+    fn default() -> Self {
+        Self::with_limit(TOKEN_LIMIT)
+    }
 }
 
 impl TokenStore {
+    /// An empty store that keeps at most `max` codes (at least one).
+    pub fn with_limit(max: usize) -> Self {
+        Self {
+            by_code: HashMap::new(),
+            order: VecDeque::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// How many codes are stored now.
+    pub fn len(&self) -> usize {
+        self.by_code.len()
+    }
+
+    /// Whether no code is stored.
+    pub fn is_empty(&self) -> bool {
+        self.by_code.is_empty()
+    }
+
     /// Issues a new Validato code. A previous, still unused Validato code for the same
     /// (user, contesto, applicazione) is revoked; an Attivo one stays valid until the new
     /// one is first used.
@@ -79,8 +114,13 @@ impl TokenStore {
         now: OffsetDateTime,
         validity: time::Duration,
     ) -> (String, TokenRecord) {
+        let before = self.by_code.len();
         self.by_code
             .retain(|_, t| now - t.expires < time::Duration::days(1));
+        if self.by_code.len() != before {
+            let by_code = &self.by_code;
+            self.order.retain(|code| by_code.contains_key(code));
+        }
         for record in self.by_code.values_mut() {
             if record.same_key(user_id, contesto, applicazione)
                 && record.status == Status::Validato
@@ -99,6 +139,12 @@ impl TokenStore {
             status: Status::Validato,
         };
         self.by_code.insert(code.clone(), record.clone());
+        self.order.push_back(code.clone());
+        while self.order.len() > self.max {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_code.remove(&oldest);
+            }
+        }
         (code, record)
     }
 
@@ -189,5 +235,35 @@ mod tests {
             store.use_on_dem(&c, "U", "PRESCRITTORE", now + h16),
             Err(UseError::Expired)
         );
+    }
+
+    #[test]
+    fn oldest_codes_go_beyond_the_limit() {
+        let mut store = TokenStore::with_limit(3);
+        let now = OffsetDateTime::now_utc();
+        let h16 = time::Duration::hours(16);
+        let codes: Vec<String> = (0..5)
+            .map(|i| {
+                store
+                    .create(&format!("U{i}"), "RICETTA-DEM", "PRESCRITTORE", now, h16)
+                    .0
+            })
+            .collect();
+        assert_eq!(store.len(), 3);
+        for old in &codes[..2] {
+            assert!(store.get(old).is_none());
+            assert_eq!(
+                store.use_on_dem(old, "U0", "PRESCRITTORE", now),
+                Err(UseError::Unknown)
+            );
+        }
+        for (i, kept) in codes[2..].iter().enumerate() {
+            assert_eq!(store.get(kept).unwrap().user_id, format!("U{}", i + 2));
+        }
+        // Pruning by expiry keeps the order in step with the map.
+        let later = now + h16 + time::Duration::days(2);
+        store.create("V", "RICETTA-DEM", "PRESCRITTORE", later, h16);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.order.len(), 1);
     }
 }

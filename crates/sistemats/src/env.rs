@@ -7,7 +7,7 @@ use std::fmt;
 
 use time::Date;
 
-use crate::a2f::{Application, CONTEXT_RICETTA_DEM, SERVICE_PATH};
+use crate::a2f::service::{Application, CONTEXT_RICETTA_DEM, SERVICE_PATH};
 use crate::secret::SessionCode;
 
 /// Production A2F base URL.

@@ -16,6 +16,9 @@
 //! Every message it builds is valid against the official XSDs (checked in its tests with
 //! `xmllint --schema`), and every parser matches elements by (namespace, local name), never by
 //! prefix, because the real services change prefixes between operations.
+//!
+//! `PROTOCOL §n` in the comments is a section of `docs/PROTOCOL.md` in the repository: the
+//! protocol as the public sources describe it, with what each statement rests on.
 
 pub mod a2f;
 pub mod client;

@@ -313,6 +313,9 @@ pub struct SimArgs {
     /// Keep the simulator's RSA key pair and certificate here across restarts.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Prescriptions kept in memory; beyond this the oldest are forgotten (their NRE: 5005).
+    #[arg(long, value_name = "N", default_value_t = tsgate_sim::dem::store::DEFAULT_MAX_PRESCRIPTIONS)]
+    pub max_prescriptions: usize,
 }
 
 /// Simulated environment.

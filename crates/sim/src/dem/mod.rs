@@ -20,7 +20,8 @@ use sistemats::xml::Element;
 use crate::clock::{local, year_month};
 use crate::config::{Enforcement, Mode};
 use crate::soap_http::{client_fault, xml_response};
-use crate::state::{Sim, lock};
+use crate::state::Sim;
+use crate::sync::lock;
 use crate::users::{Role, TestUser};
 use store::{Prescription, Substitution};
 
@@ -267,6 +268,14 @@ fn invio(
     Ok(receipt)
 }
 
+/// What production answers for an NRE it does not know (5005).
+fn unknown_nre() -> ErroreRicetta {
+    ErroreRicetta::blocking(
+        codes::UNKNOWN_NRE,
+        "Numero Ricetta Elettronica non presente sul sistema",
+    )
+}
+
 /// Looks up the NRE and checks the doctor may act on it (`cancel` = only the compiler).
 fn authorize_nre(
     sim: &Sim,
@@ -276,10 +285,7 @@ fn authorize_nre(
     cancel: bool,
 ) -> Result<Prescription, ErroreRicetta> {
     let Some(p) = sim.prescriptions.get(nre) else {
-        return Err(ErroreRicetta::blocking(
-            codes::UNKNOWN_NRE,
-            "Numero Ricetta Elettronica non presente sul sistema",
-        ));
+        return Err(unknown_nre());
     };
     let allowed = if cancel {
         cf == p.compiler()
@@ -332,11 +338,16 @@ fn annulla(
         }
         can
     });
-    if cancelled != Some(true) {
-        return Err(ErroreRicetta::blocking(
-            codes::BAD_STATE,
-            "Operazione non consentita - Annullamento ricetta, stato non valido",
-        ));
+    match cancelled {
+        Some(true) => {}
+        // Forgotten (beyond `max_prescriptions`) since it was looked up: unknown now.
+        None => return Err(unknown_nre()),
+        Some(false) => {
+            return Err(ErroreRicetta::blocking(
+                codes::BAD_STATE,
+                "Operazione non consentita - Annullamento ricetta, stato non valido",
+            ));
+        }
     }
     Ok(AnnullaPrescrittoReceipt::accepted(
         req.nre.clone(),

@@ -1,13 +1,13 @@
 //! Prescriptions issued by the simulator and NRE allocation (PROTOCOL §5.8).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng as _;
 use sistemats::dem::{InvioPrescrittoRequest, Nre, NreError, StatoProcesso};
 
-use crate::state::lock;
+use crate::sync::lock;
 
 /// One prescription.
 #[derive(Clone)]
@@ -54,56 +54,108 @@ impl std::fmt::Debug for Prescription {
     }
 }
 
-/// All prescriptions, by NRE.
+/// Prescriptions kept by default: enough for any functional test and for hours of a
+/// benchmark's working set, small enough to keep the simulator's memory flat in a soak.
+pub const DEFAULT_MAX_PRESCRIPTIONS: usize = 100_000;
+/// Substitution declarations kept (oldest dropped first); nothing reads them back but
+/// tests and inspection, so a fixed limit is enough.
+const SUBSTITUTION_LIMIT: usize = 10_000;
+
+/// The most recent prescriptions, by NRE, at most `max` of them.
+///
+/// When a new prescription would exceed the limit the oldest one goes: its NRE then
+/// answers like one never issued (5005 on VisualizzaPrescritto and AnnullaPrescritto),
+/// which is what production answers for an NRE it does not know.
 #[derive(Debug)]
 pub struct PrescriptionStore {
-    by_nre: Mutex<HashMap<String, Prescription>>,
+    stored: Mutex<Stored>,
+    max: usize,
     next: AtomicU64,
-    substitutions: Mutex<Vec<Substitution>>,
+    substitutions: Mutex<VecDeque<Substitution>>,
+}
+
+/// The map and the insertion order, under one lock so they never disagree.
+#[derive(Debug, Default)]
+struct Stored {
+    by_nre: HashMap<String, Prescription>,
+    /// NREs oldest first; exactly the keys of `by_nre`.
+    order: VecDeque<String>,
 }
 
 impl Default for PrescriptionStore {
     fn default() -> Self {
-        // Start the lot at a random point so two simulator runs do not hand out the same NRE.
-        let start = rand::rng().random_range(10_000_000..90_000_000u64) * 10;
-        Self {
-            by_nre: Mutex::new(HashMap::new()),
-            next: AtomicU64::new(start),
-            substitutions: Mutex::new(Vec::new()),
-        }
+        Self::with_limit(DEFAULT_MAX_PRESCRIPTIONS)
     }
 }
 
 impl PrescriptionStore {
+    /// An empty store that keeps at most `max` prescriptions (at least one).
+    pub fn with_limit(max: usize) -> Self {
+        // Start the lot at a random point so two simulator runs do not hand out the same NRE.
+        let start = rand::rng().random_range(10_000_000..90_000_000u64) * 10;
+        Self {
+            stored: Mutex::new(Stored::default()),
+            max: max.max(1),
+            next: AtomicU64::new(start),
+            substitutions: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The most prescriptions kept.
+    pub fn limit(&self) -> usize {
+        self.max
+    }
+
+    /// How many prescriptions are stored now.
+    pub fn len(&self) -> usize {
+        lock(&self.stored).by_nre.len()
+    }
+
+    /// Whether no prescription is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A new, never used NRE for `region` (3 digits): group `0A`, lot type `4`, 9 digits.
     pub fn allocate_nre(&self, region: &str) -> Result<Nre, NreError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         Nre::from_parts(region, "0A", 4, n)
     }
 
-    /// Stores a new prescription.
+    /// Stores a new prescription, dropping the oldest ones beyond the limit. Storing an
+    /// NRE again replaces its data and keeps its place in the order.
     pub fn insert(&self, prescription: Prescription) {
-        lock(&self.by_nre).insert(prescription.nre.clone(), prescription);
+        let mut stored = lock(&self.stored);
+        let nre = prescription.nre.clone();
+        if stored.by_nre.insert(nre.clone(), prescription).is_none() {
+            stored.order.push_back(nre);
+        }
+        while stored.order.len() > self.max {
+            if let Some(oldest) = stored.order.pop_front() {
+                stored.by_nre.remove(&oldest);
+            }
+        }
     }
 
     /// Whether a prescription has this NRE.
     pub fn contains(&self, nre: &str) -> bool {
-        lock(&self.by_nre).contains_key(nre)
+        lock(&self.stored).by_nre.contains_key(nre)
     }
 
     /// A copy of the prescription with this NRE.
     pub fn get(&self, nre: &str) -> Option<Prescription> {
-        lock(&self.by_nre).get(nre).cloned()
+        lock(&self.stored).by_nre.get(nre).cloned()
     }
 
     /// Applies `f` to the prescription with this NRE.
     pub fn update<T>(&self, nre: &str, f: impl FnOnce(&mut Prescription) -> T) -> Option<T> {
-        lock(&self.by_nre).get_mut(nre).map(f)
+        lock(&self.stored).by_nre.get_mut(nre).map(f)
     }
 
     /// Prescriptions matching `filter`, sorted by compilation date then NRE.
     pub fn query(&self, filter: impl Fn(&Prescription) -> bool) -> Vec<Prescription> {
-        let mut found: Vec<Prescription> = lock(&self.by_nre)
+        let mut found: Vec<Prescription> = lock(&self.stored)
+            .by_nre
             .values()
             .filter(|p| filter(p))
             .cloned()
@@ -115,14 +167,18 @@ impl PrescriptionStore {
         found
     }
 
-    /// Records a substitution declaration.
+    /// Records a substitution declaration (the oldest beyond a fixed limit are dropped).
     pub fn declare_substitution(&self, s: Substitution) {
-        lock(&self.substitutions).push(s);
+        let mut list = lock(&self.substitutions);
+        if list.len() >= SUBSTITUTION_LIMIT {
+            list.pop_front();
+        }
+        list.push_back(s);
     }
 
     /// Declared substitutions, oldest first.
     pub fn substitutions(&self) -> Vec<Substitution> {
-        lock(&self.substitutions).clone()
+        lock(&self.substitutions).iter().cloned().collect()
     }
 }
 
@@ -152,5 +208,59 @@ mod tests {
         assert_eq!(a.region(), "130");
         assert_ne!(a, b);
         assert!(store.allocate_nre("ABC").is_err());
+    }
+
+    fn prescription(store: &PrescriptionStore) -> Prescription {
+        Prescription {
+            nre: store.allocate_nre("130").unwrap().as_str().to_owned(),
+            sent: InvioPrescrittoRequest::default(),
+            cf_assistito: String::new(),
+            stato: StatoProcesso::DaErogare,
+            cod_autenticazione: String::new(),
+            data_inserimento: String::new(),
+        }
+    }
+
+    #[test]
+    fn oldest_prescriptions_go_beyond_the_limit() {
+        let store = PrescriptionStore::with_limit(100);
+        let nres: Vec<String> = (0..130)
+            .map(|_| {
+                let p = prescription(&store);
+                let nre = p.nre.clone();
+                store.insert(p);
+                nre
+            })
+            .collect();
+        assert_eq!(store.len(), 100);
+        assert!(nres[..30].iter().all(|n| !store.contains(n)));
+        assert!(nres[30..].iter().all(|n| store.contains(n)));
+        assert!(store.update(&nres[0], |_| ()).is_none());
+
+        // Storing an NRE again replaces it without taking a second place.
+        let mut again = store.get(&nres[30]).unwrap();
+        again.stato = StatoProcesso::Annullata;
+        store.insert(again);
+        assert_eq!(store.len(), 100);
+        assert_eq!(lock(&store.stored).order.len(), 100);
+        store.insert(prescription(&store));
+        assert!(!store.contains(&nres[30]));
+        assert!(store.contains(&nres[31]));
+    }
+
+    #[test]
+    fn substitutions_are_bounded() {
+        let store = PrescriptionStore::with_limit(1);
+        for i in 0..SUBSTITUTION_LIMIT + 5 {
+            store.declare_substitution(Substitution {
+                titolare: format!("T{i}"),
+                sostituto: "S".into(),
+                from: String::new(),
+                to: String::new(),
+            });
+        }
+        let list = store.substitutions();
+        assert_eq!(list.len(), SUBSTITUTION_LIMIT);
+        assert_eq!(list[0].titolare, "T5");
     }
 }

@@ -14,7 +14,7 @@ use sistemats::a2f::format_revoke_date;
 use time::OffsetDateTime;
 
 use crate::config::{CodeFormat, MailFolder, SimConfig};
-use crate::state::lock;
+use crate::sync::lock;
 
 pub use image::{load_font, render_png};
 

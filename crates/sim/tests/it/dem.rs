@@ -547,3 +547,31 @@ async fn client_chosen_nre() {
         malformed.text
     );
 }
+
+#[tokio::test]
+async fn oldest_prescriptions_are_forgotten_beyond_the_limit() {
+    let env = Env::new(SimConfig {
+        mode: tsgate_sim::Mode::Test,
+        max_prescriptions: 3,
+        ..SimConfig::default()
+    })
+    .await;
+    let code = wildcard(TITOLARE);
+    let mut nres = Vec::new();
+    for _ in 0..5 {
+        nres.push(invio_ok(&env, TITOLARE, Some(&code)).await);
+    }
+    assert_eq!(env.sim.sim.prescriptions.len(), 3);
+    assert_eq!(env.get_json("/sim/stats").await["prescriptions_stored"], 3);
+    // The two oldest answer like NREs never issued; the three newest are still there.
+    for nre in &nres[..2] {
+        let vis = visualizza(&env, TITOLARE, nre, TITOLARE, &code).await;
+        assert_eq!(vis.error_codes(), ["5005"], "{}", vis.text);
+        let ann = annulla(&env, TITOLARE, nre, TITOLARE, &code).await;
+        assert_eq!(ann.error_codes(), ["5005"], "{}", ann.text);
+    }
+    for nre in &nres[2..] {
+        let vis = visualizza(&env, TITOLARE, nre, TITOLARE, &code).await;
+        assert_eq!(vis.value("codEsitoVisualizzazione"), "0000", "{}", vis.text);
+    }
+}

@@ -7,7 +7,7 @@ use crate::secret::SessionCode;
 use super::codes::{A2fError, A2fErrorKind, Severity};
 use super::dates::parse_revoke_date;
 use super::response::{Errore, Response};
-use super::{COMM_TOKEN, INFO_EMAIL_STATUS, INFO_LAST_REVOKE};
+use super::service::{COMM_TOKEN, INFO_EMAIL_STATUS, INFO_LAST_REVOKE};
 
 /// Start and end of an ID-SESSIONE's validity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::secret::{Pin, SessionCode};
 use crate::soap;
 use crate::xml::{Element, XmlWriter};
 
-use super::{
+use super::service::{
     AUTH_NS, Application, CONTEXT_RICETTA_DEM, DATATYPE_NS, DEFAULT_SSA, IDENTIFIER_KIND_PIN,
     Operation,
 };

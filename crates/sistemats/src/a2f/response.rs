@@ -16,7 +16,7 @@ use crate::xml::{Element, XmlWriter};
 use super::codes::{A2fError, Severity};
 use super::dates::{format_date_time, parse_date_time, to_rome};
 use super::request::{KeyValue, text};
-use super::{AUTH_NS, COMM_TOKEN, DATATYPE_NS, Operation};
+use super::service::{AUTH_NS, COMM_TOKEN, DATATYPE_NS, Operation};
 
 /// `errore`: one error or warning.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,8 @@
 use crate::xml::Element;
 
 use super::codec::{DemError, Ns, expect_root, opt, req};
-use super::receipt::{
-    self, Comunicazione, DemReceipt, ErroreRicetta, ReceiptWriter, receipt_accessors,
-};
+use super::errore::ErroreRicetta;
+use super::receipt::{self, Comunicazione, DemReceipt, ReceiptWriter, receipt_accessors};
 use super::service::{DemRequest, Service};
 use super::types::{EncryptedValue, Nre};
 use super::validate::ValidationError;

@@ -3,9 +3,8 @@
 
 use crate::xml::Element;
 
-use super::DemError;
-use super::codec::{Emitter, Ns, opt, raw, req};
-use super::validate::Checker;
+use super::codec::{DemError, Emitter, Ns, opt, raw, req};
+use super::validate::{Checker, Problem};
 
 /// One line of a prescription (`DettaglioPrescrizione`, tipodati namespace), in XSD order.
 ///
@@ -139,14 +138,14 @@ impl DettaglioPrescrizione {
         if self.testo_libero.is_some() {
             c.report(
                 "testoLibero",
-                super::Problem::Rule("deve restare vuoto: usa descrTestoLiberoNote"),
+                Problem::Rule("deve restare vuoto: usa descrTestoLiberoNote"),
             );
         }
         c.opt_one_of("nonSost", self.non_sost.as_deref(), &["1"]);
         if self.non_sost.as_deref() == Some("1") && self.cod_motivazione.is_none() {
             c.report(
                 "codMotivazione",
-                super::Problem::Rule(
+                Problem::Rule(
                     "è obbligatorio quando nonSost è 1: indica il motivo della non sostituibilità",
                 ),
             );
@@ -167,7 +166,7 @@ impl DettaglioPrescrizione {
         {
             c.report(
                 "codProdPrest",
-                super::Problem::Rule(
+                Problem::Rule(
                     "indica il prodotto o la prestazione (codProdPrest, codGruppoEquival o una descrizione)",
                 ),
             );

@@ -6,11 +6,10 @@ use crate::xml::Element;
 
 use super::codec::{DemError, Emitter, Ns, child, children, expect_root, opt, req};
 use super::dettaglio::DettaglioPrescrizione;
-use super::receipt::{
-    self, Comunicazione, DemReceipt, ErroreRicetta, Nota, ReceiptWriter, receipt_accessors,
-};
+use super::errore::ErroreRicetta;
+use super::receipt::{self, Comunicazione, DemReceipt, Nota, ReceiptWriter, receipt_accessors};
 use super::service::{DemRequest, Service, TIPODATI_NS};
-use super::types::{EncryptedValue, Nre, Promemoria, Sensitive};
+use super::types::{CodAutenticazione, EncryptedValue, Nre, Promemoria, Sensitive};
 use super::validate::{Checker, Problem, ValidationError};
 
 const SERVICE: Service = Service::InvioPrescritto;
@@ -72,7 +71,7 @@ pub struct InvioPrescrittoRequest {
     pub cod_diagnosi: Option<String>,
     /// 24 `descrizioneDiagnosi`.
     pub descrizione_diagnosi: Option<String>,
-    /// 25 `dataCompilazione`: `yyyy-MM-dd HH:mm:ss` (see [`super::format_data_ora`]).
+    /// 25 `dataCompilazione`: `yyyy-MM-dd HH:mm:ss` (see [`super::types::format_data_ora`]).
     pub data_compilazione: String,
     /// 26 `tipoVisita`: `A` ambulatory, `D` home.
     pub tipo_visita: String,
@@ -351,7 +350,7 @@ impl InvioPrescrittoReceipt {
     /// `warnings`; `flagPromemoria` `0` with a PDF and `1` without.
     pub fn accepted(
         nre: &Nre,
-        cod_autenticazione: &super::CodAutenticazione,
+        cod_autenticazione: &CodAutenticazione,
         data_inserimento: impl Into<String>,
         comunicazioni: Vec<Comunicazione>,
         promemoria: Option<Promemoria>,
@@ -391,10 +390,10 @@ impl InvioPrescrittoReceipt {
     }
 
     /// The authentication code, if present and well formed.
-    pub fn cod_autenticazione(&self) -> Option<super::CodAutenticazione> {
+    pub fn cod_autenticazione(&self) -> Option<CodAutenticazione> {
         self.cod_autenticazione
             .as_deref()
-            .and_then(super::CodAutenticazione::parse)
+            .and_then(CodAutenticazione::parse)
     }
 }
 

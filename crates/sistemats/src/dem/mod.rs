@@ -17,8 +17,10 @@
 //!   is recognised by [`DemReceipt::second_factor_problem`].
 
 pub mod annulla;
+mod any;
 mod codec;
 mod dettaglio;
+mod errore;
 pub mod interroga;
 pub mod invio;
 mod outcome;
@@ -30,13 +32,15 @@ mod validate;
 pub mod visualizza;
 
 pub use annulla::{AnnullaPrescrittoReceipt, AnnullaPrescrittoRequest};
+pub use any::{Receipt, Request};
 pub use codec::DemError;
 pub use dettaglio::DettaglioPrescrizione;
+pub use errore::{ErroreRicetta, Severity};
 pub use interroga::{InterrogaNreUtilizzatiReceipt, InterrogaNreUtilizzatiRequest, NreUtilRecord};
 pub use invio::{InvioPrescrittoReceipt, InvioPrescrittoRequest};
 pub use outcome::{DemOutcome, Diagnostic, KnownCode};
-pub use receipt::{Comunicazione, DemReceipt, ErroreRicetta, Nota, Receipt, Severity};
-pub use service::{DemRequest, Request, Service, TIPODATI_NS, TIPODATI_SOSTITUZIONE_NS};
+pub use receipt::{Comunicazione, DemReceipt, Nota};
+pub use service::{DemRequest, Service, TIPODATI_NS, TIPODATI_SOSTITUZIONE_NS};
 pub use sostituzione::{
     DichiarazioneSostituzioneMedicoReceipt, DichiarazioneSostituzioneMedicoRequest, Opzione,
 };

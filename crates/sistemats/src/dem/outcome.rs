@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::receipt::{ErroreRicetta, Severity};
+use super::errore::{ErroreRicetta, Severity};
 
 /// Diagnostic codes whose meaning is known (PROTOCOL §4.3, §5.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

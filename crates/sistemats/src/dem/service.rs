@@ -4,10 +4,6 @@ use crate::xml::Element;
 
 use super::codec::{DemError, parse_payload};
 use super::validate::ValidationError;
-use super::{
-    AnnullaPrescrittoRequest, DichiarazioneSostituzioneMedicoRequest,
-    InterrogaNreUtilizzatiRequest, InvioPrescrittoRequest, VisualizzaPrescrittoRequest,
-};
 
 /// Namespace of the shared DEM types (`TipiDati.xsd` and `TipiDatiInterrogaNreUtilizzati.xsd`).
 pub const TIPODATI_NS: &str = "http://tipodati.xsd.dem.sanita.finanze.it";
@@ -246,88 +242,5 @@ pub trait DemRequest: Sized {
     /// Reads the request from a whole SOAP envelope.
     fn parse(bytes: &[u8]) -> Result<Self, DemError> {
         Self::from_payload(&parse_payload(bytes)?)
-    }
-}
-
-/// Any DEM request, for servers that route by the body (the simulator).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// InvioPrescritto.
-    Invio(Box<InvioPrescrittoRequest>),
-    /// VisualizzaPrescritto.
-    Visualizza(VisualizzaPrescrittoRequest),
-    /// AnnullaPrescritto.
-    Annulla(AnnullaPrescrittoRequest),
-    /// InterrogaNreUtilizzati.
-    Interroga(InterrogaNreUtilizzatiRequest),
-    /// DichiarazioneSostituzioneMedico.
-    Sostituzione(DichiarazioneSostituzioneMedicoRequest),
-}
-
-impl Request {
-    /// The request's service.
-    pub fn service(&self) -> Service {
-        match self {
-            Request::Invio(_) => Service::InvioPrescritto,
-            Request::Visualizza(_) => Service::VisualizzaPrescritto,
-            Request::Annulla(_) => Service::AnnullaPrescritto,
-            Request::Interroga(_) => Service::InterrogaNreUtilizzati,
-            Request::Sostituzione(_) => Service::DichiarazioneSostituzioneMedico,
-        }
-    }
-
-    /// Reads any DEM request from a SOAP body payload, by its root element.
-    pub fn from_payload(payload: &Element) -> Result<Self, DemError> {
-        let service = Service::ALL
-            .into_iter()
-            .find(|s| payload.is(s.request_namespace(), s.request_root()))
-            .ok_or_else(|| DemError::UnexpectedRoot {
-                expected: "una richiesta DEM",
-                found: payload.name.clone(),
-            })?;
-        Ok(match service {
-            Service::InvioPrescritto => {
-                Request::Invio(Box::new(InvioPrescrittoRequest::from_payload(payload)?))
-            }
-            Service::VisualizzaPrescritto => {
-                Request::Visualizza(VisualizzaPrescrittoRequest::from_payload(payload)?)
-            }
-            Service::AnnullaPrescritto => {
-                Request::Annulla(AnnullaPrescrittoRequest::from_payload(payload)?)
-            }
-            Service::InterrogaNreUtilizzati => {
-                Request::Interroga(InterrogaNreUtilizzatiRequest::from_payload(payload)?)
-            }
-            Service::DichiarazioneSostituzioneMedico => Request::Sostituzione(
-                DichiarazioneSostituzioneMedicoRequest::from_payload(payload)?,
-            ),
-        })
-    }
-
-    /// Reads any DEM request from a whole SOAP envelope.
-    pub fn parse(bytes: &[u8]) -> Result<Self, DemError> {
-        Self::from_payload(&parse_payload(bytes)?)
-    }
-
-    /// Every problem of the request (see [`DemRequest::problems`]).
-    pub fn problems(&self) -> Vec<ValidationError> {
-        match self {
-            Request::Invio(r) => r.problems(),
-            Request::Visualizza(r) => r.problems(),
-            Request::Annulla(r) => r.problems(),
-            Request::Interroga(r) => r.problems(),
-            Request::Sostituzione(r) => r.problems(),
-        }
-    }
-
-    /// The PIN as sent (encrypted), common to every request.
-    pub fn pin_code(&self) -> &super::EncryptedValue {
-        match self {
-            Request::Invio(r) => &r.pin_code,
-            Request::Visualizza(r) => &r.pin_code,
-            Request::Annulla(r) => &r.pin_code,
-            Request::Interroga(r) => &r.pin_code,
-            Request::Sostituzione(r) => &r.pin_code,
-        }
     }
 }

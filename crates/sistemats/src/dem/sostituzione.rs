@@ -6,12 +6,11 @@ use crate::secret::Password;
 use crate::xml::Element;
 
 use super::codec::{DemError, Emitter, Ns, children, expect_root, opt, req};
-use super::receipt::{
-    self, Comunicazione, DemReceipt, ErroreRicetta, ReceiptWriter, receipt_accessors,
-};
+use super::errore::ErroreRicetta;
+use super::receipt::{self, Comunicazione, DemReceipt, ReceiptWriter, receipt_accessors};
 use super::service::{DemRequest, Service, TIPODATI_SOSTITUZIONE_NS};
 use super::types::EncryptedValue;
-use super::validate::{Checker, ValidationError};
+use super::validate::{Checker, Problem, ValidationError};
 
 const SERVICE: Service = Service::DichiarazioneSostituzioneMedico;
 const P: &str = "sos";
@@ -81,7 +80,7 @@ impl DemRequest for DichiarazioneSostituzioneMedicoRequest {
             {
                 c.report(
                     "cfMedicoSostituto",
-                    super::Problem::Rule("deve essere diverso da cfMedicoTitolare"),
+                    Problem::Rule("deve essere diverso da cfMedicoTitolare"),
                 );
             }
         }

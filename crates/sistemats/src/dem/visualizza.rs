@@ -4,10 +4,9 @@ use crate::xml::Element;
 
 use super::codec::{DemError, Emitter, Ns, expect_root, opt, req};
 use super::dettaglio::DettaglioPrescrizione;
+use super::errore::ErroreRicetta;
 use super::invio::InvioPrescrittoRequest;
-use super::receipt::{
-    self, Comunicazione, DemReceipt, ErroreRicetta, Nota, ReceiptWriter, receipt_accessors,
-};
+use super::receipt::{self, Comunicazione, DemReceipt, Nota, ReceiptWriter, receipt_accessors};
 use super::service::{DemRequest, Service};
 use super::types::{EncryptedValue, Nre, Sensitive, StatoProcesso};
 use super::validate::{Checker, Problem, ValidationError};

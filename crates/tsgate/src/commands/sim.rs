@@ -38,6 +38,7 @@ pub fn config_from(args: &SimArgs) -> Result<SimConfig, Failure> {
             SimCodeFormat::Image => CodeFormat::Image,
         },
         data_dir: args.data_dir.clone(),
+        max_prescriptions: args.max_prescriptions,
         ..SimConfig::default()
     })
 }
