@@ -56,7 +56,7 @@ impl std::fmt::Debug for Prescription {
 
 /// Prescriptions kept by default: enough for any functional test and for hours of a
 /// benchmark's working set, small enough to keep the simulator's memory flat in a soak.
-pub const DEFAULT_MAX_PRESCRIPTIONS: usize = 100_000;
+pub const DEFAULT_MAX_PRESCRIPTIONS: usize = 20_000;
 /// Substitution declarations kept (oldest dropped first); nothing reads them back but
 /// tests and inspection, so a fixed limit is enough.
 const SUBSTITUTION_LIMIT: usize = 10_000;
