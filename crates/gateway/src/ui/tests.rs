@@ -1,242 +1,83 @@
 //! The UI's cookie session, CSRF, sign-out, revocation, role-dependent pages and escaping,
-//! through the whole router (no sockets).
-
-use std::sync::{Arc, Mutex};
+//! through the whole router (no sockets), over the real domain (`TestDomain`: the session
+//! manager over the in-memory store, with a scripted A2F service).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use futures::FutureExt as _;
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use http_body_util::BodyExt as _;
-use sistemats::SessionCode;
 use tower::ServiceExt as _;
+use tsgate_session::testing::{FakeUpstream, TestDomain, profile};
 use tsgate_session::{
-    Application, Level, RequestOutcome, SessionError, SessionView, StateName, UserId,
+    Actor, Application, Clock as _, Level, Policy, SessionKey, SessionRecord, SessionView,
+    StateName, UserId, UserProfile, WorkstationRepo as _, WorkstationRole,
 };
-use tsgate_store::WorkstationToken;
 
-use crate::ports::UserRecord;
-use crate::{
-    AdminDirectory, AdminError, AppState, AuditFilter, AuditLog, AuditRecord, BackendError,
-    Backends, Caller, CodeProvider, GatewayConfig, NewUser, NewWorkstation, NoUsableCode,
-    ProxyOutcome, Role, SessionService, Workstation, WorkstationDirectory,
-};
+use crate::{AppState, Backends, GatewayConfig};
 
 const U1: &str = "PROVAX00X00X000Y";
 const NASTY: &str = "<script>alert(1)</script>";
-
-#[derive(Default)]
-struct Directory {
-    entries: Mutex<Vec<(String, Workstation)>>,
-}
-
-impl Directory {
-    fn add(&self, name: &str, role: Role) -> String {
-        let token = WorkstationToken::generate().expose_secret().to_owned();
-        let ws = Workstation {
-            id: format!("ws-{role:?}"),
-            name: name.into(),
-            role,
-            users: vec![U1.into()],
-        };
-        self.entries.lock().unwrap().push((token.clone(), ws));
-        token
-    }
-
-    fn revoke_token(&self, token: &str) {
-        self.entries.lock().unwrap().retain(|(t, _)| t != token);
-    }
-}
-
-impl WorkstationDirectory for Directory {
-    fn authenticate<'a>(
-        &'a self,
-        token: &'a WorkstationToken,
-    ) -> BoxFuture<'a, Result<Option<Workstation>, BackendError>> {
-        let found = self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(t, _)| t == token.expose_secret())
-            .map(|(_, w)| w.clone());
-        async move { Ok(found) }.boxed()
-    }
-
-    fn ready(&self) -> BoxFuture<'_, Result<(), BackendError>> {
-        async { Ok(()) }.boxed()
-    }
-}
-
-impl AdminDirectory for Directory {
-    fn list_users(&self) -> BoxFuture<'_, Result<Vec<UserRecord>, BackendError>> {
-        async {
-            Ok(vec![UserRecord {
-                user_id: U1.into(),
-                display_name: Some(format!("Dott. {NASTY}")),
-                region: "130".into(),
-                asl: "202".into(),
-            }])
-        }
-        .boxed()
-    }
-    fn add_user(&self, _user: NewUser) -> BoxFuture<'_, Result<UserRecord, AdminError>> {
-        async { Err(AdminError::Invalid("not in these tests".into())) }.boxed()
-    }
-    fn remove_user<'a>(&'a self, _user: &'a str) -> BoxFuture<'a, Result<(), AdminError>> {
-        async { Ok(()) }.boxed()
-    }
-    fn list_workstations(&self) -> BoxFuture<'_, Result<Vec<Workstation>, BackendError>> {
-        let all = self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, w)| w.clone())
-            .collect();
-        async move { Ok(all) }.boxed()
-    }
-    fn add_workstation(
-        &self,
-        _workstation: NewWorkstation,
-    ) -> BoxFuture<'_, Result<(Workstation, WorkstationToken), AdminError>> {
-        async { Err(AdminError::Invalid("not in these tests".into())) }.boxed()
-    }
-    fn revoke_workstation<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Result<(), AdminError>> {
-        async { Ok(()) }.boxed()
-    }
-}
-
-/// Sessions that are always red and accept every request.
-struct Sessions;
-
-fn view(user: &UserId) -> SessionView {
-    SessionView {
-        user: user.clone(),
-        application: Application::Prescrittore,
-        state: StateName::None,
-        level: Level::Red,
-        expires_at: None,
-        remaining_seconds: None,
-        yellow_from: None,
-        pending: false,
-        requested_at: None,
-        requested_by: None,
-        last_error: None,
-        password_warning: None,
-    }
-}
-
-impl SessionService for Sessions {
-    fn status<'a>(&'a self, user: &'a UserId) -> BoxFuture<'a, Result<SessionView, SessionError>> {
-        async move { Ok(view(user)) }.boxed()
-    }
-    fn request<'a>(
-        &'a self,
-        user: &'a UserId,
-        _caller: &'a Caller,
-        _replace: bool,
-    ) -> BoxFuture<'a, Result<RequestOutcome, SessionError>> {
-        async move {
-            Ok(RequestOutcome {
-                view: view(user),
-                joined: false,
-            })
-        }
-        .boxed()
-    }
-    fn submit_code<'a>(
-        &'a self,
-        user: &'a UserId,
-        _caller: &'a Caller,
-        _code: SessionCode,
-    ) -> BoxFuture<'a, Result<SessionView, SessionError>> {
-        async move { Ok(view(user)) }.boxed()
-    }
-    fn revoke<'a>(
-        &'a self,
-        user: &'a UserId,
-        _caller: &'a Caller,
-    ) -> BoxFuture<'a, Result<SessionView, SessionError>> {
-        async move { Ok(view(user)) }.boxed()
-    }
-    fn current_code<'a>(
-        &'a self,
-        _user: &'a UserId,
-        _caller: &'a Caller,
-    ) -> BoxFuture<'a, Result<SessionCode, SessionError>> {
-        async { Ok(SessionCode::new("9a7e2329-2cfc-4903-8cfc-609a7e232920")) }.boxed()
-    }
-    fn subscribe(&self) -> BoxStream<'static, SessionView> {
-        futures::StreamExt::boxed(futures::stream::pending())
-    }
-}
-
-impl CodeProvider for Sessions {
-    fn code_for_proxy<'a>(
-        &'a self,
-        _user: &'a UserId,
-        _application: Application,
-        _caller: &'a Caller,
-    ) -> BoxFuture<'a, Result<SessionCode, NoUsableCode>> {
-        async { Err(NoUsableCode { message_it: None }) }.boxed()
-    }
-    fn report<'a>(
-        &'a self,
-        _user: &'a UserId,
-        _code: &'a SessionCode,
-        _caller: &'a Caller,
-        _outcome: ProxyOutcome,
-    ) -> BoxFuture<'a, ()> {
-        async {}.boxed()
-    }
-}
-
-#[derive(Default)]
-struct Audit;
-
-impl AuditLog for Audit {
-    fn record(&self, _event: AuditRecord) -> BoxFuture<'_, Result<(), BackendError>> {
-        async { Ok(()) }.boxed()
-    }
-    fn query(&self, _filter: AuditFilter) -> BoxFuture<'_, Result<Vec<AuditRecord>, BackendError>> {
-        async { Ok(vec![]) }.boxed()
-    }
-}
+/// A code Sistema TS says is valid for U1 (nobody has entered it until a test does).
+const CODE: &str = "9a7e2329-2cfc-4903-8cfc-609a7e232920";
 
 struct App {
     router: axum::Router,
-    directory: Arc<Directory>,
+    domain: TestDomain,
     admin: String,
     doctor: String,
     staff: String,
+    staff_id: String,
 }
 
-fn app() -> App {
+/// U1 (whose display name carries markup) without a code, and three workstations for it.
+async fn app() -> App {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let directory = Arc::new(Directory::default());
-    let admin = directory.add(&format!("Reception {NASTY}"), Role::Admin);
-    let doctor = directory.add("Ambulatorio 1", Role::Doctor);
-    let staff = directory.add("Segreteria", Role::Staff);
-    let sessions = Arc::new(Sessions);
+    let domain = TestDomain::new(FakeUpstream::default());
+    let user = domain.add_user(U1);
+    domain.store.insert_user(UserProfile {
+        display_name: Some(format!("Dott. {NASTY}")),
+        ..profile(&user)
+    });
+    domain.upstream.valid(CODE, domain.clock.now());
+    let store = domain.store.clone();
+    let add = |name: String, role| {
+        let (store, user) = (store.clone(), user.clone());
+        async move {
+            let (ws, token) = store
+                .create_workstation(&name, role, &[user])
+                .await
+                .unwrap();
+            (ws.id.0, token.expose_secret().to_owned())
+        }
+    };
+    let (_, admin) = add(format!("Reception {NASTY}"), WorkstationRole::Admin).await;
+    let (_, doctor) = add("Ambulatorio 1".into(), WorkstationRole::Doctor).await;
+    let (staff_id, staff) = add("Segreteria".into(), WorkstationRole::Staff).await;
     let backends = Backends {
-        workstations: directory.clone(),
-        sessions: sessions.clone(),
-        codes: sessions,
-        audit: Arc::new(Audit),
-        admin: Some(directory.clone()),
+        sessions: domain.manager.clone(),
+        store: domain.store.clone(),
     };
     let mut config = GatewayConfig::default();
     config.limits.api_rate = None;
     let state = AppState::new(config, backends).unwrap();
     App {
         router: crate::router(state),
-        directory,
+        domain,
         admin,
         doctor,
         staff,
+        staff_id,
     }
+}
+
+/// The session of a user without a code, as the domain shows it.
+fn red_view(user: &UserId) -> SessionView {
+    let record = SessionRecord::new(SessionKey::new(user.clone(), Application::Prescrittore));
+    SessionView::build(
+        &record,
+        time::OffsetDateTime::now_utc(),
+        &Policy::default(),
+        None,
+    )
 }
 
 struct Answer {
@@ -246,6 +87,16 @@ struct Answer {
 }
 
 impl App {
+    /// Revokes the workstation `id` as the admin does (through the API: at once).
+    async fn revoke(&self, id: &str) {
+        let r = Request::delete(format!("/api/v1/workstations/{id}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin))
+            .body(Body::empty())
+            .unwrap();
+        let a = self.send(r).await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    }
+
     async fn send(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -299,7 +150,7 @@ impl App {
 
 #[tokio::test]
 async fn login_sets_a_strict_httponly_cookie_and_leaves_the_address_bar() {
-    let app = app();
+    let app = app().await;
     let a = app.get(&format!("/login?token={}", app.doctor), None).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.headers[header::LOCATION], "/");
@@ -357,7 +208,7 @@ async fn login_sets_a_strict_httponly_cookie_and_leaves_the_address_bar() {
 
 #[tokio::test]
 async fn the_api_takes_the_cookie_but_refuses_changes_without_the_csrf_header() {
-    let app = app();
+    let app = app().await;
     let (cookie, csrf) = app.sign_in(&app.doctor).await;
     let list = app.get("/api/v1/users", Some(&cookie)).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
@@ -388,7 +239,7 @@ async fn the_api_takes_the_cookie_but_refuses_changes_without_the_csrf_header() 
 
 #[tokio::test]
 async fn logout_ends_the_session() {
-    let app = app();
+    let app = app().await;
     let (cookie, csrf) = app.sign_in(&app.doctor).await;
     // Without the CSRF token the logout is refused (no forced sign-out from other sites).
     let r = Request::post("/logout")
@@ -423,9 +274,9 @@ async fn logout_ends_the_session() {
 
 #[tokio::test]
 async fn a_revoked_workstation_is_signed_out() {
-    let app = app();
+    let app = app().await;
     let (cookie, csrf) = app.sign_in(&app.staff).await;
-    app.directory.revoke_token(&app.staff);
+    app.revoke(&app.staff_id).await;
     let home = app.get("/", Some(&cookie)).await;
     assert_eq!(home.status, StatusCode::SEE_OTHER);
     assert_eq!(home.headers[header::LOCATION], "/login");
@@ -441,7 +292,22 @@ async fn a_revoked_workstation_is_signed_out() {
 
 #[tokio::test]
 async fn only_a_doctor_workstation_gets_the_copy_button() {
-    let app = app();
+    let app = app().await;
+    // U1 has a code in use, which staff must not see.
+    app.domain
+        .manager
+        .submit_code(&UserId::new(U1).unwrap(), CODE, Actor::Cli)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.domain
+            .manager
+            .status(&UserId::new(U1).unwrap())
+            .await
+            .unwrap()
+            .state,
+        StateName::Active
+    );
     let (staff, _) = app.sign_in(&app.staff).await;
     let page = app.get("/", Some(&staff)).await.body;
     assert!(page.contains(r#"data-testid="session-card""#));
@@ -469,7 +335,7 @@ async fn only_a_doctor_workstation_gets_the_copy_button() {
 
 #[tokio::test]
 async fn names_from_users_are_escaped() {
-    let app = app();
+    let app = app().await;
     let (cookie, _) = app.sign_in(&app.admin).await;
     for path in ["/", "/admin"] {
         let page = app.get(path, Some(&cookie)).await;
@@ -493,7 +359,7 @@ async fn names_from_users_are_escaped() {
 
 #[tokio::test]
 async fn help_and_assets_are_public() {
-    let app = app();
+    let app = app().await;
     let help = app.get("/aiuto", None).await;
     assert_eq!(help.status, StatusCode::OK);
     assert!(help.body.contains("<svg") && help.body.contains("Certifica mail"));
@@ -513,7 +379,7 @@ async fn help_and_assets_are_public() {
 
 #[tokio::test]
 async fn the_event_stream_of_a_revoked_workstation_ends() {
-    let app = app();
+    let app = app().await;
     let (cookie, _) = app.sign_in(&app.staff).await;
     let response = app
         .router
@@ -527,8 +393,8 @@ async fn the_event_stream_of_a_revoked_workstation_ends() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    app.directory.revoke_token(&app.staff);
-    // The fake's live stream never ends by itself: only the revocation can end the body.
+    app.revoke(&app.staff_id).await;
+    // The domain's live stream never ends by itself: only the revocation can end the body.
     // (The timeout guards a hang; it measures nothing.)
     let body = tokio::time::timeout(
         std::time::Duration::from_secs(30),
@@ -554,7 +420,7 @@ fn the_yellow_text_names_the_configured_window() {
         level: Level::Yellow,
         expires_at: Some(end),
         yellow_from: Some(end - window),
-        ..view(&user)
+        ..red_view(&user)
     };
     let text = |window| super::text::state_text(&yellow(window));
     assert!(text(time::Duration::hours(1)).contains("scade entro un'ora"));

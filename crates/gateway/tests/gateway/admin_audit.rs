@@ -1,57 +1,38 @@
 //! Administration through the API lands in the store's audit table, next to the session
 //! events, and reads back through `GET /api/v1/audit` (admin only) with every filter.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use tsgate_gateway::{AppState, Backends, GatewayConfig};
 use tsgate_session::audit::AuditEntryKind;
+use tsgate_session::testing::{FakeUpstream, TestDomain};
 use tsgate_session::{
-    Actor, Application, AuditEvent, AuditKind, AuditSink, Environment, UserProfile, WorkstationId,
+    Actor, Application, AuditDraft, AuditEntry, AuditKind, AuditLog as _, SessionKey,
+    WorkstationId, WorkstationRepo as _, WorkstationRole,
 };
-use tsgate_store::{KeyRing, MasterKey, SqliteStore, UserRepo, WorkstationRepo, WorkstationRole};
 
 use crate::helpers::*;
 
 const NEW_USER: &str = "NUOVOX00X00X000A";
 const NEW_PIN: &str = "8642097531";
 
-struct RealAudit {
+/// A gateway over a domain with user U1 and three workstations, and nothing in the audit.
+struct AuditApp {
     base: String,
     http: reqwest::Client,
-    store: Arc<SqliteStore>,
+    domain: TestDomain,
     admin: String,
     admin_id: String,
     doctor: String,
     staff: String,
-    _dir: tempfile::TempDir,
+    /// Dropping it stops the server: kept until the test ends.
+    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
-impl RealAudit {
+impl AuditApp {
     async fn start() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteStore::open(dir.path().join("t.db"), KeyRing::new(MasterKey::generate()))
-                .await
-                .unwrap(),
-        );
-        store
-            .put_user(&UserProfile {
-                user_id: uid(U1),
-                fiscal_code: U1.into(),
-                region: "120".into(),
-                asl: "201".into(),
-                ssa: "000000".into(),
-                specialization: None,
-                display_name: None,
-                environment: Environment::Test,
-                role: tsgate_session::Role::Titolare,
-                password_changed_at: None,
-            })
-            .await
-            .unwrap();
+        let domain = TestDomain::new(FakeUpstream::default());
+        domain.add_user(U1);
+        let store = &domain.store;
         let (admin_ws, admin) = store
             .create_workstation("segreteria admin", WorkstationRole::Admin, &[uid(U1)])
             .await
@@ -64,41 +45,17 @@ impl RealAudit {
             .create_workstation("reception", WorkstationRole::Staff, &[uid(U1)])
             .await
             .unwrap();
-        let sessions = Arc::new(FakeSessions::new(Arc::new(FakeAudit::default())));
         let (upstream_base, _upstream) = spawn_upstream().await;
-        let mut config = GatewayConfig {
-            upstream_dem_base: upstream_base.clone(),
-            upstream_a2f_base: upstream_base,
-            ..GatewayConfig::default()
-        };
-        config.limits.api_rate = None;
-        let state = AppState::new(
-            config,
-            Backends {
-                workstations: store.clone(),
-                sessions: sessions.clone(),
-                codes: sessions,
-                audit: store.clone(),
-                admin: Some(store.clone()),
-            },
-        )
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(tsgate_gateway::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
+        let served = serve(&domain, test_config(&upstream_base), false).await;
         Self {
-            base,
+            base: served.base,
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
-            store,
+            domain,
             admin: admin.expose_secret().to_owned(),
             admin_id: admin_ws.id.0,
             doctor: doctor.expose_secret().to_owned(),
             staff: staff.expose_secret().to_owned(),
-            _dir: dir,
+            _shutdown: served.shutdown,
         }
     }
 
@@ -145,21 +102,23 @@ fn kinds(entries: &[Value]) -> Vec<&str> {
 
 #[tokio::test]
 async fn api_administration_is_stored_and_read_back_with_session_events() {
-    let app = RealAudit::start().await;
+    let app = AuditApp::start().await;
     let me = format!("ws:{}", app.admin_id);
 
     // A session event written by the domain, a minute before the administration.
     let start = OffsetDateTime::now_utc();
-    app.store
-        .record(&AuditEvent {
-            at: start - time::Duration::minutes(1),
-            user: uid(U1),
-            application: Application::Prescrittore,
-            actor: Actor::Workstation(WorkstationId("studio".into())),
-            kind: AuditKind::Requested,
-            outcome: "sent".into(),
-            code_hint: None,
-        })
+    app.domain
+        .store
+        .append(&AuditEntry::session(
+            start - time::Duration::minutes(1),
+            &SessionKey::new(uid(U1), Application::Prescrittore),
+            AuditDraft {
+                kind: AuditKind::Requested,
+                actor: Actor::Workstation(WorkstationId("studio".into())),
+                outcome: "sent".into(),
+                code_hint: None,
+            },
+        ))
         .await
         .unwrap();
 

@@ -2,8 +2,14 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tsgate_session::{
+    Actor, AuditEntry, AuditEntryKind, AuditKind, AuditLog as _, SessionKey, WorkstationId,
+};
 
 use crate::helpers::*;
+
+/// A code Sistema TS answers "expired" about (see `session_answers`).
+const EXPIRED_CODE: &str = "eeeeeeee-2cfc-4903-8cfc-609a7e232920";
 
 #[derive(Clone, Copy, Debug)]
 enum Who {
@@ -136,7 +142,7 @@ fn matrix() -> Vec<(Method, String, Option<Value>, [u16; 6])> {
         ),
         (
             Method::DELETE,
-            "/api/v1/users/NEWUSER".into(),
+            "/api/v1/users/NOSUCHUSER".into(),
             None,
             [401, 401, 404, 403, 403, 403],
         ),
@@ -166,8 +172,12 @@ async fn authorisation_matrix() {
     let app = spawn_app().await;
     for (method, path, body, expected) in matrix() {
         for (i, who) in ALL.into_iter().enumerate() {
-            // Each call starts from a user that has a code.
-            app.sessions.set_code(U1, Some(CODE_U1));
+            // Each call starts from a user that has a code, and may ask for a new one
+            // (past the minimum interval between two `create`).
+            app.domain
+                .clock
+                .advance(app.domain.manager.policy().min_create_interval);
+            app.give_code(U1).await;
             let (status, v) = call(&app, who, method.clone(), &path, body.clone()).await;
             assert_eq!(status, expected[i], "{method} {path} as {who:?}: {v}");
             if status >= 400 {
@@ -256,14 +266,21 @@ async fn session_answers() {
     .await;
     assert_eq!(s, 202);
     assert_eq!(v["outcome"], "sent");
-    assert_eq!(v["session"]["state"], "awaiting_code");
+    // The domain keeps the code in use until its replacement arrives ("active+pending").
+    assert_eq!(v["session"]["state"], "active", "{v}");
+    assert_eq!(v["session"]["pending"], true, "{v}");
 
+    // A code Sistema TS says is expired.
+    app.domain.upstream.answer(
+        EXPIRED_CODE,
+        tsgate_session::TokenCheck::Expired { valid_until: None },
+    );
     let (s, v) = call(
         &app,
         Who::Doctor,
         Method::POST,
         &format!("{path}/code"),
-        Some(json!({"code": "expired-code"})),
+        Some(json!({"code": EXPIRED_CODE})),
     )
     .await;
     assert_eq!(s, 422);
@@ -283,14 +300,21 @@ async fn session_answers() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(v["code"], CODE_U1);
-    let audit = app.audit.records.lock().unwrap().clone();
-    assert!(audit.iter().any(|r| r.kind == "copied"
-        && r.actor == "ws:ws-doctor"
-        && r.code_hint.as_deref() == Some("…2920")));
+    let audit = app.domain.store.audit_entries();
+    let doctor = Actor::Workstation(WorkstationId(app.ids.doctor.clone()));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.kind == AuditEntryKind::Session(AuditKind::Copied)
+                && r.actor == doctor
+                && r.code_hint.as_deref() == Some("…2920")),
+        "{audit:?}"
+    );
 
     let (s, v) = call(&app, Who::Doctor, Method::DELETE, &path, None).await;
     assert_eq!(s, 200);
-    assert_eq!(v["state"], "none");
+    assert_eq!(v["state"], "revoked", "{v}");
+    assert_eq!(v["level"], "red", "{v}");
     let (s, v) = call(
         &app,
         Who::Doctor,
@@ -360,20 +384,73 @@ async fn malformed_requests_get_json_errors() {
 #[tokio::test]
 async fn audit_filters_reach_the_store() {
     let app = spawn_app().await;
+    let doctor = Actor::Workstation(WorkstationId(app.ids.doctor.clone()));
+    let admin = Actor::Workstation(WorkstationId(app.ids.admin.clone()));
+    let line = |user: &str, actor: &Actor, kind: AuditKind, at: time::OffsetDateTime| {
+        AuditEntry::session(
+            at,
+            &SessionKey::new(uid(user), tsgate_session::Application::Prescrittore),
+            tsgate_session::AuditDraft {
+                kind,
+                actor: actor.clone(),
+                outcome: "ok".into(),
+                code_hint: Some(hint(code_of(user))),
+            },
+        )
+    };
+    let inside = time::macros::datetime!(2026-06-01 08:00 UTC);
+    let store = &app.domain.store;
+    // More matching lines than the largest limit the API honours…
+    for i in 0..1001 {
+        let at = inside + time::Duration::seconds(i);
+        store
+            .append(&line(U1, &doctor, AuditKind::Copied, at))
+            .await
+            .unwrap();
+    }
+    // …and lines that each miss one filter: user, workstation, kind, from, to.
+    let misses = [
+        line(U2, &doctor, AuditKind::Copied, inside),
+        line(U1, &admin, AuditKind::Copied, inside),
+        line(U1, &doctor, AuditKind::Used, inside),
+        line(
+            U1,
+            &doctor,
+            AuditKind::Copied,
+            time::macros::datetime!(2025-12-31 23:59 UTC),
+        ),
+        line(
+            U1,
+            &doctor,
+            AuditKind::Copied,
+            time::macros::datetime!(2026-12-31 00:00 UTC),
+        ),
+    ];
+    for miss in &misses {
+        store.append(miss).await.unwrap();
+    }
     let r = app
         .http
-        .get(app.url(&format!("/api/v1/audit?user={U1}&workstation=ws-doctor&kind=copied&from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z&limit=5000")))
+        .get(app.url(&format!("/api/v1/audit?user={U1}&workstation={}&kind=copied&from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z&limit=5000", app.ids.doctor)))
         .bearer_auth(&app.tokens.admin)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let f = app.audit.last_filter.lock().unwrap().clone().unwrap();
-    assert_eq!(f.user.as_deref(), Some(U1));
-    assert_eq!(f.workstation.as_deref(), Some("ws-doctor"));
-    assert_eq!(f.kind.as_deref(), Some("copied"));
-    assert!(f.from.is_some() && f.to.is_some());
-    assert_eq!(f.limit, Some(1000), "limit is capped");
+    let found: Vec<AuditEntry> = r.json().await.unwrap();
+    assert_eq!(found.len(), 1000, "limit is capped");
+    for e in &found {
+        assert_eq!(e.user.as_ref().map(|u| u.as_str()), Some(U1), "{e:?}");
+        assert_eq!(e.actor, doctor, "{e:?}");
+        assert_eq!(e.kind, AuditEntryKind::Session(AuditKind::Copied), "{e:?}");
+        assert!(
+            e.at >= time::macros::datetime!(2026-01-01 00:00 UTC)
+                && e.at < time::macros::datetime!(2026-12-31 00:00 UTC),
+            "{e:?}"
+        );
+    }
+    // Newest first: the oldest matching line is the one left out.
+    assert_eq!(found[0].at, inside + time::Duration::seconds(1000));
 }
 
 #[tokio::test]
@@ -389,6 +466,7 @@ async fn workstation_token_is_shown_once_and_works() {
     .await;
     assert_eq!(s, 201);
     let token = v["token"].as_str().unwrap().to_owned();
+    let id = v["workstation"]["id"].as_str().unwrap().to_owned();
     assert!(token.starts_with("tsg_"));
     let r = app
         .http
@@ -407,7 +485,7 @@ async fn workstation_token_is_shown_once_and_works() {
         &app,
         Who::Admin,
         Method::DELETE,
-        "/api/v1/workstations/ws-studio2",
+        &format!("/api/v1/workstations/{id}"),
         None,
     )
     .await;
@@ -456,13 +534,16 @@ async fn mailbox_state_never_shows_the_password() {
     assert_eq!(v["configured"], true);
     let (s, v) = call(&app, Who::Doctor, Method::GET, &path, None).await;
     assert_eq!(s, 200);
-    assert_eq!(v["host"], "imap.pec.example");
+    assert_eq!(v["settings"]["host"], "imap.pec.example", "{v}");
     assert!(!v.to_string().contains("MailPwd"), "{v}");
     {
-        let records = app.audit.records.lock().unwrap();
-        let set: Vec<_> = records.iter().filter(|r| r.kind == "mailbox_set").collect();
+        let records = app.domain.store.audit_entries();
+        let set: Vec<_> = records
+            .iter()
+            .filter(|r| r.kind.as_str() == "mailbox_set")
+            .collect();
         assert_eq!(set.len(), 1, "the change is audited once");
-        assert_eq!(set[0].user.as_deref(), Some(U1));
+        assert_eq!(set[0].user.as_ref().map(|u| u.as_str()), Some(U1));
         assert!(!format!("{records:?}").contains("MailPwd"));
     }
     let (s, v) = call(
@@ -497,12 +578,14 @@ async fn a_caller_set_by_a_server_layer_is_accepted() {
     // What the web UI's cookie layer does: authenticate by its own means, then hand the
     // caller to the API through the request extensions.
     let app = spawn_app().await;
-    let caller = tsgate_gateway::Caller {
-        workstation: tsgate_gateway::Workstation {
-            id: "ws-ui".into(),
+    let caller = tsgate_session::Caller {
+        workstation: tsgate_session::Workstation {
+            id: WorkstationId("ws-ui".into()),
             name: "browser".into(),
-            role: tsgate_gateway::Role::Staff,
-            users: vec![U1.into()],
+            role: tsgate_session::WorkstationRole::Staff,
+            users: vec![uid(U1)],
+            created_at: time::OffsetDateTime::now_utc(),
+            revoked_at: None,
         },
         remote: None,
     };

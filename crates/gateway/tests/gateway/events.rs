@@ -52,11 +52,9 @@ async fn one_event_per_visible_change() {
     .await;
     buf.clear();
     // A change of U2 (not visible to this workstation), then of U1.
-    app.sessions.set_code(U2, None);
-    app.sessions.publish(U2);
-    app.sessions.set_code(U1, None);
-    app.sessions.publish(U1);
-    read_until(&mut r, &mut buf, |b| b.contains("\"state\":\"none\"")).await;
+    app.take_code(U2).await;
+    app.take_code(U1).await;
+    read_until(&mut r, &mut buf, |b| b.contains("\"state\":\"revoked\"")).await;
     assert!(!buf.contains(U2), "{buf}");
     assert!(buf.contains(&format!("\"user\":\"{U1}\"")), "{buf}");
     assert!(!buf.contains(CODE_U1));
@@ -88,10 +86,12 @@ async fn shuts_down_gracefully(app: &mut TestApp, mut r: reqwest::Response) {
 #[tokio::test]
 async fn a_refused_proxy_call_is_a_notice_for_the_users_workstations() {
     let app = spawn_app().await;
+    // Neither user has a code (taken before the streams open, so that the only events
+    // that follow are the notices and the next change below).
+    app.take_code(U1).await;
+    app.take_code(U2).await;
     let (mut doctor, mut doctor_buf) = subscribed(&app, &app.tokens.doctor).await;
     let (mut other, mut other_buf) = subscribed(&app, &app.tokens.other).await;
-    app.sessions.set_code(U1, None);
-    app.sessions.set_code(U2, None);
     let refused = |token: String, user: &'static str| {
         let (http, url) = (
             app.http.clone(),
@@ -150,8 +150,7 @@ async fn a_refused_proxy_call_is_a_notice_for_the_users_workstations() {
 
     // The retry raised no second notice: the next event on the doctor's stream is the next
     // change of U1, not another notice.
-    app.sessions.set_code(U1, Some(CODE_U1));
-    app.sessions.publish(U1);
+    app.give_code(U1).await;
     read_until(&mut doctor, &mut doctor_buf, |b| {
         b.contains("event: session")
     })

@@ -1,6 +1,14 @@
 //! Rate limits per workstation, and timeouts (against backends that never answer).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tsgate_gateway::RateQuota;
+use tsgate_session::testing::TestDomain;
+use tsgate_session::{
+    AuditEntry, MemoryStore, Policy, Ports, SessionKey, SessionManager, SessionRecord,
+    SessionStore, StoreResult, async_trait,
+};
 
 use crate::helpers::*;
 
@@ -60,12 +68,56 @@ async fn proxy_rate_limit_answers_a_fault() {
     assert_eq!(r.headers()["x-tsgate-error"], "rate_limited");
 }
 
+/// Session records that stop answering when told to; everything else is the memory store.
+struct HangingRecords {
+    inner: Arc<MemoryStore>,
+    hang: AtomicBool,
+}
+
+#[async_trait]
+impl SessionStore for HangingRecords {
+    async fn load(&self, key: &SessionKey) -> StoreResult<Option<SessionRecord>> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.load(key).await
+    }
+
+    async fn commit(
+        &self,
+        record: &SessionRecord,
+        expected_version: u64,
+        audit: &[AuditEntry],
+    ) -> StoreResult<()> {
+        self.inner.commit(record, expected_version, audit).await
+    }
+
+    async fn keys(&self) -> StoreResult<Vec<SessionKey>> {
+        self.inner.keys().await
+    }
+}
+
 #[tokio::test]
 async fn api_timeout_is_a_json_504() {
-    let app = spawn_app_with(|c| c.limits.api_timeout_seconds = 1).await;
-    app.sessions
-        .hang
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let base = test_domain();
+    let records = Arc::new(HangingRecords {
+        inner: base.store.clone(),
+        hang: AtomicBool::new(false),
+    });
+    let manager = SessionManager::new(
+        Ports {
+            store: records.clone(),
+            audit: base.store.clone(),
+            directory: base.store.clone(),
+            upstream: base.upstream.clone(),
+            clock: Arc::new(base.clock.clone()),
+        },
+        Policy::default(),
+        None,
+    );
+    let domain = TestDomain { manager, ..base };
+    let app = spawn_app_on(domain, |c| c.limits.api_timeout_seconds = 1, true).await;
+    records.hang.store(true, Ordering::SeqCst);
     let r = within(
         "API timeout",
         app.http
@@ -105,9 +157,5 @@ async fn upstream_timeout_is_a_504_fault_and_reported() {
             .unwrap()
             .contains("controlla con la visualizzazione")
     );
-    let reports = within("report", app.sessions.wait_reports(1)).await;
-    assert!(matches!(
-        reports[0].2,
-        tsgate_gateway::ProxyOutcome::UpstreamFailure { .. }
-    ));
+    app.upstream_unavailable_reported(U1).await;
 }

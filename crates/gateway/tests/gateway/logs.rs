@@ -57,8 +57,15 @@ async fn secrets_are_not_logged() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    within("reports", app.sessions.wait_reports(2)).await;
-    app.sessions.set_code(U1, None);
+    app.uses(2).await;
+    // The 9101 made the code suspect; let its re-verification finish before taking it.
+    within("re-verification", async {
+        while app.session(U1).await.state != tsgate_session::StateName::Active {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    app.take_code(U1).await;
     let r = app
         .http
         .post(app.proxy_url(&app.tokens.doctor, invio))
@@ -68,22 +75,27 @@ async fn secrets_are_not_logged() {
         .await
         .unwrap();
     assert_eq!(r.status(), 500);
-    app.sessions.set_code(U1, Some(CODE_U1));
-    // API: insert a code, copy it, a malformed user creation carrying a PIN as a number.
+    // API: insert a code (verified and made current again), copy it, a malformed user
+    // creation carrying a PIN as a number.
     let path = format!("/api/v1/users/{U1}/session/code");
-    app.http
+    let r = app
+        .http
         .post(app.url(&path))
         .bearer_auth(&app.tokens.doctor)
         .json(&json!({"code": CODE_U1}))
         .send()
         .await
         .unwrap();
-    app.http
+    assert_eq!(r.status(), 200);
+    let r = app
+        .http
         .get(app.url(&path))
         .bearer_auth(&app.tokens.doctor)
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains(CODE_U1));
     let r = app
         .http
         .post(app.url("/api/v1/users"))

@@ -3,7 +3,6 @@
 mod admin_audit;
 mod api;
 mod events;
-mod fakes;
 mod helpers;
 mod limits;
 mod logs;

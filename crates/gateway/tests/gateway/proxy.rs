@@ -3,7 +3,6 @@
 
 use futures::StreamExt;
 use sistemats::soap::{self, Body as SoapBody};
-use tsgate_gateway::ProxyOutcome;
 
 use crate::helpers::*;
 
@@ -55,11 +54,8 @@ async fn adds_the_code_strips_the_incoming_one_and_passes_the_rest() {
     assert_eq!(seen.headers["x-custom"], "kept");
     assert!(seen.headers.get("accept-encoding").is_none());
     assert_eq!(seen.body, REQUEST_XML.as_bytes());
-    let reports = within("report", app.sessions.wait_reports(1)).await;
-    assert_eq!(
-        reports[0],
-        (U1.to_owned(), CODE_U1.to_owned(), ProxyOutcome::Ok)
-    );
+    let uses = app.uses(1).await;
+    assert_eq!(uses[0], Use::of(U1, &app.ids.doctor, "ok"));
 }
 
 #[tokio::test]
@@ -169,7 +165,7 @@ async fn refusals_are_soap_faults_in_italian() {
 #[tokio::test]
 async fn no_usable_code_answers_at_once_with_what_to_do() {
     let app = spawn_app().await;
-    app.sessions.set_code(U1, None);
+    app.take_code(U1).await;
     let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
         .await
         .send()
@@ -200,11 +196,8 @@ async fn receipt_with_9101_is_passed_through_and_reported() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), receipt_9101());
-    let reports = within("report", app.sessions.wait_reports(1)).await;
-    assert_eq!(
-        reports,
-        vec![(U1.to_owned(), CODE_U1.to_owned(), ProxyOutcome::Dem9101)]
-    );
+    let uses = app.uses(1).await;
+    assert_eq!(uses, vec![Use::of(U1, &app.ids.doctor, "9101")]);
     let metrics = app
         .http
         .get(app.url("/metrics"))
@@ -253,8 +246,7 @@ async fn upstream_down_is_a_502_fault_and_the_session_layer_is_told() {
         "{}",
         fault.string
     );
-    let reports = within("report", app.sessions.wait_reports(1)).await;
-    assert!(matches!(reports[0].2, ProxyOutcome::UpstreamFailure { .. }));
+    app.upstream_unavailable_reported(U1).await;
 }
 
 #[tokio::test]
@@ -319,8 +311,8 @@ async fn response_body_streams_down_and_is_scanned() {
         got.extend_from_slice(&chunk.unwrap());
     }
     assert!(got.ends_with(receipt_9101().as_bytes()));
-    let reports = within("report", app.sessions.wait_reports(1)).await;
-    assert_eq!(reports[0].2, ProxyOutcome::Dem9101);
+    let uses = app.uses(1).await;
+    assert_eq!(uses[0].outcome, "9101");
 }
 
 #[tokio::test]

@@ -1,92 +1,27 @@
-//! The gateway over the real domain and store: `SessionManager` + `SqliteStore` (with a fake
-//! A2F service and the fake DEM upstream). Tests the adapters, not the rules.
-
-use std::sync::{Arc, Mutex};
+//! The whole path through the real domain: `SessionManager` over the in-memory store, with
+//! a test-environment A2F service (`create` returns the code) and the fake DEM upstream.
+//! Request, proxied use, copy and audit, then the admin endpoints.
 
 use serde_json::{Value, json};
 use sistemats::SessionCode;
-use tsgate_gateway::{AppState, Backends, GatewayConfig};
-use tsgate_session::{
-    CreateResult, Environment, Identity, Policy, Ports, RevokeOutcome, SessionManager, SystemClock,
-    TokenCheck, Upstream, UpstreamError, UserId, UserProfile, async_trait,
-};
-use tsgate_store::{KeyRing, MasterKey, SqliteStore, UserRepo, WorkstationRepo, WorkstationRole};
+use tsgate_session::testing::{FakeUpstream, TestDomain};
+use tsgate_session::{Clock as _, CreateResult, WorkstationRepo as _, WorkstationRole};
 
 use crate::helpers::*;
 
 const ISSUED: &str = "0a6a0702-2cfc-4903-8cfc-609a7e23abcd";
 
-/// Test-environment A2F: `create` returns a code; `checkToken` knows only that code.
-#[derive(Default)]
-struct FakeA2f {
-    issued: Mutex<Option<String>>,
-}
-
-#[async_trait]
-impl Upstream for FakeA2f {
-    async fn create(&self, _identity: &Identity) -> Result<CreateResult, UpstreamError> {
-        *self.issued.lock().unwrap() = Some(ISSUED.into());
-        Ok(CreateResult::Issued(SessionCode::new(ISSUED)))
-    }
-    async fn check_token(
-        &self,
-        _identity: &Identity,
-        code: &SessionCode,
-    ) -> Result<TokenCheck, UpstreamError> {
-        let now = time::OffsetDateTime::now_utc();
-        if self.issued.lock().unwrap().as_deref() == Some(code.expose_secret()) {
-            Ok(TokenCheck::Valid {
-                valid_from: now,
-                valid_until: now + time::Duration::hours(16),
-            })
-        } else {
-            Ok(TokenCheck::NotFound)
-        }
-    }
-    async fn revoke(
-        &self,
-        _identity: &Identity,
-        _code: &SessionCode,
-    ) -> Result<RevokeOutcome, UpstreamError> {
-        Ok(RevokeOutcome::Revoked)
-    }
-}
-
 #[tokio::test]
 async fn request_proxy_copy_and_audit_through_the_real_layers() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(dir.path().join("t.db"), KeyRing::new(MasterKey::generate()))
-            .await
-            .unwrap(),
-    );
-    let user = UserId::new(U1).unwrap();
-    store
-        .put_user(&UserProfile {
-            user_id: user.clone(),
-            fiscal_code: "PROVAX00X00X000Y".into(),
-            region: "120".into(),
-            asl: "201".into(),
-            ssa: "000000".into(),
-            specialization: Some("F".into()),
-            display_name: Some("Dr.ssa Prova".into()),
-            environment: Environment::Test,
-            role: tsgate_session::Role::Titolare,
-            password_changed_at: None,
-        })
-        .await
-        .unwrap();
-    store
-        .set_credentials(
-            &user,
-            &sistemats::Password::new(PASSWORD),
-            &sistemats::Pin::new("1234567890"),
-            None,
-        )
-        .await
-        .unwrap();
-    let (_, doctor) = store
+    // Test-environment A2F: `create` returns a code, and `checkToken` knows only that code.
+    let domain = TestDomain::new(FakeUpstream::default());
+    domain
+        .upstream
+        .on_create(Ok(CreateResult::Issued(SessionCode::new(ISSUED))));
+    domain.upstream.valid(ISSUED, domain.clock.now());
+    let user = domain.add_user(U1);
+    let (_, doctor) = domain
+        .store
         .create_workstation(
             "studio",
             WorkstationRole::Doctor,
@@ -94,45 +29,20 @@ async fn request_proxy_copy_and_audit_through_the_real_layers() {
         )
         .await
         .unwrap();
-    let (_, admin) = store
+    let (_, admin) = domain
+        .store
         .create_workstation("admin", WorkstationRole::Admin, &[])
         .await
         .unwrap();
-    let manager = Arc::new(SessionManager::new(
-        Ports {
-            store: store.clone(),
-            audit: store.clone(),
-            directory: store.clone(),
-            upstream: Arc::new(FakeA2f::default()),
-            clock: Arc::new(SystemClock),
-        },
-        Policy::default(),
-        None,
-    ));
     let (upstream_base, upstream) = spawn_upstream().await;
-    let config = GatewayConfig {
+    let config = tsgate_gateway::GatewayConfig {
         upstream_dem_base: upstream_base.clone(),
         upstream_a2f_base: upstream_base,
-        ..GatewayConfig::default()
+        ..tsgate_gateway::GatewayConfig::default()
     };
-    let state = AppState::new(
-        config,
-        Backends {
-            workstations: store.clone(),
-            sessions: manager.clone(),
-            codes: manager.clone(),
-            audit: store.clone(),
-            admin: Some(store.clone()),
-        },
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(tsgate_gateway::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    // Served until the test ends (dropping `served` would stop it).
+    let served = serve(&domain, config, false).await;
+    let base = served.base.clone();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let doctor = doctor.expose_secret().to_owned();
     let admin = admin.expose_secret().to_owned();
