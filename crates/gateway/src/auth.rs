@@ -146,4 +146,3 @@ pub(crate) fn act_for(caller: &Caller, user: &str) -> Result<UserId, ApiError> {
         }),
     }
 }
-

@@ -103,9 +103,7 @@ pub fn session_status(e: &SessionError) -> StatusCode {
             StatusCode::CONFLICT
         }
         SessionError::TooSoon { .. } => StatusCode::TOO_MANY_REQUESTS,
-        SessionError::Format(_) | SessionError::Rejected { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        SessionError::Format(_) | SessionError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         SessionError::CredentialsRefused { .. } => StatusCode::LOCKED,
         SessionError::NoCertifiedMail
         | SessionError::MailSendFailed
@@ -417,7 +415,12 @@ mod tests {
         ] {
             // The cause travels with the response, for the request log only.
             let response = e.into_response();
-            let chain = response.extensions().get::<CauseChain>().unwrap().chain.clone();
+            let chain = response
+                .extensions()
+                .get::<CauseChain>()
+                .unwrap()
+                .chain
+                .clone();
             assert!(chain.contains("/secret/path"), "{chain}");
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
             assert!(!String::from_utf8_lossy(&bytes).contains("/secret/path"));
@@ -435,7 +438,11 @@ mod tests {
         };
         let cases: Vec<(SessionError, u16, &str)> = vec![
             (SessionError::UnknownUser(uid()), 404, "unknown_user"),
-            (SessionError::CredentialsMissing(uid()), 409, "credentials_missing"),
+            (
+                SessionError::CredentialsMissing(uid()),
+                409,
+                "credentials_missing",
+            ),
             (SessionError::NoCode(uid()), 404, "no_code"),
             (
                 SessionError::CodeActive {

@@ -30,12 +30,12 @@ pub mod proxy;
 mod server;
 mod state;
 mod tls;
-mod workstations;
 mod ui;
+mod workstations;
 
+pub use api::admin::{NewUser, NewWorkstation, UserRecord};
 pub use auth::WorkstationCache;
 pub use config::{GatewayConfig, Limits, RateQuota, UiSessionKey};
-pub use api::admin::{NewUser, NewWorkstation, UserRecord};
 pub use error::{ApiError, CauseChain, session_status};
 pub use metrics::metrics_handle;
 pub use server::{router, routes, serve};

@@ -8,10 +8,10 @@ use tokio::sync::watch;
 
 use tsgate_session::{MailboxService, SessionManager, Store};
 
-use crate::workstations::{WorkstationCache, WorkstationLimiter};
 use crate::config::GatewayConfig;
 use crate::notices::Notices;
 use crate::proxy::client::ProxyClient;
+use crate::workstations::{WorkstationCache, WorkstationLimiter};
 
 /// What the gateway serves: the domain, and the store it reads workstations, users and the
 /// audit from. The binary wires them (SQLite, PostgreSQL); tests use the domain's

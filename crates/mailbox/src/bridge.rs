@@ -155,7 +155,9 @@ impl Mailboxes {
                 let this = Self { inner };
                 match this.reload().await {
                     Ok(()) => this.resync().await,
-                    Err(e) => tracing::warn!(error = %sistemats::error::describe_chain(&e), "cannot re-read the mailbox settings"),
+                    Err(e) => {
+                        tracing::warn!(error = %sistemats::error::describe_chain(&e), "cannot re-read the mailbox settings")
+                    }
                 }
             }
         });
@@ -256,12 +258,7 @@ impl Mailboxes {
         Ok(())
     }
 
-    fn spawn(
-        &self,
-        key: String,
-        settings: MailboxSettings,
-        state: WatchState,
-    ) -> Running {
+    fn spawn(&self, key: String, settings: MailboxSettings, state: WatchState) -> Running {
         let fingerprint = fingerprint(&settings);
         let (tx, mut rx) = mpsc::unbounded_channel::<WatchEvent>();
         let handle = Arc::new(Watcher::spawn(settings, state, tx));

@@ -311,7 +311,9 @@ impl AuditFilter {
 
     /// Whether `entry` passes this filter (the limit aside).
     pub fn matches(&self, entry: &AuditEntry) -> bool {
-        self.user.as_ref().is_none_or(|u| entry.user.as_ref() == Some(u))
+        self.user
+            .as_ref()
+            .is_none_or(|u| entry.user.as_ref() == Some(u))
             && self.actor.as_ref().is_none_or(|a| &entry.actor == a)
             && self.kind.is_none_or(|k| entry.kind == k)
             && self.since.is_none_or(|t| entry.at >= t)

@@ -232,10 +232,7 @@ mod tests {
                 SessionError::CredentialsMissing(UserId::new("X").unwrap()),
                 "credentials_missing",
             ),
-            (
-                SessionError::NoCode(UserId::new("X").unwrap()),
-                "no_code",
-            ),
+            (SessionError::NoCode(UserId::new("X").unwrap()), "no_code"),
             (
                 SessionError::CodeActive {
                     until: "alle 10:00".into(),
@@ -281,10 +278,7 @@ mod tests {
             ),
             (SessionError::NoCertifiedMail, "no_certified_mail"),
             (SessionError::MailSendFailed, "mail_send_failed"),
-            (
-                SessionError::unavailable(None, now),
-                "upstream_unavailable",
-            ),
+            (SessionError::unavailable(None, now), "upstream_unavailable"),
             (
                 SessionError::Upstream {
                     code: "9999".into(),
@@ -292,10 +286,7 @@ mod tests {
                 },
                 "upstream_error",
             ),
-            (
-                SessionError::internal("disk full"),
-                "internal",
-            ),
+            (SessionError::internal("disk full"), "internal"),
         ];
         for (e, code) in cases {
             assert_eq!(e.code(), code, "{e:?}");

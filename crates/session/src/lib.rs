@@ -48,8 +48,7 @@ pub use memory::MemoryStore;
 pub use policy::Policy;
 pub use ports::{
     AuditLog, BoxError, EventSink, Health, MailboxError, MailboxRepo, MailboxService,
-    SessionChanged, SessionStore, Store,
-    StoreError, StoreResult, UserDirectory, WorkstationRepo,
+    SessionChanged, SessionStore, Store, StoreError, StoreResult, UserDirectory, WorkstationRepo,
 };
 pub use record::{
     BlockKind, CodeRequest, CodeSlot, CredentialsBlock, CurrentCode, EndReason, RecordedError,

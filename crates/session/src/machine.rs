@@ -105,6 +105,12 @@ pub enum Event {
     },
     /// Time passed: expiry, lost `create`, re-verification.
     Tick,
+    /// The process `owner` is gone (it crashed or was killed): a `create` it had in flight
+    /// will never be answered here.
+    OwnerGone {
+        /// `node#incarnation` of the gone process.
+        owner: String,
+    },
     /// The credentials now have revision `revision`.
     CredentialsChanged {
         /// The new revision.
@@ -243,19 +249,38 @@ impl Ctx<'_> {
             });
         }
         if let Some(CodeRequest {
-            stage: RequestStage::Creating { started_at },
+            stage: RequestStage::Creating { started_at, .. },
             ..
         }) = &self.next.request
             && self.now - *started_at >= self.policy.create_timeout
         {
-            self.next.request = None;
-            self.next.last_error = Some(RecordedError {
-                code: "create_lost".into(),
-                message:
-                    "Sistema TS non ha risposto alla richiesta del codice: richiedilo di nuovo."
-                        .into(),
-                at: self.now,
-            });
+            self.create_lost();
+        }
+    }
+
+    /// The `create` in flight will never be answered: the next request may go out at once
+    /// (the minimum interval follows a `create` Sistema TS answered, not a lost one).
+    fn create_lost(&mut self) {
+        self.next.request = None;
+        self.next.last_create_at = None;
+        self.next.last_error = Some(RecordedError {
+            code: "create_lost".into(),
+            message: "Sistema TS non ha risposto alla richiesta del codice: richiedilo di nuovo."
+                .into(),
+            at: self.now,
+        });
+    }
+
+    fn owner_gone(&mut self, gone: &str) {
+        if let Some(CodeRequest {
+            stage: RequestStage::Creating {
+                owner: Some(owner), ..
+            },
+            ..
+        }) = &self.next.request
+            && owner == gone
+        {
+            self.create_lost();
         }
     }
 
@@ -327,6 +352,7 @@ impl Ctx<'_> {
             by: by.clone(),
             stage: RequestStage::Creating {
                 started_at: self.now,
+                owner: None,
             },
         });
         self.next.last_create_at = Some(self.now);
@@ -707,6 +733,10 @@ pub fn decide(
         },
         Event::Tick => {
             cx.tick();
+            Ok(())
+        }
+        Event::OwnerGone { owner } => {
+            cx.owner_gone(&owner);
             Ok(())
         }
         Event::CredentialsChanged { revision } => {

@@ -19,7 +19,7 @@ use crate::ids::{Actor, SessionKey, UserId};
 use crate::machine::{Decision, Effect, Event, decide};
 use crate::policy::Policy;
 use crate::ports::{AuditLog, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
-use crate::record::SessionRecord;
+use crate::record::{CodeRequest, RequestStage, SessionRecord};
 use crate::upstream::Upstream;
 use crate::user::{Identity, UserProfile};
 use crate::view::SessionView;
@@ -73,6 +73,23 @@ struct Inner {
     codes: CodeCache,
     /// Uses of codes not yet audited one by one (see [`hot`]).
     uses: UseTracker,
+    /// Who this process is (see [`SessionManager::with_instance`]).
+    instance: Instance,
+}
+
+/// The identity of one running process: a node name that stays the same across restarts
+/// and an incarnation that is new at every start. A `create` in flight is tagged with it, so
+/// that when the process dies the next process of the same node settles it at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Instance {
+    node: String,
+    incarnation: String,
+}
+
+impl Instance {
+    fn tag(&self) -> String {
+        format!("{}#{}", self.node, self.incarnation)
+    }
 }
 
 /// Shared sessions of every user, with their rules. Cheap to clone (one `Arc`).
@@ -117,8 +134,68 @@ impl SessionManager {
                 inflight: Mutex::new(HashMap::new()),
                 codes: CodeCache::default(),
                 uses: UseTracker::default(),
+                instance: Instance {
+                    node: "local".into(),
+                    incarnation: uuid::Uuid::new_v4().to_string(),
+                },
             }),
         }
+    }
+
+    /// Names the node this manager runs on (default `local`). Give every long-running
+    /// process of one installation the same stable name (`tsgate serve` uses the host
+    /// name) and short-lived tools another one (the CLI), so that
+    /// [`Self::settle_orphans`] settles only what a dead predecessor left. Call before
+    /// cloning the manager.
+    pub fn with_instance(mut self, node: impl Into<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.instance.node = node.into();
+        }
+        self
+    }
+
+    /// This process's tag (`node#incarnation`), as stored on the `create`s it sends.
+    pub fn instance_tag(&self) -> String {
+        self.inner.instance.tag()
+    }
+
+    /// Settles, at once, every `create` left in flight by an earlier process of this node
+    /// (killed, crashed, power cut): Sistema TS' answer went to a process that no longer
+    /// exists, so the request is lost (`create_lost`, "richiedilo di nuovo") and the next
+    /// request goes out instead of joining it. Call once at start, before serving.
+    /// Returns how many were settled.
+    pub async fn settle_orphans(&self) -> Result<usize, SessionError> {
+        let me = &self.inner.instance;
+        let prefix = format!("{}#", me.node);
+        let mine = me.tag();
+        let mut settled = 0;
+        for key in self.inner.ports.store.keys().await.map_err(internal)? {
+            let Some(record) = self.inner.ports.store.load(&key).await.map_err(internal)? else {
+                continue;
+            };
+            let Some(CodeRequest {
+                stage:
+                    RequestStage::Creating {
+                        owner: Some(owner), ..
+                    },
+                ..
+            }) = &record.request
+            else {
+                continue;
+            };
+            if !owner.starts_with(&prefix) || *owner == mine {
+                continue;
+            }
+            let Ok(profile) = self.profile(&key.user).await else {
+                continue;
+            };
+            let owner = owner.clone();
+            tracing::warn!(%key, previous = %owner, "a create of a previous process was left in flight: settled as lost");
+            self.step(&profile, &key, Event::OwnerGone { owner }, |_| {})
+                .await?;
+            settled += 1;
+        }
+        Ok(settled)
     }
 
     /// The policy in force.
@@ -213,6 +290,14 @@ impl SessionManager {
                 .unwrap_or_else(|| SessionRecord::new(key.clone()));
             let now = ports.clock.now();
             let mut decision = decide(&current, event.clone(), now, &self.inner.policy);
+            if decision.effects.contains(&Effect::CallCreate)
+                && let Some(CodeRequest {
+                    stage: RequestStage::Creating { owner, .. },
+                    ..
+                }) = &mut decision.next.request
+            {
+                *owner = Some(self.inner.instance.tag());
+            }
             let audit: Vec<AuditEntry> = decision
                 .effects
                 .iter()
@@ -336,9 +421,7 @@ impl SessionManager {
         let (profile, key, by) = (profile.clone(), key.clone(), by.clone());
         tokio::spawn(async move { this.execute(&profile, identity, &key, &by, effects).await })
             .await
-            .unwrap_or_else(|e| {
-                Err(SessionError::internal(format!("session task failed: {e}")))
-            })
+            .unwrap_or_else(|e| Err(SessionError::internal(format!("session task failed: {e}"))))
     }
 
     /// Lifts a credentials block if the credentials have changed since they were refused.

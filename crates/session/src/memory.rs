@@ -232,11 +232,7 @@ impl WorkstationRepo for MemoryStore {
             .collect())
     }
 
-    async fn set_workstation_users(
-        &self,
-        id: &WorkstationId,
-        users: &[UserId],
-    ) -> StoreResult<()> {
+    async fn set_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> StoreResult<()> {
         let mut inner = self.lock();
         let (_, ws) = inner
             .workstations

@@ -123,8 +123,7 @@ pub trait WorkstationRepo: Send + Sync {
     /// Every workstation, oldest first (revoked ones included).
     async fn list_workstations(&self) -> StoreResult<Vec<Workstation>>;
     /// Replaces the list of users a workstation may act for.
-    async fn set_workstation_users(&self, id: &WorkstationId, users: &[UserId])
-    -> StoreResult<()>;
+    async fn set_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> StoreResult<()>;
     /// Revokes a workstation (its token stops working). `false` if absent or already
     /// revoked.
     async fn revoke_workstation(&self, id: &WorkstationId) -> StoreResult<bool>;

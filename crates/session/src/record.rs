@@ -63,7 +63,7 @@ impl SessionRecord {
 
     /// Whether a `create` is in flight and not yet considered lost.
     pub fn create_in_flight(&self, now: OffsetDateTime, timeout: time::Duration) -> bool {
-        matches!(&self.request, Some(CodeRequest { stage: RequestStage::Creating { started_at }, .. })
+        matches!(&self.request, Some(CodeRequest { stage: RequestStage::Creating { started_at, .. }, .. })
             if now - *started_at < timeout)
     }
 }
@@ -156,6 +156,10 @@ pub enum RequestStage {
     Creating {
         /// When `create` was sent.
         started_at: OffsetDateTime,
+        /// The process that sent it (`node#incarnation`, see
+        /// [`crate::SessionManager::with_instance`]): when that process is known to be gone,
+        /// its successor settles the request at once instead of waiting for the timeout.
+        owner: Option<String>,
     },
     /// Sistema TS accepted; the code is on its way by mail.
     Sent {

@@ -62,10 +62,7 @@ impl FakeUpstream {
 
     /// Scripts the answer of the next `create` calls.
     pub fn on_create(&self, result: Result<CreateResult, UpstreamError>) {
-        *self
-            .create_result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(result);
+        *self.create_result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
     }
 
     /// `create` calls so far.

@@ -187,11 +187,7 @@ async fn dem_9101_re_verifies_and_every_workstation_sees_the_revocation() {
     assert_eq!(events.try_recv().unwrap().view.state, StateName::Suspect);
     assert_eq!(events.try_recv().unwrap().view.state, StateName::Revoked);
     assert_eq!(
-        e.manager
-            .code_for_proxy(&e.user)
-            .await
-            .unwrap_err()
-            .code(),
+        e.manager.code_for_proxy(&e.user).await.unwrap_err().code(),
         "no_code"
     );
 }
@@ -284,4 +280,60 @@ impl Env {
             .unwrap()
             .unwrap()
     }
+}
+
+fn manager_on(e: &Env, upstream: Arc<FakeUpstream>, node: &str) -> SessionManager {
+    let ports = Ports {
+        store: e.store.clone(),
+        audit: e.store.clone(),
+        directory: e.store.clone(),
+        upstream,
+        clock: Arc::new(e.clock.clone()),
+    };
+    SessionManager::new(ports, Policy::default(), None).with_instance(node)
+}
+
+/// A `create` in flight when its process is killed: the next process of the same node
+/// settles it at start, so the next request goes out instead of joining a request whose
+/// answer nobody will ever read (issue: two minutes of "joined" after a kill -9).
+#[tokio::test]
+async fn a_create_left_by_a_killed_process_is_settled_at_start() {
+    let e = env(FakeUpstream::default());
+    let stuck = Arc::new(FakeUpstream {
+        gate: Some(Semaphore::new(0)),
+        ..FakeUpstream::default()
+    });
+    let first = manager_on(&e, stuck.clone(), "studio");
+    let (m, user) = (first.clone(), e.user.clone());
+    let pending = tokio::spawn(async move { m.request(&user, false, ws(1)).await });
+    let key = SessionKey::new(e.user.clone(), Application::Prescrittore);
+    while stuck.create_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let owner = match e.store.record(&key).unwrap().request.unwrap().stage {
+        RequestStage::Creating { owner, .. } => owner.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(owner, first.instance_tag());
+    // kill -9: the task and the process are gone, the record stays as it was.
+    pending.abort();
+    drop(first);
+
+    // Another node's process does not touch it: that request is not its predecessor's.
+    let other = manager_on(&e, Arc::new(FakeUpstream::default()), "elsewhere");
+    assert_eq!(other.settle_orphans().await.unwrap(), 0);
+    assert!(other.request(&e.user, false, ws(2)).await.unwrap().joined);
+
+    let fresh = Arc::new(FakeUpstream::default());
+    let restarted = manager_on(&e, fresh.clone(), "studio");
+    assert_ne!(restarted.instance_tag(), owner);
+    assert_eq!(restarted.settle_orphans().await.unwrap(), 1);
+    let record = e.store.record(&key).unwrap();
+    assert!(record.request.is_none());
+    assert_eq!(record.last_error.unwrap().code, "create_lost");
+    let outcome = restarted.request(&e.user, false, ws(1)).await.unwrap();
+    assert!(!outcome.joined, "the request goes out at once");
+    assert_eq!(fresh.create_count(), 1);
+    // Settling again finds nothing: its own request is not an orphan.
+    assert_eq!(restarted.settle_orphans().await.unwrap(), 0);
 }

@@ -234,7 +234,10 @@ async fn session_records_round_trip_with_cas_and_audit_in_one_transaction() {
         next.request = Some(CodeRequest {
             requested_at: t,
             by: Actor::Cli,
-            stage: RequestStage::Creating { started_at: t },
+            stage: RequestStage::Creating {
+                started_at: t,
+                owner: Some("node-a#1".into()),
+            },
         });
         next.blocked = Some(CredentialsBlock {
             kind: BlockKind::Pin,

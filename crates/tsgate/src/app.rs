@@ -95,20 +95,47 @@ pub fn client(config: &Config) -> anyhow::Result<SistemaTsClient> {
 }
 
 /// The session policy from the configuration.
+///
+/// A `create` is considered lost once the A2F client has given up on it: the configured
+/// upstream timeout plus a margin for connecting and committing, never a fixed two minutes.
 pub fn policy(config: &Config) -> Policy {
     Policy {
         min_create_interval: time::Duration::seconds(config.min_create_interval_seconds as i64),
         yellow_before: time::Duration::minutes(config.yellow_minutes as i64),
+        create_timeout: time::Duration::seconds(config.upstream_timeout_seconds as i64 + 15),
         ..Policy::default()
     }
 }
 
+/// The node name of long-running processes (`serve`, `demo`): the host name. A `create`
+/// left in flight by a killed process of the same node is settled at the next start
+/// (`SessionManager::settle_orphans`); the command line uses [`CLI_NODE`].
+pub fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".to_owned())
+}
+
+/// The node name of the command line's short-lived processes.
+pub const CLI_NODE: &str = "cli";
+
 /// The session manager over `store`, calling Sistema TS as configured.
-pub async fn manager(config: &Config, store: Arc<SqliteStore>) -> anyhow::Result<SessionManager> {
+pub async fn manager(
+    config: &Config,
+    store: Arc<SqliteStore>,
+    node: &str,
+) -> anyhow::Result<SessionManager> {
     let certificate = load_certificate(config).await?;
     warn_certificate_expiry(&certificate);
     let upstream = SistemaTsUpstream::new(client(config)?, Arc::new(certificate));
-    Ok(manager_with(store, Arc::new(upstream), policy(config)))
+    Ok(manager_with(
+        store,
+        Arc::new(upstream),
+        policy(config),
+        node,
+    ))
 }
 
 /// The session manager over `store` with any upstream (the demo passes the simulator's).
@@ -116,6 +143,7 @@ pub fn manager_with(
     store: Arc<SqliteStore>,
     upstream: Arc<dyn tsgate_session::Upstream>,
     policy: Policy,
+    node: &str,
 ) -> SessionManager {
     let ports = Ports {
         store: store.clone(),
@@ -124,7 +152,7 @@ pub fn manager_with(
         upstream,
         clock: Arc::new(tsgate_session::SystemClock),
     };
-    SessionManager::new(ports, policy, None)
+    SessionManager::new(ports, policy, None).with_instance(node)
 }
 
 /// Writes what the manager keeps in memory before the process ends: the use counts of the

@@ -52,7 +52,13 @@ fn documented() -> Graph {
 /// (normal + build dependencies, dev-dependencies) on workspace crates, per workspace crate.
 fn actual() -> (Graph, Graph) {
     let output = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata runs");
@@ -112,7 +118,9 @@ fn crate_graph_is_the_documented_one() {
         }
     }
     for krate in documented.keys().filter(|k| !normal.contains_key(*k)) {
-        problems.push(format!("docs/ARCHITECTURE.md lists {krate}, which is not a crate"));
+        problems.push(format!(
+            "docs/ARCHITECTURE.md lists {krate}, which is not a crate"
+        ));
     }
     for (krate, deps) in &dev {
         let own = normal.get(krate).cloned().unwrap_or_default();

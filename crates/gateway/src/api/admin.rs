@@ -202,7 +202,14 @@ pub(crate) async fn add_user(
     store
         .set_credentials(&id, &user.password, &user.pin, None)
         .await?;
-    audit(&state, &actor, AdminAction::UserAdded, Some(id), "ok".into()).await?;
+    audit(
+        &state,
+        &actor,
+        AdminAction::UserAdded,
+        Some(id),
+        "ok".into(),
+    )
+    .await?;
     let record = UserRecord::from(profile);
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
@@ -218,7 +225,14 @@ pub(crate) async fn remove_user(
     if !removed {
         return Err(ApiError::NotFound);
     }
-    audit(&state, &actor, AdminAction::UserRemoved, Some(id), "ok".into()).await?;
+    audit(
+        &state,
+        &actor,
+        AdminAction::UserRemoved,
+        Some(id),
+        "ok".into(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

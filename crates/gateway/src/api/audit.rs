@@ -48,7 +48,9 @@ impl AuditParams {
         };
         Some(AuditFilter {
             user,
-            actor: self.workstation.map(|w| Actor::Workstation(WorkstationId(w))),
+            actor: self
+                .workstation
+                .map(|w| Actor::Workstation(WorkstationId(w))),
             kind,
             since: self.from,
             until: self.to,

@@ -146,7 +146,13 @@ pub(crate) async fn revoke(
     Path(user): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
     let user = act_for(&actor, &user)?;
-    Ok(Json(state.backends().sessions.revoke(&user, actor.actor()).await?))
+    Ok(Json(
+        state
+            .backends()
+            .sessions
+            .revoke(&user, actor.actor())
+            .await?,
+    ))
 }
 
 #[derive(Serialize)]

@@ -16,7 +16,6 @@ use rustls::RootCertStore;
 
 use crate::config::GatewayConfig;
 
-
 type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
 
 /// Connector plus the upstream base it forwards to.

@@ -29,11 +29,11 @@ use sistemats::SessionCode;
 use tsgate_session::UserId;
 
 use crate::state::AppState;
-use session::ProxyOutcome;
-use tsgate_session::Caller;
 use fault::{ProxyRefusal, refusal};
 use scan::ScanBody;
 use services::DemService;
+use session::ProxyOutcome;
+use tsgate_session::Caller;
 
 /// Header carrying the workstation token when it cannot be in the path.
 pub const TOKEN_HEADER: &str = "x-tsgate-token";

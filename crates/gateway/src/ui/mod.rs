@@ -26,9 +26,9 @@ use axum::routing::{get, post};
 
 use crate::auth::remote_ip_of;
 use crate::error::ApiError;
-use tsgate_session::{Caller, Workstation};
 use crate::state::AppState;
 use session::{CSRF_HEADER, UiSession, UiSessions, cookie_id};
+use tsgate_session::{Caller, Workstation};
 
 /// The web UI: its routes and the cookie layer share one session sealer.
 #[derive(Clone, Debug, Default)]
@@ -85,11 +85,7 @@ pub(crate) async fn signed_in(
     let Some(session) = sessions.get(&id) else {
         return Ok(None);
     };
-    match state
-        .workstations()
-        .authenticate(&session.token)
-        .await?
-    {
+    match state.workstations().authenticate(&session.token).await? {
         Some(workstation) => Ok(Some(SignedIn {
             session,
             workstation,

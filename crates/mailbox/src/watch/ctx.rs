@@ -73,4 +73,3 @@ impl Ctx {
         (inner.stop, needed)
     }
 }
-

@@ -8,7 +8,6 @@ pub mod status;
 pub mod update;
 pub mod view;
 
-
 pub use settings::{MailboxSettings, OnProcessed, SettingsError, Tls};
 pub use state::{FolderState, WatchState};
 pub use status::{Diagnostic, DiagnosticCode, MailboxStatus};

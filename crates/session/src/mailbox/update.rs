@@ -49,23 +49,24 @@ impl MailboxUpdate {
         if !password_given {
             map.remove("password");
         }
-        let settings: MailboxSettings = serde_json::from_value(Value::Object(map)).map_err(|e| {
-            // Only the name of a missing field, never a value (it may be the password).
-            let text = e.to_string();
-            let field = text
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-                .unwrap_or("");
-            InvalidMailbox(format!(
-                "Impostazioni della casella non valide{}: servono almeno «host» e «username»; \
+        let settings: MailboxSettings =
+            serde_json::from_value(Value::Object(map)).map_err(|e| {
+                // Only the name of a missing field, never a value (it may be the password).
+                let text = e.to_string();
+                let field = text
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .unwrap_or("");
+                InvalidMailbox(format!(
+                    "Impostazioni della casella non valide{}: servono almeno «host» e «username»; \
                  «security» è implicit, start_tls o plain.",
-                if field.is_empty() || field.len() > 40 {
-                    String::new()
-                } else {
-                    format!(" (campo «{field}»)")
-                }
-            ))
-        })?;
+                    if field.is_empty() || field.len() > 40 {
+                        String::new()
+                    } else {
+                        format!(" (campo «{field}»)")
+                    }
+                ))
+            })?;
         settings
             .validate()
             .map_err(|e| InvalidMailbox(e.to_string()))?;

@@ -176,7 +176,14 @@ mod tests {
         assert!(!json.contains("Segreta"), "{json}");
         assert!(!json.contains("password"), "{json}");
         let settings = view.settings.unwrap();
-        assert_eq!((settings.port, settings.address.as_deref()), (993, Some("rossi@pec.it")));
-        assert!(!serde_json::to_string(&MailboxView::not_configured()).unwrap().contains("host"));
+        assert_eq!(
+            (settings.port, settings.address.as_deref()),
+            (993, Some("rossi@pec.it"))
+        );
+        assert!(
+            !serde_json::to_string(&MailboxView::not_configured())
+                .unwrap()
+                .contains("host")
+        );
     }
 }

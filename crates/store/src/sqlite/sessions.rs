@@ -52,6 +52,9 @@ struct StoredRequest {
     by: Actor,
     #[serde(with = "rfc3339::option")]
     creating_since: Option<OffsetDateTime>,
+    /// The process whose `create` it is (absent in records written before 0.1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    creating_owner: Option<String>,
     #[serde(with = "rfc3339::option")]
     sent_at: Option<OffsetDateTime>,
 }
@@ -121,7 +124,11 @@ fn to_stored(r: &SessionRecord) -> StoredState {
             requested_at: q.requested_at,
             by: q.by.clone(),
             creating_since: match q.stage {
-                RequestStage::Creating { started_at } => Some(started_at),
+                RequestStage::Creating { started_at, .. } => Some(started_at),
+                RequestStage::Sent { .. } => None,
+            },
+            creating_owner: match &q.stage {
+                RequestStage::Creating { owner, .. } => owner.clone(),
                 RequestStage::Sent { .. } => None,
             },
             sent_at: match q.stage {
@@ -185,7 +192,10 @@ fn from_stored(
             requested_at: q.requested_at,
             by: q.by,
             stage: match (q.creating_since, q.sent_at) {
-                (Some(started_at), _) => RequestStage::Creating { started_at },
+                (Some(started_at), _) => RequestStage::Creating {
+                    started_at,
+                    owner: q.creating_owner,
+                },
                 (None, Some(sent_at)) => RequestStage::Sent { sent_at },
                 (None, None) => return Err(corrupt("request stage")),
             },

@@ -5,8 +5,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tsgate_mailbox::{DiagnosticCode, MailboxSettings, MailboxStatus};
 use tsgate_session::UserId;
-use tsgate_session::{Health as _, MailboxRepo as _};
 use tsgate_session::mailbox::UserMailbox;
+use tsgate_session::{Health as _, MailboxRepo as _};
 
 use super::Failure;
 use crate::app;

@@ -14,13 +14,11 @@ use sistemats::{Password, Pin};
 use tsgate_mailbox::MailboxSettings;
 use tsgate_session::Actor;
 use tsgate_session::audit::AdminAction;
-use tsgate_session::{Role, UserId, UserProfile};
-use tsgate_sim::{SimConfig, TestUser};
 use tsgate_session::mailbox::UserMailbox;
+use tsgate_session::{Role, UserId, UserProfile};
 use tsgate_session::{UserDirectory as _, WorkstationRepo as _, WorkstationRole, WorkstationToken};
-use tsgate_store::{
-    SqliteStore,
-};
+use tsgate_sim::{SimConfig, TestUser};
+use tsgate_store::SqliteStore;
 
 use super::secrets::read_secret;
 use super::user::audit_as;
@@ -101,7 +99,12 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     ))
     .map_err(|e| Failure::Config(e.into()))?;
     let upstream = SistemaTsUpstream::new(client, Arc::new(certificate));
-    let manager = app::manager_with(store.clone(), Arc::new(upstream), app::policy(&config));
+    let manager = app::manager_with(
+        store.clone(),
+        Arc::new(upstream),
+        app::policy(&config),
+        &app::node_name(),
+    );
 
     let users = seed_users(&store, &sim.sim.users)
         .await

@@ -68,6 +68,17 @@ pub async fn run_gateway(
     on_ready: impl FnOnce(),
 ) -> Result<(), Failure> {
     use anyhow::Context as _;
+    // What a killed predecessor left in flight would block new requests until it timed out.
+    match manager.settle_orphans().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            settled = n,
+            "code requests left in flight by the previous run were settled as lost"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %sistemats::error::describe_chain(&e), "could not look for requests left in flight")
+        }
+    }
     let ticker = manager.spawn_ticker(serve::TICK);
     let state = tsgate_gateway::AppState::new(gateway, crate::app::backends(store, manager))
         .context("cannot start the gateway")

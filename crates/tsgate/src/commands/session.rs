@@ -31,7 +31,7 @@ pub async fn run(command: SessionCommand) -> Result<(), Failure> {
     let user = user_id(&args.user)?;
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
     let store = app::open_store(&config).await.map_err(Failure::Config)?;
-    let manager = app::manager(&config, store.clone())
+    let manager = app::manager(&config, store.clone(), app::CLI_NODE)
         .await
         .map_err(Failure::Config)?;
     let result = match action {

@@ -5,9 +5,11 @@ use sistemats::{Password, Pin};
 use time::Date;
 use time::macros::format_description;
 use tsgate_mailbox::MailboxSettings;
-use tsgate_session::{AdminAction, AuditEntry, AuditLog as _, MailboxRepo as _, UserDirectory as _};
-use tsgate_session::{Actor, Environment, Role, UserId, UserProfile};
 use tsgate_session::mailbox::UserMailbox;
+use tsgate_session::{Actor, Environment, Role, UserId, UserProfile};
+use tsgate_session::{
+    AdminAction, AuditEntry, AuditLog as _, MailboxRepo as _, UserDirectory as _,
+};
 use tsgate_store::SqliteStore;
 
 use super::Failure;

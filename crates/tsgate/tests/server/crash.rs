@@ -116,3 +116,43 @@ async fn kill9_during_requests_and_inserts_then_restart() {
         "{status} {v}"
     );
 }
+
+/// kill -9 while a `create` is in flight (Sistema TS slow to answer): after the restart the
+/// next request goes out at once instead of joining, for minutes, a request whose answer
+/// went to the dead process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_a_slow_create_then_the_next_request_goes_out() {
+    let dir = tempdir();
+    let sim = Sim::start(dir.path()).await;
+    let mut gw = Gateway::start(dir.path(), &sim, GatewayOptions::default()).await;
+    let user = sim.doctor().user_id.clone();
+    sim.fault("create", "slow", Some(20_000)).await;
+    let (client, u) = (gw.clone_client(), user.clone());
+    let pending = tokio::spawn(async move { client.request(&u, false).await });
+    // The request is recorded (the single-flight lease) before `create` is sent.
+    let mut waited = 0;
+    while gw.session(&user).await["requested_at"].is_null() {
+        waited += 1;
+        assert!(waited < 600, "the request was never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.kill9();
+    pending.abort();
+    gw.spawn().await;
+    let session = gw.session(&user).await;
+    assert_eq!(session["last_error"]["code"], "create_lost", "{session}");
+    let before = sim.creates(&user).await;
+    let (status, answer) = gw.request(&user, false).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["outcome"], "sent", "{answer}");
+    assert_eq!(
+        sim.creates(&user).await,
+        before + 1,
+        "{}",
+        sim.stats().await
+    );
+    assert!(
+        gw.logs().contains("settled as lost"),
+        "the restart says what it did"
+    );
+}
