@@ -21,6 +21,7 @@ pub mod adapters;
 mod api;
 pub mod auth;
 pub mod config;
+mod conn;
 pub mod error;
 mod metrics;
 pub mod notices;
