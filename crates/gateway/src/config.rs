@@ -119,6 +119,25 @@ pub struct Limits {
     pub api_rate: Option<RateQuota>,
     /// Per-workstation rate of the SOAP proxy (`None`: unlimited).
     pub proxy_rate: Option<RateQuota>,
+    /// Time allowed to a client to send a request's headers, from when the connection
+    /// waits for them (after the TLS handshake, which has the same limit, or after the
+    /// previous answer on a kept-alive HTTP/1.1 connection). Over it, the connection closes.
+    pub header_read_timeout_seconds: u64,
+    /// Time allowed to a request body, from when the gateway first waits for it; over it
+    /// the API answers 408 and the proxy a SOAP Fault, and the connection closes.
+    pub body_timeout_seconds: u64,
+    /// Slowest accepted request body, in bytes per second on average, once
+    /// [`Limits::body_rate_grace_seconds`] have passed (0: no minimum rate).
+    pub body_min_bytes_per_second: u64,
+    /// Time a request body may take before the minimum rate applies.
+    pub body_rate_grace_seconds: u64,
+    /// A connection with no request in progress (an answer still streaming, such as the
+    /// event stream, counts as one) is closed after this long.
+    pub idle_timeout_seconds: u64,
+    /// Open connections allowed from one peer address; more are closed at once.
+    pub max_connections_per_ip: usize,
+    /// Open connections allowed in all (TLS handshakes included); more are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -138,6 +157,13 @@ impl Default for Limits {
                 per_second: 200,
                 burst: 400,
             }),
+            header_read_timeout_seconds: 10,
+            body_timeout_seconds: 60,
+            body_min_bytes_per_second: 1024,
+            body_rate_grace_seconds: 5,
+            idle_timeout_seconds: 60,
+            max_connections_per_ip: 128,
+            max_connections: 768,
         }
     }
 }

@@ -23,6 +23,7 @@
 mod api;
 pub mod auth;
 pub mod config;
+mod conn;
 pub mod error;
 mod metrics;
 pub mod notices;

@@ -1,19 +1,23 @@
 //! The router and the server loop.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api;
+use crate::conn::{self, AcceptBackoff, AfterAcceptError, ConnLimits, ConnectionLimiter, Drain};
 use crate::error::{self, ApiError};
 use crate::proxy;
 use crate::state::AppState;
@@ -21,7 +25,8 @@ use crate::state::AppState;
 /// The whole HTTP surface: `/api/v1/…`, `/ts/…`, `/healthz`, `/readyz`, `/metrics`.
 ///
 /// The binary may `merge` the web UI into it. Start it with [`serve`] (or
-/// `axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())`).
+/// `axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())`,
+/// without the connection limits of `[limits]`).
 pub fn router(state: AppState) -> Router {
     let (api, _) = api::api_routes().into_parts();
     let (ops, _) = api::ops_routes().into_parts();
@@ -77,10 +82,11 @@ pub async fn serve(
         Some(settings) => Some(settings.server_config().map_err(std::io::Error::other)?),
         None => None,
     };
+    let server = ServerLimits::new(&state.config().limits);
     let workers = state.config().http_workers;
     if workers == 0 {
         let signal_state = state.clone();
-        return serve_on(listener, tls, app, async move {
+        return serve_on(listener, tls, app, server, async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, closing event streams");
             signal_state.begin_shutdown();
@@ -93,7 +99,8 @@ pub async fn serve(
     let mut finished = Vec::with_capacity(workers);
     for index in 0..workers {
         let socket = socket.try_clone()?;
-        let (app, tls, mut stopped) = (app.clone(), tls.clone(), stopped.clone());
+        let (app, tls, server, mut stopped) =
+            (app.clone(), tls.clone(), server.clone(), stopped.clone());
         let (done, finished_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name(format!("tsgate-http-{index}"))
@@ -104,7 +111,7 @@ pub async fn serve(
                     .and_then(|runtime| {
                         runtime.block_on(async move {
                             let listener = TcpListener::from_std(socket)?;
-                            serve_on(listener, tls, app, async move {
+                            serve_on(listener, tls, app, server, async move {
                                 let _ = stopped.wait_for(|stop| *stop).await;
                             })
                             .await
@@ -147,33 +154,109 @@ fn worker_outcome(
     result.unwrap_or_else(|_| Err(std::io::Error::other("an HTTP worker thread panicked")))
 }
 
-/// Serves `app` on `listener` (HTTPS if `tls`) with TCP_NODELAY until `signal`, then
-/// drains the connections.
+/// Serves `app` on `listener` (HTTPS if `tls`) with TCP_NODELAY and the connection limits
+/// of [`crate::conn`] until `signal`, then drains the connections.
 async fn serve_on(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     app: Router,
+    server: Arc<ServerLimits>,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (shutdown_tx, shutdown) = watch::channel(());
+    let (alive_tx, alive) = watch::channel(());
+    let drain = Drain {
+        shutdown,
+        _alive: alive,
+    };
+    let builder = conn::builder(&server.conn);
+    let mut signal = std::pin::pin!(signal);
     if let Some(config) = tls {
-        let listener = crate::tls::TlsListener::new(listener, config)?;
-        let app = app.into_make_service_with_connect_info::<crate::tls::RemoteAddr>();
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
-    }
-    // Responses are streamed (headers, then body frames as Sistema TS sends them): without
-    // TCP_NODELAY, Nagle's algorithm holds the later small writes back until the client
-    // acknowledges the first ones.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        let mut listener = crate::tls::TlsListener::new(
+            listener,
+            config,
+            server.limiter.clone(),
+            server.conn.header_read_timeout,
+        );
+        loop {
+            let (tls, remote, guard) = tokio::select! {
+                () = signal.as_mut() => break,
+                accepted = listener.accept() => accepted,
+            };
+            tokio::spawn(conn::serve_connection(
+                tls,
+                crate::tls::RemoteAddr(remote),
+                app.clone(),
+                builder.clone(),
+                server.conn,
+                drain.clone(),
+                guard,
+            ));
         }
-    });
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await
+    } else {
+        let mut backoff = AcceptBackoff::default();
+        loop {
+            let accepted = tokio::select! {
+                () = signal.as_mut() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (tcp, remote) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    if let AfterAcceptError::Wait(delay) =
+                        backoff.failed(&e, std::time::Instant::now())
+                    {
+                        tokio::select! {
+                            () = signal.as_mut() => break,
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                    continue;
+                }
+            };
+            backoff.accepted();
+            // Over the caps: closed at once (counted and logged by the limiter).
+            let Ok(guard) = server.limiter.admit(remote.ip()) else {
+                continue;
+            };
+            // Responses are streamed (headers, then body frames as Sistema TS sends them):
+            // without TCP_NODELAY, Nagle's algorithm holds the later small writes back until
+            // the client acknowledges the first ones.
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+            tokio::spawn(conn::serve_connection(
+                tcp,
+                remote,
+                app.clone(),
+                builder.clone(),
+                server.conn,
+                drain.clone(),
+                guard,
+            ));
+        }
+    }
+    // No new connections; the open ones finish their requests and close.
+    drop(shutdown_tx);
+    drop(drain);
+    alive_tx.closed().await;
+    Ok(())
+}
+
+/// The limits shared by every accept loop of one server (all HTTP workers).
+#[derive(Debug)]
+struct ServerLimits {
+    conn: ConnLimits,
+    limiter: Arc<ConnectionLimiter>,
+}
+
+impl ServerLimits {
+    fn new(limits: &crate::config::Limits) -> Arc<Self> {
+        Arc::new(Self {
+            conn: ConnLimits::from_limits(limits),
+            limiter: ConnectionLimiter::new(limits.max_connections_per_ip, limits.max_connections),
+        })
+    }
 }
 
 async fn api_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -181,11 +264,46 @@ async fn api_timeout(State(state): State<AppState>, request: Request, next: Next
     if request.uri().path() == api::EVENTS_PATH {
         return next.run(request).await;
     }
+    // A body too slow to arrive fails the extractor that reads it; the client is told 408,
+    // not that its JSON is wrong.
+    let slow_body = Arc::new(AtomicBool::new(false));
+    let request = if request.body().is_end_stream() {
+        request
+    } else {
+        let seen = slow_body.clone();
+        request.map(|body| {
+            Body::new(body.map_err(move |e| {
+                if conn::is_body_timeout(&e) {
+                    seen.store(true, Ordering::Relaxed);
+                }
+                e
+            }))
+        })
+    };
     let limit = Duration::from_secs(state.config().limits.api_timeout_seconds);
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
+    };
+    if slow_body.load(Ordering::Relaxed) {
+        return body_timeout_response();
     }
+    response
+}
+
+/// 408 in the API's error shape (`{"error": {"code", "message"}}`); the connection closes.
+fn body_timeout_response() -> Response {
+    let body = serde_json::json!({
+        "error": {
+            "code": "body_timeout",
+            "message": "la richiesta è arrivata troppo lentamente ed è stata interrotta. Riprova.",
+        }
+    });
+    let mut response = (StatusCode::REQUEST_TIMEOUT, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// One log line per request, with the route template only: proxy paths carry the

@@ -6,7 +6,7 @@
 //! and key configured, every connection is TLS (rustls with ring).
 //!
 //! Handshakes run in tasks of their own, so a slow or silent client never holds up the
-//! accepting of others.
+//! accepting of others; they must finish within `limits.header_read_timeout_seconds`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +19,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-/// A client that has not finished its handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::conn::{AcceptBackoff, AfterAcceptError, ConnectionGuard, ConnectionLimiter};
 
 /// Certificate chain and private key of the gateway (PEM). The key is never printed.
 #[derive(Clone)]
@@ -65,36 +64,34 @@ impl TlsSettings {
     }
 }
 
-/// The peer address of a TLS connection (axum gives `ConnectInfo<SocketAddr>` only for its
-/// own listener types; plain connections still get that).
+/// The peer address of a TLS connection, as `ConnectInfo<RemoteAddr>` (plain connections
+/// get `ConnectInfo<SocketAddr>`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RemoteAddr(pub(crate) SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
-    for RemoteAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
+/// A connection that finished its TLS handshake, with its place under the connection caps.
+pub(crate) type Handshaken = (TlsStream<TcpStream>, SocketAddr, ConnectionGuard);
 
 /// Accepts TCP connections and hands over those that completed the TLS handshake.
+#[derive(Debug)]
 pub(crate) struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
+    ready: mpsc::Receiver<Handshaken>,
 }
 
 impl TlsListener {
     /// Starts accepting on `listener` (in a task of the current runtime, which ends when
-    /// this listener is dropped).
+    /// this listener is dropped). A connection over the caps of `limiter` is closed at once;
+    /// one that has not finished its handshake within `handshake_timeout` is dropped.
     pub(crate) fn new(
         listener: TcpListener,
         config: Arc<rustls::ServerConfig>,
-    ) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
+        limiter: Arc<ConnectionLimiter>,
+        handshake_timeout: Duration,
+    ) -> Self {
         let acceptor = TlsAcceptor::from(config);
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
+            let mut backoff = AcceptBackoff::default();
             loop {
                 let accepted = tokio::select! {
                     () = tx.closed() => return,
@@ -103,20 +100,29 @@ impl TlsListener {
                 let (tcp, remote) = match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        // Out of file descriptors and the like: wait rather than spin.
-                        tracing::warn!(error = %e, "cannot accept a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if let AfterAcceptError::Wait(delay) =
+                            backoff.failed(&e, std::time::Instant::now())
+                        {
+                            tokio::select! {
+                                () = tx.closed() => return,
+                                () = tokio::time::sleep(delay) => {}
+                            }
+                        }
                         continue;
                     }
+                };
+                backoff.accepted();
+                let Ok(guard) = limiter.admit(remote.ip()) else {
+                    continue;
                 };
                 if let Err(e) = tcp.set_nodelay(true) {
                     tracing::debug!(error = %e, "cannot set TCP_NODELAY");
                 }
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, remote)).await;
+                            let _ = tx.send((tls, remote, guard)).await;
                         }
                         // Plain HTTP on the HTTPS port, an unknown CA, a scanner: say it
                         // once at debug level, nothing to answer.
@@ -126,23 +132,15 @@ impl TlsListener {
                 });
             }
         });
-        Ok(Self { ready, local })
+        Self { ready }
     }
-}
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    /// The next connection that finished its handshake.
+    pub(crate) async fn accept(&mut self) -> Handshaken {
         match self.ready.recv().await {
             Some(connection) => connection,
             // The accepting task is gone only when this listener is being dropped.
             None => std::future::pending().await,
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
     }
 }

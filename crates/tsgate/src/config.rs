@@ -102,6 +102,22 @@ pub struct LimitsConfig {
     pub proxy_rate_per_second: u32,
     /// Proxied SOAP calls one workstation may send at once (ignored when unlimited).
     pub proxy_rate_burst: u32,
+    /// Time allowed to a client to send a request's headers (and its TLS handshake), in
+    /// seconds; on a kept-alive HTTP/1.1 connection it also bounds the wait for the next
+    /// request.
+    pub header_read_timeout_seconds: u64,
+    /// Time allowed to a whole request body, in seconds.
+    pub body_timeout_seconds: u64,
+    /// Slowest accepted request body after the grace period, in bytes per second; 0 = none.
+    pub body_min_bytes_per_second: u64,
+    /// Seconds a request body may take before the minimum rate applies.
+    pub body_rate_grace_seconds: u64,
+    /// A connection with no request in progress is closed after this many seconds.
+    pub idle_timeout_seconds: u64,
+    /// Open connections allowed from one address; more are closed at once.
+    pub max_connections_per_ip: usize,
+    /// Open connections allowed in all; more are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for LimitsConfig {
@@ -119,6 +135,13 @@ impl Default for LimitsConfig {
             api_rate_burst,
             proxy_rate_per_second,
             proxy_rate_burst,
+            header_read_timeout_seconds: gateway.header_read_timeout_seconds,
+            body_timeout_seconds: gateway.body_timeout_seconds,
+            body_min_bytes_per_second: gateway.body_min_bytes_per_second,
+            body_rate_grace_seconds: gateway.body_rate_grace_seconds,
+            idle_timeout_seconds: gateway.idle_timeout_seconds,
+            max_connections_per_ip: gateway.max_connections_per_ip,
+            max_connections: gateway.max_connections,
         }
     }
 }
@@ -153,6 +176,10 @@ impl LimitsConfig {
     const MAX_TIMEOUT_SECONDS: u64 = 600;
     /// Highest rate or burst: far above what a practice sends, low enough to catch typos.
     const MAX_RATE: u32 = 100_000;
+    /// Most connections: far above a practice, below what a process may usually open.
+    const MAX_CONNECTIONS: usize = 100_000;
+    /// Fastest minimum body rate: 10 MB/s, already more than many links.
+    const MAX_BODY_RATE: u64 = 10_000_000;
 
     /// Checks every key against its range; the error names the key and the range.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -184,6 +211,44 @@ impl LimitsConfig {
             1,
             Self::MAX_TIMEOUT_SECONDS,
             "seconds",
+        )?;
+        for (key, value) in [
+            (
+                "header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+            ),
+            ("body_timeout_seconds", self.body_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+        ] {
+            in_range(key, value, 1, Self::MAX_TIMEOUT_SECONDS, "seconds")?;
+        }
+        in_range(
+            "body_rate_grace_seconds",
+            self.body_rate_grace_seconds,
+            0,
+            Self::MAX_TIMEOUT_SECONDS,
+            "seconds",
+        )?;
+        in_range(
+            "body_min_bytes_per_second",
+            self.body_min_bytes_per_second,
+            0,
+            Self::MAX_BODY_RATE,
+            "bytes per second (0 = no minimum)",
+        )?;
+        in_range(
+            "max_connections_per_ip",
+            self.max_connections_per_ip,
+            1,
+            Self::MAX_CONNECTIONS,
+            "connections",
+        )?;
+        in_range(
+            "max_connections",
+            self.max_connections,
+            1,
+            Self::MAX_CONNECTIONS,
+            "connections",
         )?;
         in_range(
             "proxy_pool_max_idle",
@@ -231,6 +296,13 @@ impl LimitsConfig {
             proxy_pool_max_idle: self.proxy_pool_max_idle,
             api_rate: rate_quota(self.api_rate_per_second, self.api_rate_burst),
             proxy_rate: rate_quota(self.proxy_rate_per_second, self.proxy_rate_burst),
+            header_read_timeout_seconds: self.header_read_timeout_seconds,
+            body_timeout_seconds: self.body_timeout_seconds,
+            body_min_bytes_per_second: self.body_min_bytes_per_second,
+            body_rate_grace_seconds: self.body_rate_grace_seconds,
+            idle_timeout_seconds: self.idle_timeout_seconds,
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -418,7 +490,10 @@ mod tests {
              proxy_upstream_timeout_seconds = 90\n\
              api_rate_per_second = 0\n\
              proxy_rate_per_second = 1\n\
-             proxy_rate_burst = 2\n"
+             proxy_rate_burst = 2\n\
+             header_read_timeout_seconds = 3\n\
+             body_min_bytes_per_second = 0\n\
+             max_connections_per_ip = 7\n"
         ))
         .unwrap();
         let limits = &config.limits;
@@ -438,6 +513,16 @@ mod tests {
                 per_second: 1,
                 burst: 2
             })
+        );
+        assert_eq!(gateway.header_read_timeout_seconds, 3);
+        assert_eq!(
+            gateway.body_min_bytes_per_second, 0,
+            "0 means no minimum rate"
+        );
+        assert_eq!(gateway.max_connections_per_ip, 7);
+        assert_eq!(
+            gateway.idle_timeout_seconds,
+            tsgate_gateway::Limits::default().idle_timeout_seconds
         );
         // The proxy connects within the same time as tsgate's own calls.
         assert_eq!(gateway.proxy_connect_timeout_seconds, 5);
@@ -476,6 +561,41 @@ mod tests {
                 "proxy_pool_max_idle = 100000",
                 "limits.proxy_pool_max_idle",
                 "between 0 and 1024",
+            ),
+            (
+                "header_read_timeout_seconds = 0",
+                "limits.header_read_timeout_seconds",
+                "between 1 and 600 seconds",
+            ),
+            (
+                "body_timeout_seconds = 601",
+                "limits.body_timeout_seconds",
+                "between 1 and 600 seconds",
+            ),
+            (
+                "idle_timeout_seconds = 0",
+                "limits.idle_timeout_seconds",
+                "between 1 and 600 seconds",
+            ),
+            (
+                "body_rate_grace_seconds = 3600",
+                "limits.body_rate_grace_seconds",
+                "between 0 and 600 seconds",
+            ),
+            (
+                "body_min_bytes_per_second = 100000000",
+                "limits.body_min_bytes_per_second",
+                "between 0 and 10000000 bytes per second",
+            ),
+            (
+                "max_connections_per_ip = 0",
+                "limits.max_connections_per_ip",
+                "between 1 and 100000 connections",
+            ),
+            (
+                "max_connections = 1000000",
+                "limits.max_connections",
+                "between 1 and 100000 connections",
             ),
             (
                 "api_rate_per_second = 1000000",
@@ -544,6 +664,7 @@ mod tests {
             .env("TSGATE_LIMITS__PROXY_RATE_PER_SECOND", "3")
             .env("TSGATE_LIMITS__API_RATE_PER_SECOND", "0")
             .env("TSGATE_LIMITS__API_BODY_BYTES", "4096")
+            .env("TSGATE_LIMITS__MAX_CONNECTIONS_PER_IP", "16")
             // Variables of the command line and the key store, not configuration keys.
             .env("TSGATE_CONFIG", "/nowhere/tsgate.toml")
             .env("TSGATE_MASTER_KEY", "not-a-key")
@@ -570,6 +691,7 @@ mod tests {
         assert_eq!(config.limits.proxy_rate_per_second, 3, "nested key");
         assert_eq!(config.limits.proxy_rate_burst, 9, "from the file");
         assert_eq!(config.limits.api_body_bytes, 4096);
+        assert_eq!(config.limits.max_connections_per_ip, 16);
         let gateway = config.limits.to_gateway(config.upstream_timeout_seconds);
         assert_eq!(gateway.api_rate, None);
         assert_eq!(

@@ -139,6 +139,14 @@ pub(crate) mod refusal {
         )
     }
 
+    pub(crate) fn body_timeout() -> ProxyRefusal {
+        client(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "tsgate: il messaggio è arrivato troppo lentamente dalla postazione ed è stato interrotto prima di arrivare completo a Sistema TS. Controlla la rete e ripeti l'invio.".into(),
+        )
+    }
+
     pub(crate) fn upstream_broken() -> ProxyRefusal {
         server(
             StatusCode::BAD_GATEWAY,

@@ -153,6 +153,8 @@ async fn forward(
     let sent = tokio::time::timeout(timeout, state.proxy_client().client().request(upstream)).await;
     let answer = match sent {
         Ok(Ok(answer)) => answer,
+        // The workstation's own body was too slow: Sistema TS is not at fault.
+        Ok(Err(e)) if crate::conn::is_body_timeout(&e) => return Err(refusal::body_timeout()),
         Ok(Err(e)) => {
             let detail = sistemats::error::describe_chain(&e);
             tracing::warn!(service = service.name, %user, %detail, "Sistema TS unreachable");

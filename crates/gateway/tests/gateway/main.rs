@@ -2,6 +2,7 @@
 
 mod admin_audit;
 mod api;
+mod connections;
 mod events;
 mod helpers;
 mod limits;

@@ -12,7 +12,7 @@ use tower::ServiceExt as _;
 use crate::helpers::*;
 
 /// A fresh CA and a `localhost` certificate it signed: (CA PEM, leaf PEM, leaf key).
-fn localhost_certificate() -> (String, String, KeyPair) {
+pub fn localhost_certificate() -> (String, String, KeyPair) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
