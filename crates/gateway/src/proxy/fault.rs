@@ -99,6 +99,16 @@ pub(crate) mod refusal {
         )
     }
 
+    pub(crate) fn two_users(named: &str, basic: &str) -> ProxyRefusal {
+        client(
+            StatusCode::FORBIDDEN,
+            "two_users",
+            format!(
+                "tsgate: la chiamata indica due utenti diversi (X-Tsgate-User {named}, credenziali Sistema TS di {basic}) e non è stata inoltrata. Configura nel programma le credenziali Sistema TS del medico che prescrive, oppure togli l'intestazione X-Tsgate-User."
+            ),
+        )
+    }
+
     pub(crate) fn not_allowed(user: &str) -> ProxyRefusal {
         client(
             StatusCode::FORBIDDEN,

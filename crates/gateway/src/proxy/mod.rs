@@ -113,7 +113,7 @@ async fn forward(
         })?;
 
     let service = services::find(service_path).ok_or_else(refusal::unknown_path)?;
-    let user = sistema_ts_user(&parts.headers).ok_or_else(refusal::no_user)?;
+    let user = sistema_ts_user(&parts.headers)?;
     let user = match UserId::new(user.as_str()) {
         Ok(id) if actor.workstation.may_act_for(&id) => id,
         _ => return Err(refusal::not_allowed(&user)),
@@ -247,18 +247,29 @@ fn report(
     }
 }
 
-/// The Sistema TS user: `X-Tsgate-User`, else the user part of `Authorization: Basic`.
-///
-/// Only the user part is kept; the decoded buffer holding the password is wiped.
-fn sistema_ts_user(headers: &HeaderMap) -> Option<String> {
-    if let Some(user) = headers
+/// The Sistema TS user of a call: the user part of `Authorization: Basic` and/or
+/// `X-Tsgate-User`. When both are there they must name the same user: otherwise the call
+/// would go out with one doctor's credentials and another doctor's code (refused, 403).
+fn sistema_ts_user(headers: &HeaderMap) -> Result<String, ProxyRefusal> {
+    let named = headers
         .get(USER_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|u| !u.is_empty())
-    {
-        return Some(user.to_owned());
+        .filter(|u| !u.is_empty());
+    match (named, basic_user(headers)) {
+        (Some(named), Some(basic)) if named != basic => {
+            tracing::warn!(header = %named, basic = %basic, "proxied call names two different users: refused");
+            Err(refusal::two_users(named, &basic))
+        }
+        (Some(named), _) => Ok(named.to_owned()),
+        (None, Some(basic)) => Ok(basic),
+        (None, None) => Err(refusal::no_user()),
     }
+}
+
+/// The user part of `Authorization: Basic`. Only the user part is kept; the decoded buffer
+/// holding the password is wiped.
+fn basic_user(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -350,14 +361,21 @@ mod tests {
             header::AUTHORIZATION,
             format!("Basic {basic}").parse().unwrap(),
         );
-        assert_eq!(sistema_ts_user(&h).as_deref(), Some("PROVAX00X00X000Y"));
+        let user = |h: &HeaderMap| sistema_ts_user(h).map_err(|r| r.reason);
+        assert_eq!(user(&h).as_deref(), Ok("PROVAX00X00X000Y"));
+        // The same user twice is fine; two different users are refused.
+        h.insert(USER_HEADER, "PROVAX00X00X000Y".parse().unwrap());
+        assert_eq!(user(&h).as_deref(), Ok("PROVAX00X00X000Y"));
         h.insert(USER_HEADER, "OTHER".parse().unwrap());
-        assert_eq!(sistema_ts_user(&h).as_deref(), Some("OTHER"));
+        assert_eq!(user(&h), Err("two_users"));
+        let mut h = HeaderMap::new();
+        h.insert(USER_HEADER, "OTHER".parse().unwrap());
+        assert_eq!(user(&h).as_deref(), Ok("OTHER"));
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, "Basic !!notbase64".parse().unwrap());
-        assert_eq!(sistema_ts_user(&h), None);
+        assert_eq!(user(&h), Err("no_user"));
         h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
-        assert_eq!(sistema_ts_user(&h), None);
+        assert_eq!(user(&h), Err("no_user"));
     }
 
     #[test]

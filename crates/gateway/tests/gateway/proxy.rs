@@ -148,6 +148,30 @@ async fn refusals_are_soap_faults_in_italian() {
             .string
             .contains("utente Sistema TS non indicato")
     );
+    // Two different users: the Basic one (U2, whom this workstation does not act for)
+    // and X-Tsgate-User (U1, whom it does). Forwarding would send U2's credentials with
+    // U1's code; refused, whichever of the two the workstation may act for.
+    for (named, basic_user) in [(U1, U2), (U2, U1)] {
+        let r = app
+            .http
+            .post(app.proxy_url(&app.tokens.doctor, INVIO))
+            .header("authorization", basic(basic_user, PASSWORD))
+            .header("x-tsgate-user", named)
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(REQUEST_XML)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.headers()["x-tsgate-error"], "two_users");
+        let fault = fault_of(&r.text().await.unwrap());
+        assert!(
+            fault.string.contains("due utenti diversi"),
+            "{}",
+            fault.string
+        );
+        assert!(!fault.string.contains(PASSWORD));
+    }
     // GET is not SOAP.
     let r = app
         .http
