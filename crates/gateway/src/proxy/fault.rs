@@ -165,6 +165,25 @@ pub(crate) mod refusal {
         )
     }
 
+    pub(crate) fn upstream_not_soap(status: StatusCode) -> ProxyRefusal {
+        server(
+            StatusCode::BAD_GATEWAY,
+            "upstream_not_soap",
+            format!(
+                "Sistema TS ha risposto con un errore (HTTP {}) invece della ricevuta: la ricetta potrebbe essere stata registrata comunque. Prima di ripetere l'invio controlla con la visualizzazione se risulta già inviata.",
+                status.as_u16()
+            ),
+        )
+    }
+
+    pub(crate) fn upstream_malformed() -> ProxyRefusal {
+        server(
+            StatusCode::BAD_GATEWAY,
+            "upstream_malformed",
+            "Sistema TS ha inviato una ricevuta incompleta o illeggibile: la ricetta potrebbe essere stata registrata. Prima di ripetere l'invio controlla con la visualizzazione se risulta già inviata.".into(),
+        )
+    }
+
     pub(crate) fn upstream_timeout() -> ProxyRefusal {
         server(
             StatusCode::GATEWAY_TIMEOUT,

@@ -199,7 +199,9 @@ async fn forward(
             ProxyOutcome::Unauthorized,
         );
         Body::new(answer_body)
-    } else if status.is_server_error() && !is_xml(&answer_parts.headers) {
+    } else if !is_xml(&answer_parts.headers) {
+        // An HTML error page (a 500 of a front-end, a portal) is no answer the practice
+        // software can read: say in Italian what happened instead of passing it on.
         report(
             state,
             user.clone(),
@@ -207,24 +209,107 @@ async fn forward(
             actor.clone(),
             ProxyOutcome::UpstreamFailure,
         );
-        Body::new(answer_body)
+        tracing::warn!(service = service.name, %user, status = status.as_u16(), "Sistema TS answered without SOAP");
+        return Err(refusal::upstream_not_soap(status));
     } else {
+        // Small answers (receipts) are read whole and checked to be a SOAP envelope before
+        // anything reaches the workstation; large ones (long listings) stream from the first
+        // bytes, scanned on the way.
+        let mut answer_body = Body::new(answer_body);
+        let head = match tokio::time::timeout(timeout, peek(&mut answer_body)).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(_)) | Err(_) => {
+                report(
+                    state,
+                    user.clone(),
+                    code.clone(),
+                    actor.clone(),
+                    ProxyOutcome::UpstreamFailure,
+                );
+                tracing::warn!(service = service.name, %user, "Sistema TS answer broken off");
+                return Err(refusal::upstream_broken());
+            }
+        };
+        if let Peeked::Whole(bytes) = &head
+            && !is_soap_envelope(bytes)
+        {
+            report(
+                state,
+                user.clone(),
+                code.clone(),
+                actor.clone(),
+                ProxyOutcome::UpstreamFailure,
+            );
+            tracing::warn!(service = service.name, status = status.as_u16(), bytes = bytes.len(), "Sistema TS answer is not a well-formed SOAP envelope");
+            return Err(refusal::upstream_malformed());
+        }
         let (state2, name) = (state.clone(), service.name);
-        Body::new(ScanBody::new(
-            Body::new(answer_body),
-            Box::new(move |found| {
-                let outcome = if found {
-                    metrics::counter!("tsgate_proxy_9101_total", "service" => name).increment(1);
-                    tracing::warn!(service = name, %user, "receipt carries 9101: ID-SESSIONE missing or not valid");
-                    ProxyOutcome::Dem9101
-                } else {
-                    ProxyOutcome::Ok
-                };
-                report(&state2, user, code, actor, outcome);
-            }),
-        ))
+        let on_end: scan::ScanDone = Box::new(move |found| {
+            let outcome = if found {
+                metrics::counter!("tsgate_proxy_9101_total", "service" => name).increment(1);
+                tracing::warn!(service = name, %user, "receipt carries 9101: ID-SESSIONE missing or not valid");
+                ProxyOutcome::Dem9101
+            } else {
+                ProxyOutcome::Ok
+            };
+            report(&state2, user, code, actor, outcome);
+        });
+        match head {
+            Peeked::Whole(bytes) => Body::new(ScanBody::new(Body::from(bytes), on_end)),
+            Peeked::Head(head) => {
+                let rest = futures::StreamExt::chain(
+                    futures::stream::once(async move { Ok::<_, axum::Error>(head) }),
+                    answer_body.into_data_stream(),
+                );
+                Body::new(ScanBody::new(Body::from_stream(rest), on_end))
+            }
+        }
     };
     Ok((Response::from_parts(answer_parts, body), service))
+}
+
+/// Answers up to this size are read whole before the workstation gets anything.
+const PEEK_BYTES: usize = 64 * 1024;
+
+/// The start of an answer body.
+enum Peeked {
+    /// The whole body (it ended within [`PEEK_BYTES`]).
+    Whole(bytes::Bytes),
+    /// The first bytes of a longer body; the rest is still to be read.
+    Head(bytes::Bytes),
+}
+
+/// Reads `body` until it ends or passes [`PEEK_BYTES`].
+async fn peek(body: &mut Body) -> Result<Peeked, axum::Error> {
+    use http_body::Body as _;
+    use http_body_util::BodyExt as _;
+    let mut head = bytes::BytesMut::new();
+    loop {
+        if body.is_end_stream() {
+            return Ok(Peeked::Whole(head.freeze()));
+        }
+        match body.frame().await {
+            None => return Ok(Peeked::Whole(head.freeze())),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if head.is_empty() && body.is_end_stream() {
+                        // One frame, the whole body: no copy.
+                        return Ok(Peeked::Whole(data));
+                    }
+                    head.extend_from_slice(&data);
+                }
+            }
+        }
+        if head.len() > PEEK_BYTES {
+            return Ok(Peeked::Head(head.freeze()));
+        }
+    }
+}
+
+/// Whether `bytes` is a well-formed XML document whose root is a SOAP `Envelope`.
+fn is_soap_envelope(bytes: &[u8]) -> bool {
+    sistemats::xml::parse(bytes).is_ok_and(|root| root.name == "Envelope")
 }
 
 /// Tells the session layer, without delaying the answer.

@@ -250,6 +250,43 @@ async fn sistema_ts_faults_pass_through_unchanged() {
     assert!(fault_of(&r.text().await.unwrap()).is_schema_error());
 }
 
+/// An HTML error page, a receipt cut off, XML that is no SOAP envelope: none of them reach
+/// the practice software raw; each is an Italian fault that says the prescription may
+/// already be registered, and the session layer hears of an upstream failure.
+#[tokio::test]
+async fn broken_upstream_answers_become_italian_faults() {
+    for (mode, reason) in [
+        ("html-500", "upstream_not_soap"),
+        ("malformed", "upstream_malformed"),
+        ("not-envelope", "upstream_malformed"),
+    ] {
+        let app = spawn_app().await;
+        let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+            .await
+            .header("x-test-mode", mode)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502, "{mode}");
+        assert_eq!(r.headers()["x-tsgate-error"], reason, "{mode}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/xml")
+        );
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("<html>") && !body.contains("ns2:Ricevuta"), "{body}");
+        let fault = fault_of(&body);
+        assert!(
+            fault.string.contains("potrebbe essere stata registrata"),
+            "{mode}: {}",
+            fault.string
+        );
+        app.upstream_unavailable_reported(U1).await;
+    }
+}
+
 #[tokio::test]
 async fn upstream_down_is_a_502_fault_and_the_session_layer_is_told() {
     // A port nobody listens on: bind, read the port, close.

@@ -73,6 +73,23 @@ async fn upstream_handler(State(up): State<Arc<Upstream>>, request: Request) -> 
     };
     match mode.as_str() {
         "9101" => xml(StatusCode::OK, Body::from(receipt_9101())),
+        // A front-end's error page instead of SOAP.
+        "html-500" => Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .header("content-type", "text/html")
+            .body(Body::from(
+                "<html><body><h1>500 Internal Server Error</h1></body></html>",
+            ))
+            .unwrap(),
+        // A receipt cut off in the middle, with 200 and an XML content type.
+        "malformed" => xml(
+            StatusCode::OK,
+            Body::from(
+                r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ns2:Ricevuta"#,
+            ),
+        ),
+        // Well-formed XML, but not a SOAP envelope.
+        "not-envelope" => xml(StatusCode::OK, Body::from("<html><body>ok</body></html>")),
         "fault" => xml(
             StatusCode::INTERNAL_SERVER_ERROR,
             Body::from(
