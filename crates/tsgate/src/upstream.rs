@@ -103,6 +103,16 @@ fn a2f_error(e: A2fError) -> UpstreamError {
     }
 }
 
+/// A faultstring as the doctor reads it: one line, at most 300 characters.
+fn fault_text(faultstring: &str) -> String {
+    let line = faultstring.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None if line.is_empty() => "(nessuna descrizione)".to_owned(),
+        None => line,
+    }
+}
+
 /// What the session rules must do about a transport or protocol failure.
 fn client_error(e: ClientError) -> UpstreamError {
     match e {
@@ -110,10 +120,14 @@ fn client_error(e: ClientError) -> UpstreamError {
         ClientError::UnknownUser => UpstreamError::UserRefused {
             code: "http-500".into(),
         },
+        // Sistema TS did answer, with a SOAP Fault: say what it said, not "non risponde".
+        ClientError::Fault { fault, .. } => UpstreamError::A2f {
+            code: "SOAP".into(),
+            message: fault_text(&fault.string),
+        },
         ClientError::Transport(_)
         | ClientError::Timeout
         | ClientError::HttpStatus(_)
-        | ClientError::Fault { .. }
         | ClientError::Parse(_) => UpstreamError::Unavailable {
             detail: e.to_string(),
         },

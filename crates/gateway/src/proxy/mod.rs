@@ -240,7 +240,12 @@ async fn forward(
                 actor.clone(),
                 ProxyOutcome::UpstreamFailure,
             );
-            tracing::warn!(service = service.name, status = status.as_u16(), bytes = bytes.len(), "Sistema TS answer is not a well-formed SOAP envelope");
+            tracing::warn!(
+                service = service.name,
+                status = status.as_u16(),
+                bytes = bytes.len(),
+                "Sistema TS answer is not a well-formed SOAP envelope"
+            );
             return Err(refusal::upstream_malformed());
         }
         let (state2, name) = (state.clone(), service.name);

@@ -276,7 +276,10 @@ async fn broken_upstream_answers_become_italian_faults() {
                 .starts_with("text/xml")
         );
         let body = r.text().await.unwrap();
-        assert!(!body.contains("<html>") && !body.contains("ns2:Ricevuta"), "{body}");
+        assert!(
+            !body.contains("<html>") && !body.contains("ns2:Ricevuta"),
+            "{body}"
+        );
         let fault = fault_of(&body);
         assert!(
             fault.string.contains("potrebbe essere stata registrata"),

@@ -259,7 +259,7 @@ async fn set_demo_mailboxes(
             settings,
             address: Some(email.clone()),
         };
-        tsgate_mailbox::bridge::save(&*store, &id, &mailbox).await?;
+        tsgate_mailbox::bridge::save(store, &id, &mailbox).await?;
     }
     Ok(())
 }

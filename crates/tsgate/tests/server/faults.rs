@@ -44,6 +44,12 @@ async fn upstream_faults_are_explained_and_recovered() {
         let s = gw.session(&user).await;
         assert_eq!(s["level"], "red", "{kind}: {s}");
         assert!(s["last_error"]["message"].is_string(), "{kind}: {s}");
+        if kind == "soap_fault" {
+            // It answered: the doctor is told what, not that it is silent.
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(!message.contains("non risponde"), "{message}");
+            assert!(message.contains("Errore interno del servizio"), "{message}");
+        }
         let (status, v) = gw.request(&user, true).await;
         assert_eq!(status, 202, "recovery after create {kind}: {v}");
     }
