@@ -14,6 +14,10 @@
 # Each target gets a throughput run (wrk -t2 -c$CONNS) and a latency run (wrk -t1 -c$LAT_CONNS,
 # far from saturation, so that the percentiles are service time rather than queueing).
 # Usage: bench/proxy.sh [seconds] [connections]
+#
+# Memory soak: `TARGETS=soak ROUNDS=10 bench/proxy.sh 60 32` runs ROUNDS throughput runs of
+# `seconds` against tsgate alone and prints, after each, the calls so far, tsgate's RSS and
+# its growth per million calls (a leak shows as a steady positive slope).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -146,7 +150,26 @@ run() {  # name tokens-file threads conns port
       '/requests in/ { printf "tsgate CPU per request: %.1f us\n", ticks / hz / $1 * 1e6 }' <<<"$out"
   fi
 }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status"; }
+soak() {  # ROUNDS runs against tsgate, RSS after each
+  local total=0 first_total=0 first_rss=0 start_rss out n rss
+  start_rss=$(rss_kb)
+  echo "== soak: ${ROUNDS:-10} rounds of wrk -t2 -c$CONNS -d${SECONDS_RUN}s; RSS at start $((start_rss / 1024)) MiB"
+  for round in $(seq "${ROUNDS:-10}"); do
+    out=$(BODY_FILE=$work/bodies/body-0.xml BASIC=$BASIC TOKENS_FILE=$work/tokens.txt \
+      wrk -t2 -c"$CONNS" -d"${SECONDS_RUN}s" -s bench/proxy.lua "http://127.0.0.1:$GW_PORT")
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    total=$((total + n)); rss=$(rss_kb)
+    [ "$round" -eq 1 ] && { first_total=$total; first_rss=$rss; }
+    awk -v r="$round" -v t="$total" -v rss="$rss" -v ft="$first_total" -v fr="$first_rss" \
+      -v errs="$(grep -c 'Non-2xx' <<<"$out")" 'BEGIN {
+        slope = (t > ft) ? (rss - fr) / 1024 / ((t - ft) / 1e6) : 0
+        printf "round %2d: %9d calls, RSS %6.1f MiB, since round 1: %+6.2f MiB per million calls%s\n",
+          r, t, rss / 1024, slope, errs ? "  (non-2xx answers!)" : "" }'
+  done
+}
 for target in ${TARGETS:-direct nginx tsgate}; do
+  if [ "$target" = soak ]; then soak; continue; fi
   case $target in
     direct) prefix=""; port=$UP_PORT ;;
     nginx) prefix=""; port=$NGX_PORT ;;

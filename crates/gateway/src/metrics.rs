@@ -1,10 +1,21 @@
 //! The Prometheus recorder, installed once per process.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// How often recorded histogram samples are folded into their buckets.
+#[cfg(not(test))]
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+#[cfg(test)]
+const UPKEEP_EVERY: Duration = Duration::from_millis(50);
+
+/// Upkeep rounds done so far (for the test that they happen).
+static UPKEEPS: AtomicU64 = AtomicU64::new(0);
 
 /// The process-wide Prometheus handle, installing the recorder on first call.
 ///
@@ -26,6 +37,23 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            // The recorder keeps every histogram sample (8 bytes each, one per proxied call)
+            // until upkeep folds them into the buckets; `install()` would run it, but
+            // `build_recorder()` does not, and a server nobody scrapes grew by ~20 bytes per
+            // call for ever. One thread per process folds them every few seconds.
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                        UPKEEPS.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "no metrics upkeep thread: histograms grow until scraped");
             }
             handle
         })
@@ -73,6 +101,24 @@ impl ProxyCallMetrics {
             500 => self.status_500.increment(1),
             _ => metrics::counter!("tsgate_proxy_requests_total", "service" => self.service, "status" => status.as_str().to_owned())
                 .increment(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without upkeep the histogram samples of every call stay in memory (the leak of
+    /// ~20 bytes per proxied call).
+    #[test]
+    fn histogram_samples_are_folded_without_a_scrape() {
+        let _ = metrics_handle();
+        let before = UPKEEPS.load(Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while UPKEEPS.load(Ordering::Relaxed) < before + 2 {
+            assert!(std::time::Instant::now() < deadline, "no upkeep ran");
+            std::thread::sleep(UPKEEP_EVERY);
         }
     }
 }
