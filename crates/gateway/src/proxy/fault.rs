@@ -119,6 +119,14 @@ pub(crate) mod refusal {
         )
     }
 
+    pub(crate) fn not_soap() -> ProxyRefusal {
+        client(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_soap",
+            "tsgate: la chiamata non è un messaggio SOAP (serve Content-Type: text/xml) e non è stata inoltrata. Controlla che il programma invii la ricetta come servizio web SOAP di Sistema TS.".into(),
+        )
+    }
+
     pub(crate) fn too_large(limit: usize) -> ProxyRefusal {
         client(
             StatusCode::PAYLOAD_TOO_LARGE,

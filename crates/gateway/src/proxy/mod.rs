@@ -122,6 +122,9 @@ async fn forward(
     if content_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(refusal::too_large(limit));
     }
+    if !is_soap_request(&parts.headers) {
+        return Err(refusal::not_soap());
+    }
 
     let code = session::code_for_proxy(&state.backends().sessions, &user)
         .await
@@ -385,6 +388,17 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// SOAP 1.1 is `text/xml`; SOAP 1.2 `application/soap+xml`. Anything else (JSON, a form,
+/// no type at all) is not a call Sistema TS can take.
+fn is_soap_request(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(|mime| mime.trim().to_ascii_lowercase())
+        .is_some_and(|mime| mime == "text/xml" || mime == "application/soap+xml")
 }
 
 fn is_xml(headers: &HeaderMap) -> bool {

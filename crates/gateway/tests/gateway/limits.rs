@@ -58,6 +58,7 @@ async fn proxy_rate_limit_answers_a_fault() {
     let send = || {
         app.http
             .post(&url)
+            .header("content-type", "text/xml; charset=utf-8")
             .header("x-tsgate-user", U1)
             .body("<x/>")
             .send()
@@ -142,6 +143,7 @@ async fn upstream_timeout_is_a_504_fault_and_reported() {
         "proxy timeout",
         app.http
             .post(&url)
+            .header("content-type", "text/xml; charset=utf-8")
             .header("x-tsgate-user", U1)
             .header("x-test-mode", "hang")
             .body("<x/>")

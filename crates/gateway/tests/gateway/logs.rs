@@ -48,6 +48,7 @@ async fn secrets_are_not_logged() {
         let r = app
             .http
             .post(app.proxy_url(&app.tokens.doctor, invio))
+            .header("content-type", "text/xml; charset=utf-8")
             .header("authorization", &basic_header)
             .header("authorization2f", "Bearer planted-foreign-code-0000")
             .header("x-test-mode", mode)
@@ -69,6 +70,7 @@ async fn secrets_are_not_logged() {
     let r = app
         .http
         .post(app.proxy_url(&app.tokens.doctor, invio))
+        .header("content-type", "text/xml; charset=utf-8")
         .header("authorization", &basic_header)
         .body("<x/>")
         .send()
@@ -108,6 +110,7 @@ async fn secrets_are_not_logged() {
     // A bad token in the proxy path.
     app.http
         .post(app.proxy_url("tsg_planted-bad-token", invio))
+        .header("content-type", "text/xml; charset=utf-8")
         .body("<x/>")
         .send()
         .await

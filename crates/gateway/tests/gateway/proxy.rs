@@ -64,6 +64,7 @@ async fn token_in_header_and_user_in_header() {
     let r = app
         .http
         .post(app.url(&format!("/ts{INVIO}")))
+        .header("content-type", "text/xml; charset=utf-8")
         .header("x-tsgate-token", &app.tokens.doctor)
         .header("x-tsgate-user", U1)
         .body(REQUEST_XML)
@@ -138,6 +139,7 @@ async fn refusals_are_soap_faults_in_italian() {
     let r = app
         .http
         .post(app.proxy_url(&app.tokens.doctor, INVIO))
+        .header("content-type", "text/xml; charset=utf-8")
         .body(REQUEST_XML)
         .send()
         .await
@@ -155,6 +157,7 @@ async fn refusals_are_soap_faults_in_italian() {
         let r = app
             .http
             .post(app.proxy_url(&app.tokens.doctor, INVIO))
+            .header("content-type", "text/xml; charset=utf-8")
             .header("authorization", basic(basic_user, PASSWORD))
             .header("x-tsgate-user", named)
             .header("content-type", "text/xml; charset=utf-8")
@@ -171,6 +174,26 @@ async fn refusals_are_soap_faults_in_italian() {
             fault.string
         );
         assert!(!fault.string.contains(PASSWORD));
+    }
+    // JSON, or no type at all, is not SOAP: 415, nothing forwarded.
+    for content_type in [Some("application/json"), None] {
+        let mut call = app
+            .http
+            .post(app.proxy_url(&app.tokens.doctor, INVIO))
+            .header("authorization", basic(U1, PASSWORD))
+            .body("{\"ricetta\": 1}");
+        if let Some(ct) = content_type {
+            call = call.header("content-type", ct);
+        }
+        let r = call.send().await.unwrap();
+        assert_eq!(r.status(), 415, "{content_type:?}");
+        assert_eq!(r.headers()["x-tsgate-error"], "not_soap");
+        let fault = fault_of(&r.text().await.unwrap());
+        assert!(
+            fault.string.contains("non è un messaggio SOAP"),
+            "{}",
+            fault.string
+        );
     }
     // GET is not SOAP.
     let r = app
@@ -323,6 +346,7 @@ async fn request_body_streams_up_before_it_ends() {
     let request = app
         .http
         .post(app.proxy_url(&app.tokens.doctor, INVIO))
+        .header("content-type", "text/xml; charset=utf-8")
         .header("x-tsgate-user", U1)
         .header("x-test-mode", "stream-up")
         .body(body)
@@ -385,6 +409,7 @@ async fn oversized_body_is_refused() {
     let r = app
         .http
         .post(app.proxy_url(&app.tokens.doctor, INVIO))
+        .header("content-type", "text/xml; charset=utf-8")
         .header("x-tsgate-user", U1)
         .body(vec![b'x'; 4096])
         .send()

@@ -64,6 +64,7 @@ async fn request_proxy_copy_and_audit_through_the_real_layers() {
         format!("{base}/ts/{doctor}/DemRicettaPrescrittoServicesWeb/services/demInvioPrescritto");
     let r = http
         .post(&invio)
+        .header("content-type", "text/xml; charset=utf-8")
         .header("authorization", basic(U1, PASSWORD))
         .body("<x/>")
         .send()
@@ -91,6 +92,7 @@ async fn request_proxy_copy_and_audit_through_the_real_layers() {
 
     let r = http
         .post(&invio)
+        .header("content-type", "text/xml; charset=utf-8")
         .header("authorization", basic(U1, PASSWORD))
         .body("<x/>")
         .send()

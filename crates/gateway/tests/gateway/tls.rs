@@ -90,6 +90,7 @@ async fn https_upstream_with_a_configured_ca() {
     let r = trusted
         .http
         .post(trusted.proxy_url(&trusted.tokens.doctor, invio))
+        .header("content-type", "text/xml; charset=utf-8")
         .header("x-tsgate-user", U1)
         .body("<x/>")
         .send()
@@ -107,6 +108,7 @@ async fn https_upstream_with_a_configured_ca() {
     let r = untrusted
         .http
         .post(untrusted.proxy_url(&untrusted.tokens.doctor, invio))
+        .header("content-type", "text/xml; charset=utf-8")
         .header("x-tsgate-user", U1)
         .body("<x/>")
         .send()
@@ -155,6 +157,7 @@ async fn the_gateway_itself_over_https() {
                 "{base}/ts/{}/DemRicettaPrescrittoServicesWeb/services/demInvioPrescritto",
                 app.tokens.doctor
             ))
+            .header("content-type", "text/xml; charset=utf-8")
             .header("x-tsgate-user", U1)
             .body("<x/>")
             .send()
