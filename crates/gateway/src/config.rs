@@ -178,6 +178,22 @@ pub struct RateQuota {
     pub burst: u32,
 }
 
+impl Limits {
+    /// The per-connection limits of the accept loop.
+    pub(crate) fn connections(&self) -> crate::conn::ConnLimits {
+        use std::time::Duration;
+        crate::conn::ConnLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+            body: crate::conn::BodyLimits {
+                timeout: Duration::from_secs(self.body_timeout_seconds),
+                min_bytes_per_second: self.body_min_bytes_per_second,
+                grace: Duration::from_secs(self.body_rate_grace_seconds),
+            },
+        }
+    }
+}
+
 /// Parses one or more PEM certificates; the error is Italian (it reaches `tsgate check`).
 pub(crate) fn parse_ca_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())

@@ -253,7 +253,7 @@ struct ServerLimits {
 impl ServerLimits {
     fn new(limits: &crate::config::Limits) -> Arc<Self> {
         Arc::new(Self {
-            conn: ConnLimits::from_limits(limits),
+            conn: limits.connections(),
             limiter: ConnectionLimiter::new(limits.max_connections_per_ip, limits.max_connections),
         })
     }

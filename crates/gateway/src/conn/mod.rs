@@ -38,28 +38,12 @@ use tower::ServiceExt as _;
 pub(crate) use admission::{AcceptBackoff, AfterAcceptError, ConnectionGuard, ConnectionLimiter};
 pub(crate) use body::{BodyLimits, TimedBody, is_body_timeout};
 
-use crate::config::Limits;
-
-/// The per-connection limits, from [`Limits`].
+/// The per-connection limits (from `Limits::connections`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnLimits {
     pub(crate) header_read_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) body: BodyLimits,
-}
-
-impl ConnLimits {
-    pub(crate) fn from_limits(limits: &Limits) -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(limits.header_read_timeout_seconds),
-            idle_timeout: Duration::from_secs(limits.idle_timeout_seconds),
-            body: BodyLimits {
-                timeout: Duration::from_secs(limits.body_timeout_seconds),
-                min_bytes_per_second: limits.body_min_bytes_per_second,
-                grace: Duration::from_secs(limits.body_rate_grace_seconds),
-            },
-        }
-    }
 }
 
 /// What the server tells its connections, and how it knows they are all gone.

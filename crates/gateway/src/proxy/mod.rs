@@ -151,6 +151,17 @@ async fn forward(
         .headers_mut()
         .insert(HeaderName::from_static(AUTHORIZATION_2F), bearer);
 
+    // Sistema TS failed this call (no answer, or none that can be read): the domain hears
+    // of it, without delaying the fault.
+    let upstream_failed = || {
+        report(
+            state,
+            user.clone(),
+            code.clone(),
+            actor.clone(),
+            ProxyOutcome::UpstreamFailure,
+        );
+    };
     let timeout =
         std::time::Duration::from_secs(state.config().limits.proxy_upstream_timeout_seconds);
     let sent = tokio::time::timeout(timeout, state.proxy_client().client().request(upstream)).await;
@@ -161,13 +172,7 @@ async fn forward(
         Ok(Err(e)) => {
             let detail = sistemats::error::describe_chain(&e);
             tracing::warn!(service = service.name, %user, %detail, "Sistema TS unreachable");
-            report(
-                state,
-                user.clone(),
-                code.clone(),
-                actor.clone(),
-                ProxyOutcome::UpstreamFailure,
-            );
+            upstream_failed();
             // A connect failure means nothing reached Sistema TS; otherwise we cannot know.
             return Err(if e.is_connect() {
                 refusal::upstream_down()
@@ -177,13 +182,7 @@ async fn forward(
         }
         Err(_) => {
             tracing::warn!(service = service.name, %user, "Sistema TS timed out");
-            report(
-                state,
-                user.clone(),
-                code.clone(),
-                actor.clone(),
-                ProxyOutcome::UpstreamFailure,
-            );
+            upstream_failed();
             return Err(refusal::upstream_timeout());
         }
     };
@@ -205,13 +204,7 @@ async fn forward(
     } else if !is_xml(&answer_parts.headers) {
         // An HTML error page (a 500 of a front-end, a portal) is no answer the practice
         // software can read: say in Italian what happened instead of passing it on.
-        report(
-            state,
-            user.clone(),
-            code.clone(),
-            actor.clone(),
-            ProxyOutcome::UpstreamFailure,
-        );
+        upstream_failed();
         tracing::warn!(service = service.name, %user, status = status.as_u16(), "Sistema TS answered without SOAP");
         return Err(refusal::upstream_not_soap(status));
     } else {
@@ -222,13 +215,7 @@ async fn forward(
         let head = match tokio::time::timeout(timeout, peek(&mut answer_body)).await {
             Ok(Ok(head)) => head,
             Ok(Err(_)) | Err(_) => {
-                report(
-                    state,
-                    user.clone(),
-                    code.clone(),
-                    actor.clone(),
-                    ProxyOutcome::UpstreamFailure,
-                );
+                upstream_failed();
                 tracing::warn!(service = service.name, %user, "Sistema TS answer broken off");
                 return Err(refusal::upstream_broken());
             }
@@ -236,13 +223,7 @@ async fn forward(
         if let Peeked::Whole(bytes) = &head
             && !is_soap_envelope(bytes)
         {
-            report(
-                state,
-                user.clone(),
-                code.clone(),
-                actor.clone(),
-                ProxyOutcome::UpstreamFailure,
-            );
+            upstream_failed();
             tracing::warn!(
                 service = service.name,
                 status = status.as_u16(),

@@ -227,75 +227,17 @@ impl UseTracker {
 mod tests {
     use std::sync::Arc;
 
-    use time::macros::datetime;
-
-    use crate::upstream::{CreateResult, RevokeOutcome, TokenCheck, Upstream, UpstreamError};
-    use crate::user::{Credentials, Environment, Identity, Role};
     use crate::*;
 
     const CODE: &str = "11111111-2222-4333-8444-555555555555";
 
-    struct Valid(OffsetDateTime);
-
-    #[async_trait]
-    impl Upstream for Valid {
-        async fn create(&self, _: &Identity) -> Result<CreateResult, UpstreamError> {
-            Ok(CreateResult::Mailed)
-        }
-        async fn check_token(
-            &self,
-            _: &Identity,
-            _: &SessionCode,
-        ) -> Result<TokenCheck, UpstreamError> {
-            Ok(TokenCheck::Valid {
-                valid_from: self.0,
-                valid_until: self.0 + time::Duration::hours(16),
-            })
-        }
-        async fn revoke(
-            &self,
-            _: &Identity,
-            _: &SessionCode,
-        ) -> Result<RevokeOutcome, UpstreamError> {
-            Ok(RevokeOutcome::Revoked)
-        }
-    }
-
     use super::*;
 
     fn setup() -> (Arc<MemoryStore>, ManualClock, SessionManager, UserId) {
-        let store = Arc::new(MemoryStore::new());
-        let user = UserId::new("PROVAX00X00X000Y").unwrap();
-        store.insert_user(UserProfile {
-            user_id: user.clone(),
-            fiscal_code: "PROVAX00X00X000Y".into(),
-            region: "130".into(),
-            asl: "202".into(),
-            ssa: "000000".into(),
-            specialization: None,
-            display_name: None,
-            environment: Environment::Test,
-            role: Role::Titolare,
-            password_changed_at: None,
-        });
-        store.insert_credentials(
-            &user,
-            Credentials {
-                password: "pw".into(),
-                pin: "123".into(),
-                revision: 0,
-            },
-        );
-        let clock = ManualClock::new(datetime!(2026-11-27 07:00 UTC));
-        let ports = crate::Ports {
-            store: store.clone(),
-            audit: store.clone(),
-            directory: store.clone(),
-            upstream: Arc::new(Valid(clock.now())),
-            clock: Arc::new(clock.clone()),
-        };
-        let manager = SessionManager::new(ports, Policy::default(), None);
-        (store, clock, manager, user)
+        let domain = crate::testing::TestDomain::new(crate::testing::FakeUpstream::default());
+        let user = domain.add_user("PROVAX00X00X000Y");
+        domain.upstream.valid(CODE, domain.clock.now());
+        (domain.store, domain.clock, domain.manager, user)
     }
 
     fn ws(n: usize) -> Actor {
