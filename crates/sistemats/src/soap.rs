@@ -94,6 +94,57 @@ pub enum SoapError {
     NotSoap(&'static str),
 }
 
+/// Whether `bytes` is a well-formed XML document whose root element is a SOAP 1.1 or 1.2
+/// `Envelope`, checked in one pass without building a tree (the proxy asks this of every
+/// receipt before passing it on). No DTD is accepted, as in [`parse`].
+pub fn is_envelope(bytes: &[u8]) -> bool {
+    use quick_xml::events::Event;
+    const SOAP_11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+    const SOAP_12: &str = "http://www.w3.org/2003/05/soap-envelope";
+    let mut reader = quick_xml::NsReader::from_reader(bytes);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut root_seen = false;
+    loop {
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(x) => x,
+            Err(_) => return false,
+        };
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                if !root_seen {
+                    let is_soap = matches!(
+                        ns,
+                        quick_xml::name::ResolveResult::Bound(quick_xml::name::Namespace(n))
+                            if *n == *SOAP_11 || *n == *SOAP_12
+                    );
+                    let local = e.local_name();
+                    let local: &str = local.into_inner();
+                    if !is_soap || local != "Envelope" {
+                        return false;
+                    }
+                    root_seen = true;
+                } else if depth == 0 {
+                    return false; // a second root
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::DocType(_) => return false,
+            Event::Eof => return root_seen && depth == 0,
+            Event::Text(ref t) if depth == 0 => {
+                let raw: &str = t.as_ref();
+                if !raw.trim().is_empty() {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Parses a SOAP 1.1 envelope and returns its body payload or fault.
 pub fn parse(bytes: &[u8]) -> Result<Body, SoapError> {
     let root = xml::parse(bytes)?;
@@ -155,6 +206,29 @@ fn flatten_text(element: &Element) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envelopes_are_told_from_everything_else() {
+        let ok = std::fs::read("../../spec/real-responses/invio_ok.xml").unwrap();
+        assert!(is_envelope(&ok));
+        assert!(is_envelope(Fault::client("x").to_envelope().as_bytes()));
+        let cut = &ok[..ok.len() - 20];
+        assert!(!is_envelope(cut), "cut off");
+        for bad in [
+            &b""[..],
+            b"<html><body>500</body></html>",
+            b"<Envelope/>",
+            b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body></s:Envelope>",
+            b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"/><x/>",
+            b"<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"/>trailing",
+            b"<!DOCTYPE x><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"/>",
+        ] {
+            assert!(!is_envelope(bad), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(is_envelope(
+            b"<?xml version=\"1.0\"?>\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/></s:Envelope>\n"
+        ));
+    }
 
     #[test]
     fn fault_round_trip() {

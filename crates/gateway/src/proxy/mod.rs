@@ -221,7 +221,7 @@ async fn forward(
             }
         };
         if let Peeked::Whole(bytes) = &head
-            && !is_soap_envelope(bytes)
+            && !sistemats::soap::is_envelope(bytes)
         {
             upstream_failed();
             tracing::warn!(
@@ -296,10 +296,6 @@ async fn peek(body: &mut Body) -> Result<Peeked, axum::Error> {
     }
 }
 
-/// Whether `bytes` is a well-formed XML document whose root is a SOAP `Envelope`.
-fn is_soap_envelope(bytes: &[u8]) -> bool {
-    sistemats::xml::parse(bytes).is_ok_and(|root| root.name == "Envelope")
-}
 
 /// Tells the session layer, without delaying the answer.
 fn report(
