@@ -296,7 +296,6 @@ async fn peek(body: &mut Body) -> Result<Peeked, axum::Error> {
     }
 }
 
-
 /// Tells the session layer, without delaying the answer.
 fn report(
     state: &AppState,
