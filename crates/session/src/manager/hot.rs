@@ -319,18 +319,7 @@ mod tests {
     fn a_load_that_raced_with_a_change_is_not_cached() {
         let cache = CodeCache::default();
         let user = UserId::new("U1").unwrap();
-        let profile = UserProfile {
-            user_id: user.clone(),
-            fiscal_code: "X".into(),
-            region: "130".into(),
-            asl: "202".into(),
-            ssa: "000000".into(),
-            specialization: None,
-            display_name: None,
-            environment: Environment::Test,
-            role: Role::Titolare,
-            password_changed_at: None,
-        };
+        let profile = crate::testing::profile(&user);
         let g = cache.generation();
         cache.invalidate(&user);
         cache.put(&user, CachedCode::new(profile.clone(), None), g);
