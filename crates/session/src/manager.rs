@@ -148,8 +148,14 @@ impl SessionManager {
     /// [`Self::settle_orphans`] settles only what a dead predecessor left. Call before
     /// cloning the manager.
     pub fn with_instance(mut self, node: impl Into<String>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.instance.node = node.into();
+        let node = node.into();
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.instance.node = node,
+            // A clone already exists: it would keep the old name, so the two would disagree.
+            None => {
+                debug_assert!(false, "with_instance called on a shared manager");
+                tracing::error!(%node, "node name not set: the manager was already shared");
+            }
         }
         self
     }

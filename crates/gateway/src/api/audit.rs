@@ -11,7 +11,7 @@ use crate::auth::AdminAuthed;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const DEFAULT_LIMIT: u32 = 100;
+/// The API returns at most this many lines per query (the store allows more, for exports).
 const MAX_LIMIT: u32 = 1000;
 
 /// The query string of `GET /api/v1/audit`, turned into the domain's [`AuditFilter`].
@@ -54,7 +54,11 @@ impl AuditParams {
             kind,
             since: self.from,
             until: self.to,
-            limit: Some(self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)),
+            limit: Some(
+                self.limit
+                    .unwrap_or(AuditFilter::DEFAULT_LIMIT)
+                    .clamp(1, MAX_LIMIT),
+            ),
         })
     }
 }
