@@ -102,7 +102,7 @@ pub fn session_status(e: &SessionError) -> StatusCode {
         SessionError::CredentialsMissing(_) | SessionError::CodeActive { .. } => {
             StatusCode::CONFLICT
         }
-        SessionError::TooSoon { .. } => StatusCode::TOO_MANY_REQUESTS,
+        SessionError::TooSoon { .. } | SessionError::AutoLimit(_) => StatusCode::TOO_MANY_REQUESTS,
         SessionError::Format(_) | SessionError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         SessionError::CredentialsRefused { .. } => StatusCode::LOCKED,
         SessionError::NoCertifiedMail

@@ -80,6 +80,9 @@ pub enum SessionError {
         /// When a new request is possible (for `Retry-After`).
         retry_at: OffsetDateTime,
     },
+    /// The day's automatic requests are used up (a held call asked for one more).
+    #[error("{0}")]
+    AutoLimit(String),
     /// The pasted text is not a code. HTTP 422, reason `format`.
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -142,6 +145,7 @@ impl SessionError {
             Self::NoCode(_) => "no_code",
             Self::CodeActive { .. } => "code_active",
             Self::TooSoon { .. } => "too_soon",
+            Self::AutoLimit(_) => "auto_limit",
             Self::Format(_) => "format",
             Self::Rejected { reason, .. } => reason.as_str(),
             Self::CredentialsRefused { kind, .. } => kind.as_str(),
@@ -247,6 +251,7 @@ mod tests {
                 },
                 "too_soon",
             ),
+            (SessionError::AutoLimit("limite".into()), "auto_limit"),
             (SessionError::Format(FormatError::Empty), "format"),
             (
                 SessionError::rejected(RejectReason::NotFound, now),

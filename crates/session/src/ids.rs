@@ -154,6 +154,8 @@ pub enum Actor {
     Cli,
     /// tsgate itself (expiry, re-verification).
     System,
+    /// An automatic request ("rinnovo automatico", see [`crate::auto`]).
+    Auto,
 }
 
 impl fmt::Display for Actor {
@@ -163,6 +165,7 @@ impl fmt::Display for Actor {
             Self::Mailbox => f.write_str("mailbox"),
             Self::Cli => f.write_str("cli"),
             Self::System => f.write_str("system"),
+            Self::Auto => f.write_str("auto"),
         }
     }
 }
@@ -179,6 +182,7 @@ impl FromStr for Actor {
             "mailbox" => Ok(Self::Mailbox),
             "cli" => Ok(Self::Cli),
             "system" => Ok(Self::System),
+            "auto" => Ok(Self::Auto),
             _ => s
                 .strip_prefix("ws:")
                 .filter(|id| !id.is_empty())

@@ -5,7 +5,7 @@
 //! 01:00 UTC) is fixed by directive 2000/84/EC, so it is computed here instead of pulling in
 //! a tz database.
 
-use time::{Date, Month, OffsetDateTime, UtcOffset, Weekday};
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset, Weekday};
 
 fn last_sunday(year: i32, month: Month) -> Date {
     let mut day = Date::from_calendar_date(year, month, month.length(year))
@@ -35,6 +35,26 @@ pub fn rome_offset(instant: OffsetDateTime) -> UtcOffset {
 /// `instant` in Italian civil time.
 pub fn to_rome(instant: OffsetDateTime) -> OffsetDateTime {
     instant.to_offset(rome_offset(instant))
+}
+
+/// The instant at which Italian civil time reads `date` `time`. In the hour skipped when
+/// summer time starts the winter offset is used (02:30 then means 03:30); in the hour
+/// repeated when it ends, the first one (summer time).
+pub fn from_rome(date: Date, time: Time) -> OffsetDateTime {
+    let local = date.with_time(time);
+    let summer = local.assume_offset(UtcOffset::from_hms(2, 0, 0).expect("valid offset"));
+    if rome_offset(summer) == summer.offset() {
+        return summer.to_offset(UtcOffset::UTC);
+    }
+    local
+        .assume_offset(UtcOffset::from_hms(1, 0, 0).expect("valid offset"))
+        .to_offset(UtcOffset::UTC)
+}
+
+/// "12:40" in Italian time.
+pub fn clock(instant: OffsetDateTime) -> String {
+    let t = to_rome(instant);
+    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 /// "alle 00:05" when `instant` falls on the same Italian day as `now`, else "il 12/03 alle 00:05".
@@ -115,6 +135,35 @@ mod tests {
             rome_offset(datetime!(2026-10-25 01:00 UTC)).whole_hours(),
             1
         );
+    }
+
+    #[test]
+    fn from_rome_inverts_to_rome() {
+        use time::macros::{date, time};
+        assert_eq!(
+            from_rome(date!(2026 - 01 - 15), time!(08:00)),
+            datetime!(2026-01-15 07:00 UTC)
+        );
+        assert_eq!(
+            from_rome(date!(2026 - 07 - 15), time!(08:00)),
+            datetime!(2026-07-15 06:00 UTC)
+        );
+        // The day summer time starts: 08:00 is already summer time.
+        assert_eq!(
+            from_rome(date!(2026 - 03 - 29), time!(08:00)),
+            datetime!(2026-03-29 06:00 UTC)
+        );
+        // The day it ends: 08:00 is winter time again.
+        assert_eq!(
+            from_rome(date!(2026 - 10 - 25), time!(08:00)),
+            datetime!(2026-10-25 07:00 UTC)
+        );
+        // The repeated hour takes its first (summer) occurrence.
+        assert_eq!(
+            from_rome(date!(2026 - 10 - 25), time!(02:30)),
+            datetime!(2026-10-25 00:30 UTC)
+        );
+        assert_eq!(clock(datetime!(2026-07-15 10:40 UTC)), "12:40");
     }
 
     #[test]

@@ -15,9 +15,11 @@
 //! - [`SessionView`] is what workstations see: never the code.
 
 pub mod audit;
+pub mod auto;
 pub mod clock;
 pub mod code;
 pub mod error;
+pub mod hours;
 pub mod ids;
 pub mod italy;
 pub mod level;
@@ -47,7 +49,7 @@ pub use manager::{Ports, RequestOutcome, SessionManager};
 pub use memory::MemoryStore;
 pub use policy::Policy;
 pub use ports::{
-    AuditLog, BoxError, EventSink, Health, MailboxError, MailboxRepo, MailboxService,
+    AuditLog, BoxError, EventSink, Health, MailboxError, MailboxRepo, MailboxService, ScheduleRepo,
     SessionChanged, SessionStore, Store, StoreError, StoreResult, UserDirectory, WorkstationRepo,
 };
 pub use record::{

@@ -116,6 +116,14 @@ pub enum Event {
         /// The new revision.
         revision: i64,
     },
+    /// The mail of the request Sistema TS accepted at `sent_at` has not come in time
+    /// (automatic requests): a failure, told to every workstation with `message`.
+    MailLate {
+        /// When the request was accepted.
+        sent_at: OffsetDateTime,
+        /// Italian, with the mailbox's diagnostics and the next step.
+        message: String,
+    },
 }
 
 /// What must happen after a decision.
@@ -347,6 +355,18 @@ impl Ctx<'_> {
                 return Err(e);
             }
         }
+        if by == Actor::Auto {
+            let today = italy::to_rome(self.now).date();
+            let done = self.next.auto.creates_on(today);
+            if done >= self.policy.auto_daily_cap {
+                let e =
+                    SessionError::AutoLimit(crate::auto::cap_reached(self.policy.auto_daily_cap));
+                self.audit(AuditKind::Requested, &by, e.code(), None);
+                return Err(e);
+            }
+            self.next.auto.day = Some(today);
+            self.next.auto.creates = done + 1;
+        }
         self.next.request = Some(CodeRequest {
             requested_at: self.now,
             by: by.clone(),
@@ -477,6 +497,8 @@ impl Ctx<'_> {
                         verified_at: self.now,
                     });
                     self.next.newest_valid_from = Some(valid_from);
+                    self.next.auto.failures = 0;
+                    self.next.auto.retry_at = None;
                     if matches!(
                         self.next.request,
                         Some(CodeRequest {
@@ -584,6 +606,29 @@ impl Ctx<'_> {
         }
     }
 
+    /// An automatic request failed: count it and wait before the next one.
+    fn auto_failed(&mut self) {
+        self.next.auto.failures += 1;
+        self.next.auto.retry_at =
+            Some(self.now + self.policy.auto_backoff_after(self.next.auto.failures));
+    }
+
+    fn mail_late(&mut self, sent_at: OffsetDateTime, message: String) {
+        let still_waiting = matches!(
+            self.next.request,
+            Some(CodeRequest { stage: RequestStage::Sent { sent_at: s }, .. }) if s == sent_at
+        );
+        if !still_waiting {
+            return;
+        }
+        self.auto_failed();
+        self.next.last_error = Some(RecordedError {
+            code: "mail_late".into(),
+            message,
+            at: self.now,
+        });
+    }
+
     fn credentials_changed(&mut self, revision: i64) {
         let lifted = self
             .next
@@ -655,6 +700,12 @@ pub fn decide(
                 })
             ) {
                 cx.next.request = None;
+            }
+            // The minimum interval follows a `create` Sistema TS accepted, not a failed one:
+            // a retry after a failure is not "too soon".
+            cx.next.last_create_at = None;
+            if by == Actor::Auto {
+                cx.auto_failed();
             }
             let e = cx.upstream_failed(&error, revision);
             cx.audit(AuditKind::Requested, &by, e.code(), None);
@@ -741,6 +792,10 @@ pub fn decide(
         }
         Event::CredentialsChanged { revision } => {
             cx.credentials_changed(revision);
+            Ok(())
+        }
+        Event::MailLate { sent_at, message } => {
+            cx.mail_late(sent_at, message);
             Ok(())
         }
     };

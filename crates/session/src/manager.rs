@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sistemats::error::describe_chain;
 use sistemats::secret::SessionCode;
+use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditKind};
+use crate::auto::{self, AutoInputs};
 use crate::clock::Clock;
 use crate::code::normalize_code;
 use crate::error::SessionError;
@@ -75,6 +77,9 @@ struct Inner {
     uses: UseTracker,
     /// Who this process is (see [`SessionManager::with_instance`]).
     instance: Instance,
+    /// What the autopilot last resolved for each user (see [`crate::auto`]): the views
+    /// show the next automatic action, and held calls may start a request.
+    auto: Mutex<HashMap<UserId, AutoInputs>>,
 }
 
 /// The identity of one running process: a node name that stays the same across restarts
@@ -138,6 +143,7 @@ impl SessionManager {
                     node: "local".into(),
                     incarnation: uuid::Uuid::new_v4().to_string(),
                 },
+                auto: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -265,12 +271,11 @@ impl SessionManager {
     }
 
     fn view(&self, profile: &UserProfile, record: &SessionRecord) -> SessionView {
-        SessionView::build(
-            record,
-            self.inner.ports.clock.now(),
-            &self.inner.policy,
-            self.warning(profile),
-        )
+        let now = self.inner.ports.clock.now();
+        let auto = lock(&self.inner.auto)
+            .get(&profile.user_id)
+            .map(|inputs| auto::plan(record, inputs, now, &self.inner.policy).view(now));
+        SessionView::build(record, now, &self.inner.policy, self.warning(profile)).with_auto(auto)
     }
 
     /// Loads, decides, commits (CAS, with the audit) and notifies, under the key's lock.
@@ -786,6 +791,137 @@ impl SessionManager {
         )
         .await?;
         Ok(())
+    }
+
+    /// The manager's "now" (its clock: the system's, or the simulator's in the demo).
+    pub fn now(&self) -> OffsetDateTime {
+        self.inner.ports.clock.now()
+    }
+
+    /// The record of `user` as of now (expiry applied even if not committed yet).
+    pub async fn record(&self, user: &UserId) -> Result<SessionRecord, SessionError> {
+        let profile = self.profile(user).await?;
+        let key = profile.session_key();
+        let record = self
+            .inner
+            .ports
+            .store
+            .load(&key)
+            .await
+            .map_err(internal)?
+            .unwrap_or_else(|| SessionRecord::new(key));
+        Ok(decide(&record, Event::Tick, self.now(), &self.inner.policy).next)
+    }
+
+    /// Records what automatic requests need for `user` (by [`crate::auto::Autopilot`]).
+    /// Returns `true` when it differs from what was recorded before.
+    pub fn set_auto_inputs(&self, user: &UserId, inputs: AutoInputs) -> bool {
+        lock(&self.inner.auto).insert(user.clone(), inputs.clone()) != Some(inputs)
+    }
+
+    /// Tells every workstation of `user` the current view (after a change that is not a
+    /// session event, such as automatic requests turned on).
+    pub async fn announce(&self, user: &UserId) -> Result<(), SessionError> {
+        let profile = self.profile(user).await?;
+        let change = SessionChanged {
+            key: profile.session_key(),
+            view: self.current_view(&profile).await?,
+        };
+        if let Some(sink) = &self.inner.sink {
+            sink.publish(&change);
+        }
+        let _ = self.inner.events.send(change);
+        Ok(())
+    }
+
+    /// The mail of the request accepted at `sent_at` is late (automatic requests): counted
+    /// as a failure and told to every workstation with `message`.
+    pub async fn mail_late(
+        &self,
+        user: &UserId,
+        sent_at: OffsetDateTime,
+        message: String,
+    ) -> Result<(), SessionError> {
+        let profile = self.profile(user).await?;
+        self.step(
+            &profile,
+            &profile.session_key(),
+            Event::MailLate { sent_at, message },
+            |_| {},
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The code for a proxied call, obtained if need be: when `user` has no usable code but
+    /// automatic requests are on for them (outside working hours too: a call needs it), a
+    /// request is started or joined, and the call waits for the code up to `hold`. Every
+    /// held call of one user waits on the same `create`. `NoCode` when none came in time or
+    /// none can be obtained automatically; the error of the request when it was refused.
+    pub async fn obtain_for_proxy(
+        &self,
+        user: &UserId,
+        hold: std::time::Duration,
+    ) -> Result<SessionCode, SessionError> {
+        match self.code_for_proxy(user).await {
+            Err(SessionError::NoCode(_)) => {}
+            other => return other,
+        }
+        let enabled = lock(&self.inner.auto)
+            .get(user)
+            .is_some_and(|inputs| inputs.enabled);
+        if !enabled || hold.is_zero() {
+            return Err(SessionError::NoCode(user.clone()));
+        }
+        let deadline = tokio::time::Instant::now() + hold;
+        // Subscribed before anything is asked, so that a fast answer is not missed.
+        let mut changes = self.subscribe();
+        let record = self.record(user).await?;
+        if record.blocked.is_some() {
+            return Err(SessionError::NoCode(user.clone()));
+        }
+        let now = self.now();
+        let policy = &self.inner.policy;
+        let on_its_way = record.create_in_flight(now, policy.create_timeout)
+            || matches!(&record.request, Some(CodeRequest { stage: RequestStage::Sent { sent_at }, .. })
+                if now < *sent_at + policy.auto_mail_wait);
+        let (done_tx, mut done) = tokio::sync::oneshot::channel();
+        if on_its_way {
+            drop(done_tx);
+        } else {
+            let this = self.clone();
+            let user = user.clone();
+            // Detached: a held call that gives up never cuts the `create` short.
+            tokio::spawn(async move {
+                let _ = done_tx.send(this.request(&user, true, Actor::Auto).await);
+            });
+        }
+        let mut requesting = !on_its_way;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(SessionError::NoCode(user.clone()));
+                }
+                result = &mut done, if requesting => {
+                    requesting = false;
+                    match result {
+                        // `joined`/`sent`: the code is on its way.
+                        Ok(Ok(_)) | Err(_) => {}
+                        Ok(Err(e)) => return Err(e),
+                    }
+                }
+                change = changes.recv() => match change {
+                    Ok(c) if c.key.user != *user => continue,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(SessionError::NoCode(user.clone()));
+                    }
+                },
+            }
+            if let Ok(code) = self.code_for_proxy(user).await {
+                return Ok(code);
+            }
+        }
     }
 
     /// Applies the passing of time to every stored session: expiry, lost `create`s,

@@ -9,11 +9,13 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
 use crate::audit::{AuditEntry, AuditFilter};
+use crate::auto::UserSchedule;
+use crate::hours::WorkingHours;
 use crate::ids::{SessionKey, UserId, WorkstationId};
 use crate::mailbox::{UserMailbox, WatchState};
 use crate::ports::{
-    AuditLog, Health, MailboxRepo, SessionStore, StoreError, StoreResult, UserDirectory,
-    WorkstationRepo,
+    AuditLog, Health, MailboxRepo, ScheduleRepo, SessionStore, StoreError, StoreResult,
+    UserDirectory, WorkstationRepo,
 };
 use crate::record::SessionRecord;
 use crate::user::{Credentials, UserProfile};
@@ -30,6 +32,8 @@ struct Inner {
     workstations: Vec<([u8; 32], Workstation)>,
     mailboxes: BTreeMap<UserId, UserMailbox>,
     watch: BTreeMap<String, WatchState>,
+    practice_hours: Option<WorkingHours>,
+    schedules: BTreeMap<UserId, UserSchedule>,
 }
 
 /// A store held in memory.
@@ -149,6 +153,7 @@ impl UserDirectory for MemoryStore {
         let found = inner.users.remove(user).is_some();
         inner.credentials.remove(user);
         inner.mailboxes.remove(user);
+        inner.schedules.remove(user);
         inner.records.retain(|k, _| &k.user != user);
         for (_, ws) in &mut inner.workstations {
             ws.users.retain(|u| u != user);
@@ -289,6 +294,35 @@ impl MailboxRepo for MemoryStore {
 
     async fn set_watch_state(&self, mailbox: &str, state: &WatchState) -> StoreResult<()> {
         self.lock().watch.insert(mailbox.to_owned(), state.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ScheduleRepo for MemoryStore {
+    async fn practice_hours(&self) -> StoreResult<Option<WorkingHours>> {
+        Ok(self.lock().practice_hours.clone())
+    }
+
+    async fn set_practice_hours(&self, hours: &WorkingHours) -> StoreResult<()> {
+        self.lock().practice_hours = Some(hours.clone());
+        Ok(())
+    }
+
+    async fn schedule(&self, user: &UserId) -> StoreResult<UserSchedule> {
+        let inner = self.lock();
+        if !inner.users.contains_key(user) {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(inner.schedules.get(user).cloned().unwrap_or_default())
+    }
+
+    async fn set_schedule(&self, user: &UserId, schedule: &UserSchedule) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if !inner.users.contains_key(user) {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        inner.schedules.insert(user.clone(), schedule.clone());
         Ok(())
     }
 }

@@ -18,6 +18,30 @@ pub struct Policy {
     pub password_max_age: Duration,
     /// Warn this long before the password expires (10 days).
     pub password_warn_before: Duration,
+    /// Automatic requests: how long before a working range starts the code is requested,
+    /// so that it is green before the first patient (default 10 min).
+    pub auto_lead: Duration,
+    /// Automatic requests: how long before expiry a code that ends within working hours is
+    /// replaced (default 30 min: room for the mail, the verification and a retry).
+    pub auto_renew_before: Duration,
+    /// Automatic `create`s per user and Italian day, at most (default 4).
+    pub auto_daily_cap: u32,
+    /// Pause after the first failed automatic request; it doubles at each further failure
+    /// (default 5 min).
+    pub auto_backoff: Duration,
+    /// Longest pause between automatic attempts (default 1 hour).
+    pub auto_backoff_max: Duration,
+    /// How long the mail of an automatic request may take before it counts as a failure and
+    /// every workstation is told (default 3 min).
+    pub auto_mail_wait: Duration,
+}
+
+impl Policy {
+    /// The pause before the next automatic attempt after `failures` failures in a row.
+    pub fn auto_backoff_after(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(16);
+        (self.auto_backoff * 2_i32.pow(doublings)).min(self.auto_backoff_max)
+    }
 }
 
 impl Default for Policy {
@@ -29,6 +53,12 @@ impl Default for Policy {
             recheck_interval: Duration::seconds(30),
             password_max_age: Duration::days(90),
             password_warn_before: Duration::days(10),
+            auto_lead: Duration::minutes(10),
+            auto_renew_before: Duration::minutes(30),
+            auto_daily_cap: 4,
+            auto_backoff: Duration::minutes(5),
+            auto_backoff_max: Duration::hours(1),
+            auto_mail_wait: Duration::minutes(3),
         }
     }
 }

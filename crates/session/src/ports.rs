@@ -10,6 +10,8 @@ use async_trait::async_trait;
 use time::Date;
 
 use crate::audit::{AuditEntry, AuditFilter};
+use crate::auto::UserSchedule;
+use crate::hours::WorkingHours;
 use crate::ids::{SessionKey, UserId, WorkstationId};
 use crate::mailbox::{InvalidMailbox, MailboxUpdate, MailboxView, UserMailbox, WatchState};
 use crate::record::SessionRecord;
@@ -146,6 +148,20 @@ pub trait MailboxRepo: Send + Sync {
     async fn set_watch_state(&self, mailbox: &str, state: &WatchState) -> StoreResult<()>;
 }
 
+/// Working hours and automatic requests: the practice default and each user's choices.
+#[async_trait]
+pub trait ScheduleRepo: Send + Sync {
+    /// The practice's working hours, if an administrator set them (else the built-in
+    /// [`WorkingHours::default`] applies).
+    async fn practice_hours(&self) -> StoreResult<Option<WorkingHours>>;
+    /// Sets the practice's working hours.
+    async fn set_practice_hours(&self, hours: &WorkingHours) -> StoreResult<()>;
+    /// The choices of `user` (the default when never set). `NotFound` for an unknown user.
+    async fn schedule(&self, user: &UserId) -> StoreResult<UserSchedule>;
+    /// Sets the choices of `user`. `NotFound` for an unknown user.
+    async fn set_schedule(&self, user: &UserId, schedule: &UserSchedule) -> StoreResult<()>;
+}
+
 /// Whether the backend answers (for `/readyz`).
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -155,12 +171,18 @@ pub trait Health: Send + Sync {
 
 /// Everything a tsgate backend provides.
 pub trait Store:
-    SessionStore + AuditLog + UserDirectory + WorkstationRepo + MailboxRepo + Health
+    SessionStore + AuditLog + UserDirectory + WorkstationRepo + MailboxRepo + ScheduleRepo + Health
 {
 }
 
 impl<T> Store for T where
-    T: SessionStore + AuditLog + UserDirectory + WorkstationRepo + MailboxRepo + Health
+    T: SessionStore
+        + AuditLog
+        + UserDirectory
+        + WorkstationRepo
+        + MailboxRepo
+        + ScheduleRepo
+        + Health
 {
 }
 

@@ -5,6 +5,7 @@
 use sistemats::secret::SessionCode;
 use time::OffsetDateTime;
 
+use crate::auto::AutoState;
 use crate::ids::{Actor, SessionKey};
 use crate::level::Level;
 
@@ -33,6 +34,8 @@ pub struct SessionRecord {
     /// `dataInizioValidita` of the newest code ever made current: an older code is never
     /// taken back, even after the newer one ended (codes never alternate).
     pub newest_valid_from: Option<OffsetDateTime>,
+    /// What automatic requests did today (count, failures, backoff).
+    pub auto: AutoState,
 }
 
 impl SessionRecord {
@@ -49,6 +52,7 @@ impl SessionRecord {
             upstream: UpstreamHealth::default(),
             announced_level: None,
             newest_valid_from: None,
+            auto: AutoState::default(),
         }
     }
 

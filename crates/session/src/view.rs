@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::auto::AutoView;
 use crate::ids::{Actor, Application, UserId};
 pub use crate::level::Level;
 use crate::policy::Policy;
@@ -86,6 +87,9 @@ pub struct SessionView {
     pub last_error: Option<ViewError>,
     /// Password expiry warning (from ten days before).
     pub password_warning: Option<String>,
+    /// Automatic requests: on or off (and why), and the next one planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoView>,
 }
 
 /// The part of a view that changes only through events (not through the passing of
@@ -179,6 +183,13 @@ impl SessionView {
                 .last_error
                 .map(|(code, message)| ViewError { code, message }),
             password_warning,
+            auto: None,
         }
+    }
+
+    /// With the automatic part.
+    pub fn with_auto(mut self, auto: Option<AutoView>) -> Self {
+        self.auto = auto;
+        self
     }
 }

@@ -9,6 +9,7 @@
 
 mod audit;
 mod mailboxes;
+mod schedules;
 mod sessions;
 mod users;
 mod workstations;

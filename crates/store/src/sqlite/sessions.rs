@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
 use time::serde::rfc3339;
+use tsgate_session::auto::AutoState;
 use tsgate_session::{
     Actor, Application, AuditEntry, BlockKind, CodeRequest, CodeSlot, CredentialsBlock,
     CurrentCode, EndReason, Level, RecordedError, RequestStage, SessionCode, SessionKey,
@@ -91,6 +92,9 @@ struct StoredState {
     announced_level: Option<Level>,
     #[serde(default, with = "rfc3339::option")]
     newest_valid_from: Option<OffsetDateTime>,
+    /// Automatic requests of the day (absent in records written before 0.2).
+    #[serde(default, skip_serializing_if = "AutoState::is_empty")]
+    auto: AutoState,
 }
 
 fn validity(c: &CurrentCode) -> Validity {
@@ -151,6 +155,7 @@ fn to_stored(r: &SessionRecord) -> StoredState {
         down_since: r.upstream.down_since,
         announced_level: r.announced_level,
         newest_valid_from: r.newest_valid_from,
+        auto: r.auto.clone(),
     }
 }
 
@@ -227,6 +232,7 @@ fn from_stored(
         },
         announced_level: s.announced_level,
         newest_valid_from: s.newest_valid_from,
+        auto: s.auto,
     })
 }
 

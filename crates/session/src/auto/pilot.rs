@@ -1,0 +1,279 @@
+//! The periodic side of automatic requests: for every user, resolve the inputs of [`plan`]
+//! (mode, mailbox, working hours), tell the manager (so that every view shows the next
+//! automatic action), and perform what is due.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use sistemats::error::describe_chain;
+use time::OffsetDateTime;
+
+use super::{AutoInputs, AutoMode, Plan, plan};
+use crate::error::SessionError;
+use crate::hours::WorkingHours;
+use crate::ids::{Actor, UserId};
+use crate::italy;
+use crate::manager::SessionManager;
+use crate::ports::{MailboxService, ScheduleRepo, StoreError, UserDirectory};
+
+/// Runs automatic requests for every user. Cheap to clone.
+#[derive(Clone)]
+pub struct Autopilot {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: SessionManager,
+    directory: Arc<dyn UserDirectory>,
+    schedules: Arc<dyn ScheduleRepo>,
+    mailboxes: Option<Arc<dyn MailboxService>>,
+    /// Practice hours from the configuration file: when set, they are the practice default
+    /// and the stored one is not used.
+    file_hours: Option<WorkingHours>,
+    /// Users whose automatic request is being performed by this process.
+    running: Mutex<HashSet<UserId>>,
+}
+
+impl std::fmt::Debug for Autopilot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Autopilot").finish_non_exhaustive()
+    }
+}
+
+fn internal(e: StoreError) -> SessionError {
+    SessionError::internal(e)
+}
+
+impl Autopilot {
+    /// An autopilot over `manager`. `mailboxes` tells whether each user's mailbox is
+    /// working (without it, `default` mode means off); `file_hours` are the practice hours
+    /// of the configuration file, if any.
+    pub fn new(
+        manager: SessionManager,
+        directory: Arc<dyn UserDirectory>,
+        schedules: Arc<dyn ScheduleRepo>,
+        mailboxes: Option<Arc<dyn MailboxService>>,
+        file_hours: Option<WorkingHours>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                manager,
+                directory,
+                schedules,
+                mailboxes,
+                file_hours,
+                running: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// The practice default: the configuration file's, else the stored one, else built in.
+    pub async fn practice_hours(&self) -> Result<WorkingHours, SessionError> {
+        if let Some(h) = &self.inner.file_hours {
+            return Ok(h.clone());
+        }
+        Ok(self
+            .inner
+            .schedules
+            .practice_hours()
+            .await
+            .map_err(internal)?
+            .unwrap_or_default())
+    }
+
+    /// Whether the practice hours come from the configuration file (then they are read-only
+    /// in the UI and the API).
+    pub fn hours_from_file(&self) -> bool {
+        self.inner.file_hours.is_some()
+    }
+
+    /// Resolves what [`plan`] needs for `user`.
+    pub async fn inputs(&self, user: &UserId) -> Result<AutoInputs, SessionError> {
+        let schedule = match self.inner.schedules.schedule(user).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound(_)) => return Err(SessionError::UnknownUser(user.clone())),
+            Err(e) => return Err(internal(e)),
+        };
+        let hours = match schedule.hours {
+            Some(h) => h,
+            None => self.practice_hours().await?,
+        };
+        let (enabled, off_reason) = match schedule.auto {
+            AutoMode::Off => (
+                false,
+                Some(
+                    "Richieste automatiche spente per questo medico: il codice si richiede \
+                     dalla scheda."
+                        .to_owned(),
+                ),
+            ),
+            AutoMode::On => (true, None),
+            AutoMode::Default => self.mailbox_working(user).await,
+        };
+        Ok(AutoInputs {
+            enabled,
+            off_reason,
+            hours,
+        })
+    }
+
+    /// `default` mode: on when the mailbox is configured and its last check did not fail.
+    async fn mailbox_working(&self, user: &UserId) -> (bool, Option<String>) {
+        let not_configured = Some(
+            "Richieste automatiche non attive: configura la casella di posta certificata, \
+             così tsgate richiede e inserisce i codici da solo."
+                .to_owned(),
+        );
+        let Some(mailboxes) = &self.inner.mailboxes else {
+            return (false, not_configured);
+        };
+        match mailboxes.status(user).await {
+            Ok(view) if !view.configured => (false, not_configured),
+            Ok(view) => match view.last_error {
+                Some(d) => (
+                    false,
+                    Some(format!(
+                        "Richieste automatiche sospese finché la casella non funziona: {}",
+                        d.message
+                    )),
+                ),
+                None => (true, None),
+            },
+            Err(e) => (
+                false,
+                Some(format!(
+                    "Richieste automatiche sospese: stato della casella non disponibile ({e})."
+                )),
+            ),
+        }
+    }
+
+    /// One pass over every user: refreshes the inputs the views show and performs what is
+    /// due (each request in its own task). Returns how many requests were started.
+    pub async fn run_once(&self) -> Result<usize, SessionError> {
+        let users = self.inner.directory.list_users().await.map_err(internal)?;
+        let mut started = 0;
+        for profile in users {
+            let user = profile.user_id.clone();
+            let inputs = match self.inputs(&user).await {
+                Ok(i) => i,
+                Err(SessionError::UnknownUser(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if self.step(&user, inputs).await? {
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Plans `user` with `inputs` and performs what is due. `true` when a request started.
+    async fn step(&self, user: &UserId, inputs: AutoInputs) -> Result<bool, SessionError> {
+        let manager = &self.inner.manager;
+        let changed = manager.set_auto_inputs(user, inputs.clone());
+        let record = manager.record(user).await?;
+        let now = manager.now();
+        let decided = plan(&record, &inputs, now, manager.policy());
+        if changed {
+            manager.announce(user).await?;
+        }
+        match decided {
+            Plan::Due(reason) => {
+                if !self.claim(user) {
+                    return Ok(false);
+                }
+                tracing::info!(%user, ?reason, "automatic request");
+                let this = self.clone();
+                let user = user.clone();
+                tokio::spawn(async move {
+                    let result = this.inner.manager.request(&user, true, Actor::Auto).await;
+                    if let Err(e) = result {
+                        tracing::warn!(%user, error = %describe_chain(&e), "automatic request failed");
+                    }
+                    this.release(&user);
+                });
+                Ok(true)
+            }
+            Plan::MailLate { sent_at } => {
+                let message = self.mail_late_message(user, sent_at, now).await;
+                manager.mail_late(user, sent_at, message).await?;
+                Ok(false)
+            }
+            Plan::Off { .. } | Plan::Waiting | Plan::At { .. } => Ok(false),
+        }
+    }
+
+    fn claim(&self, user: &UserId) -> bool {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.clone())
+    }
+
+    fn release(&self, user: &UserId) {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user);
+    }
+
+    /// "The code requested at 07:50 has not arrived…" with the mailbox's own diagnostics and
+    /// the next attempt.
+    async fn mail_late_message(
+        &self,
+        user: &UserId,
+        sent_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> String {
+        let policy = self.inner.manager.policy();
+        let record = self.inner.manager.record(user).await.ok();
+        let failures = record.map_or(0, |r| r.auto.failures) + 1;
+        let retry = now + policy.auto_backoff_after(failures);
+        let minutes = policy.auto_mail_wait.whole_minutes().max(1);
+        let mut text = format!(
+            "Il codice richiesto {} non è arrivato nella casella entro {minutes} min.",
+            italy::at_time(sent_at, now)
+        );
+        let diagnostics = match &self.inner.mailboxes {
+            Some(m) => m
+                .status(user)
+                .await
+                .map(|v| v.diagnostics.into_iter().map(|d| d.message).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if diagnostics.is_empty() {
+            text.push_str(
+                " Controlla che la casella certificata sul portale Sistema TS sia quella \
+                 configurata in tsgate.",
+            );
+        } else {
+            for d in diagnostics {
+                text.push(' ');
+                text.push_str(&d);
+            }
+        }
+        text.push_str(&format!(
+            " Nuovo tentativo automatico {}, oppure inserisci il codice se lo ricevi.",
+            italy::at_time(retry, now)
+        ));
+        text
+    }
+
+    /// Runs [`Self::run_once`] every `period` until the returned task is aborted.
+    pub fn spawn(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if let Err(e) = this.run_once().await {
+                    tracing::warn!(error = %describe_chain(&e), "automatic requests: pass failed");
+                }
+            }
+        })
+    }
+}
