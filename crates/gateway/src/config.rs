@@ -138,6 +138,11 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Open connections allowed in all (TLS handshakes included); more are closed at once.
     pub max_connections: usize,
+    /// How long a proxied call with no usable code waits for an automatic request to bring
+    /// one (0: never held, answered with the Fault at once).
+    pub proxy_hold_seconds: u64,
+    /// Proxied calls held at once, at most; more are answered with a Fault at once.
+    pub max_held_calls: usize,
 }
 
 impl Default for Limits {
@@ -164,6 +169,8 @@ impl Default for Limits {
             idle_timeout_seconds: 60,
             max_connections_per_ip: 128,
             max_connections: 768,
+            proxy_hold_seconds: 20,
+            max_held_calls: 1000,
         }
     }
 }

@@ -57,6 +57,7 @@ struct Inner {
     mailboxes: OnceLock<Arc<dyn MailboxService>>,
     notices: Notices,
     workstations: WorkstationCache,
+    held_calls: crate::proxy::held::HeldCalls,
 }
 
 impl fmt::Debug for Inner {
@@ -86,6 +87,7 @@ impl AppState {
         config.validate().map_err(GatewayError::Config)?;
         let proxy = ProxyClient::new(&config).map_err(GatewayError::Config)?;
         let (shutdown, _) = watch::channel(false);
+        let config_max_held = config.limits.max_held_calls;
         Ok(Self {
             inner: Arc::new(Inner {
                 workstations: WorkstationCache::new(backends.store.clone()),
@@ -98,6 +100,7 @@ impl AppState {
                 shutdown,
                 mailboxes: OnceLock::new(),
                 notices: Notices::new(),
+                held_calls: crate::proxy::held::HeldCalls::new(config_max_held),
             }),
         })
     }
@@ -142,6 +145,10 @@ impl AppState {
 
     pub(crate) fn proxy_limiter(&self) -> &WorkstationLimiter {
         &self.inner.proxy_limiter
+    }
+
+    pub(crate) fn held_calls(&self) -> &crate::proxy::held::HeldCalls {
+        &self.inner.held_calls
     }
 
     pub(crate) fn notices(&self) -> &Notices {

@@ -135,22 +135,25 @@ pub async fn manager(
         Arc::new(upstream),
         policy(config),
         node,
+        Arc::new(tsgate_session::SystemClock),
     ))
 }
 
-/// The session manager over `store` with any upstream (the demo passes the simulator's).
+/// The session manager over `store` with any upstream and clock (the demo passes the
+/// simulator's, so that moving the simulated time moves the cards too).
 pub fn manager_with(
     store: Arc<SqliteStore>,
     upstream: Arc<dyn tsgate_session::Upstream>,
     policy: Policy,
     node: &str,
+    clock: Arc<dyn tsgate_session::Clock>,
 ) -> SessionManager {
     let ports = Ports {
         store: store.clone(),
         audit: store.clone(),
         directory: store,
         upstream,
-        clock: Arc::new(tsgate_session::SystemClock),
+        clock,
     };
     SessionManager::new(ports, policy, None).with_instance(node)
 }
@@ -169,6 +172,26 @@ pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends 
         sessions: manager.clone(),
         store: store.clone(),
     }
+}
+
+/// Starts the automatic requests over `manager` (see `tsgate_session::auto`): every `pace`,
+/// each user is planned against their working hours and mailbox, and what is due is sent.
+pub fn start_autopilot(
+    store: &Arc<SqliteStore>,
+    manager: &SessionManager,
+    mailboxes: &tsgate_mailbox::Mailboxes,
+    file_hours: Option<tsgate_session::hours::WorkingHours>,
+    pace: std::time::Duration,
+) -> (tsgate_session::auto::Autopilot, tokio::task::JoinHandle<()>) {
+    let pilot = tsgate_session::auto::Autopilot::new(
+        manager.clone(),
+        store.clone(),
+        store.clone(),
+        Some(Arc::new(mailboxes.clone())),
+        file_hours,
+    );
+    let task = pilot.spawn(pace);
+    (pilot, task)
 }
 
 /// Starts the certified-mailbox watchers of every configured user and registers them with

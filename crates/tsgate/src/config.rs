@@ -303,6 +303,7 @@ impl LimitsConfig {
             idle_timeout_seconds: self.idle_timeout_seconds,
             max_connections_per_ip: self.max_connections_per_ip,
             max_connections: self.max_connections,
+            ..tsgate_gateway::Limits::default()
         }
     }
 }

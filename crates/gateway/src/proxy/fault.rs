@@ -148,6 +148,16 @@ pub(crate) mod refusal {
         )
     }
 
+    pub(crate) fn too_many_held(max: usize) -> ProxyRefusal {
+        server(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_held",
+            format!(
+                "tsgate sta già trattenendo {max} chiamate in attesa di un codice: la ricetta non è stata inviata. Ripeti l'invio tra qualche secondo, quando la scheda dell'utente è verde."
+            ),
+        )
+    }
+
     pub(crate) fn upstream_down() -> ProxyRefusal {
         server(
             StatusCode::BAD_GATEWAY,

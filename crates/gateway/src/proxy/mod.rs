@@ -8,12 +8,13 @@
 
 pub(crate) mod client;
 mod fault;
+pub(crate) mod held;
 pub mod scan;
 pub mod services;
 mod session;
 
 use std::future::Future as _;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -126,12 +127,30 @@ async fn forward(
         return Err(refusal::not_soap());
     }
 
-    let code = session::code_for_proxy(&state.backends().sessions, &user)
-        .await
-        .map_err(|message_it| {
+    let sessions = &state.backends().sessions;
+    let code = match session::code_for_proxy(sessions, &user).await {
+        Ok(code) => code,
+        // No usable code: hold the call while an automatic request brings one, if it can.
+        // The body stays unread meanwhile (its timer runs only while the gateway reads).
+        Err(None) if state.config().limits.proxy_hold_seconds > 0 => {
+            let Some(_held) = state.held_calls().enter() else {
+                return Err(refusal::too_many_held(state.config().limits.max_held_calls));
+            };
+            let hold = Duration::from_secs(state.config().limits.proxy_hold_seconds);
+            let started = Instant::now();
+            let result = session::obtain_for_proxy(sessions, &user, hold).await;
+            metrics::histogram!("tsgate_proxy_hold_seconds", "outcome" => if result.is_ok() { "code" } else { "none" })
+                .record(started.elapsed().as_secs_f64());
+            result.map_err(|message_it| {
+                state.notices().proxy_refused(&user, &actor);
+                refusal::no_code(user.as_str(), message_it)
+            })?
+        }
+        Err(message_it) => {
             state.notices().proxy_refused(&user, &actor);
-            refusal::no_code(user.as_str(), message_it)
-        })?;
+            return Err(refusal::no_code(user.as_str(), message_it));
+        }
+    };
 
     let uri = state
         .proxy_client()
@@ -162,8 +181,7 @@ async fn forward(
             ProxyOutcome::UpstreamFailure,
         );
     };
-    let timeout =
-        std::time::Duration::from_secs(state.config().limits.proxy_upstream_timeout_seconds);
+    let timeout = Duration::from_secs(state.config().limits.proxy_upstream_timeout_seconds);
     let sent = tokio::time::timeout(timeout, state.proxy_client().client().request(upstream)).await;
     let answer = match sent {
         Ok(Ok(answer)) => answer,

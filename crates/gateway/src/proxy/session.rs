@@ -40,6 +40,29 @@ pub(crate) async fn code_for_proxy(
     }
 }
 
+/// Like [`code_for_proxy`], but when there is no usable code and an automatic request can
+/// bring one, waits for it up to `hold` (every held call of one user waits on one
+/// `create`; see `SessionManager::obtain_for_proxy`).
+pub(crate) async fn obtain_for_proxy(
+    sessions: &SessionManager,
+    user: &UserId,
+    hold: std::time::Duration,
+) -> Result<SessionCode, Option<String>> {
+    match sessions.obtain_for_proxy(user, hold).await {
+        Ok(code) => Ok(code),
+        Err(SessionError::NoCode(_)) => Err(None),
+        Err(e) => {
+            if matches!(e, SessionError::Internal { .. }) {
+                tracing::error!(%user, cause = %describe_chain(&e), "automatic request for a held call failed");
+            }
+            Err(Some(format!(
+                "{} La ricetta non è stata inviata: ripeti l'invio quando la scheda dell'utente è verde.",
+                e
+            )))
+        }
+    }
+}
+
 /// Tells the domain what happened to a call made with `code`. The code matters: a 9101 on
 /// a code that was already replaced must not condemn the new one.
 pub(crate) async fn report(

@@ -144,7 +144,7 @@ pub fn plan(
             return Plan::Waiting;
         }
         // Told once per request: a retry time later than the request marks it as told.
-        if !retry_at.is_some_and(|r| r > *sent_at) {
+        if retry_at.is_none_or(|r| r <= *sent_at) {
             return Plan::MailLate { sent_at: *sent_at };
         }
     }

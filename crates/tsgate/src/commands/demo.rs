@@ -22,11 +22,25 @@ use tsgate_store::SqliteStore;
 
 use super::secrets::read_secret;
 use super::user::audit_as;
-use super::{Failure, run_gateway};
+use super::{Failure, Pace, run_gateway};
 use crate::app;
 use crate::cli::{DemoArgs, ImapSecurity};
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
+
+/// The demo's clock can jump hours at a time: periodic work runs every second, so that a
+/// moved clock shows on the cards at once.
+const DEMO_TICK: Duration = Duration::from_secs(1);
+
+/// The simulator's clock as the gateway's: real time plus the offset `/sim/control` moves.
+#[derive(Debug)]
+struct SimTime(Arc<tsgate_sim::state::Sim>);
+
+impl tsgate_session::Clock for SimTime {
+    fn now(&self) -> time::OffsetDateTime {
+        self.0.clock.now().to_offset(time::UtcOffset::UTC)
+    }
+}
 
 /// What `demo.json` contains (the contract of INTERFACES.md).
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -99,11 +113,14 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     ))
     .map_err(|e| Failure::Config(e.into()))?;
     let upstream = SistemaTsUpstream::new(client, Arc::new(certificate));
+    // One clock for the simulator and the gateway: moving the simulated time
+    // (`POST /sim/control`) moves the cards, expiry and automatic requests too.
     let manager = app::manager_with(
         store.clone(),
         Arc::new(upstream),
         app::policy(&config),
         &app::node_name(),
+        Arc::new(SimTime(sim.sim.clone())),
     );
 
     let users = seed_users(&store, &sim.sim.users)
@@ -151,7 +168,11 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::Config)?;
 
-    let served = run_gateway(gateway, listener, &store, &manager, || {
+    let pace = Pace {
+        tick: DEMO_TICK,
+        file_hours: None,
+    };
+    let served = run_gateway(gateway, listener, &store, &manager, pace, || {
         print_banner(&info, &json_path, started.elapsed());
         if !args.no_browser {
             open_browser(&info.login_url);

@@ -60,11 +60,21 @@ pub async fn run(command: Command) -> Result<(), Failure> {
 /// Runs the gateway on `listener` until Ctrl-C or SIGTERM, with the session ticker and the
 /// mailbox watchers; `on_ready` runs once everything is started. Shared by `serve` and
 /// `demo`, so both stop the same way: watchers, use counts into the audit, database.
+/// How often the periodic work runs, and the practice hours of the configuration file.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    /// Expiry, yellow level, lost requests and automatic requests are looked at this often.
+    pub tick: std::time::Duration,
+    /// `[working_hours]` of the configuration file, if any.
+    pub file_hours: Option<tsgate_session::hours::WorkingHours>,
+}
+
 pub async fn run_gateway(
     gateway: tsgate_gateway::GatewayConfig,
     listener: tokio::net::TcpListener,
     store: &std::sync::Arc<tsgate_store::SqliteStore>,
     manager: &tsgate_session::SessionManager,
+    pace: Pace,
     on_ready: impl FnOnce(),
 ) -> Result<(), Failure> {
     use anyhow::Context as _;
@@ -79,15 +89,18 @@ pub async fn run_gateway(
             tracing::warn!(error = %sistemats::error::describe_chain(&e), "could not look for requests left in flight")
         }
     }
-    let ticker = manager.spawn_ticker(serve::TICK);
+    let ticker = manager.spawn_ticker(pace.tick);
     let state = tsgate_gateway::AppState::new(gateway, crate::app::backends(store, manager))
         .context("cannot start the gateway")
         .map_err(Failure::Config)?;
     let mailboxes = crate::app::start_mailboxes(store, manager, &state)
         .await
         .map_err(Failure::Config)?;
+    let (_pilot, pilot_task) =
+        crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick);
     on_ready();
     let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
+    pilot_task.abort();
     ticker.abort();
     mailboxes.shutdown().await;
     crate::app::shutdown_session(manager).await;

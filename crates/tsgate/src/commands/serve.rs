@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Failure, run_gateway};
+use super::{Failure, Pace, run_gateway};
 use crate::app;
 use crate::cli::ServeArgs;
 use crate::config::Config;
@@ -31,7 +31,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     } else {
         "http"
     };
-    run_gateway(gateway, listener, &store, &manager, || {
+    let pace = Pace {
+        tick: TICK,
+        file_hours: None,
+    };
+    run_gateway(gateway, listener, &store, &manager, pace, || {
         tracing::info!(%listen, scheme, ?environment, "tsgate serving");
     })
     .await
