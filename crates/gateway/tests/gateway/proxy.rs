@@ -418,3 +418,109 @@ async fn oversized_body_is_refused() {
     assert_eq!(r.status(), 413);
     assert!(app.upstream.seen.lock().unwrap().is_empty());
 }
+
+/// Automatic requests on for `user`, as the autopilot would record them.
+fn automatic(app: &TestApp, user: &str) {
+    app.domain.manager.set_auto_inputs(
+        &uid(user),
+        tsgate_session::auto::AutoInputs {
+            enabled: true,
+            off_reason: None,
+            hours: tsgate_session::hours::WorkingHours::default(),
+        },
+    );
+}
+
+const FRESH: &str = "aaaaaaaa-2222-4333-8444-555555555555";
+
+#[tokio::test]
+async fn a_call_without_code_is_held_until_the_automatic_request_brings_one() {
+    let app = spawn_app().await;
+    app.take_code(U1).await;
+    automatic(&app, U1);
+    let later = tsgate_session::Clock::now(&app.domain.clock) + time::Duration::seconds(1);
+    app.domain.upstream.valid(FRESH, later);
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        let request = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1).await;
+        calls.push(tokio::spawn(request.send()));
+    }
+    // One `create` for the three held calls; then the mail brings the code.
+    within("the automatic create", async {
+        while app.domain.upstream.create_count() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        app.upstream.seen.lock().unwrap().is_empty(),
+        "held, not forwarded"
+    );
+    app.domain
+        .manager
+        .submit_code(&uid(U1), FRESH, tsgate_session::Actor::Mailbox)
+        .await
+        .unwrap();
+    for call in calls {
+        let r = within("the held call", call).await.unwrap().unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), RECEIPT_OK);
+    }
+    assert_eq!(app.domain.upstream.create_count(), 1);
+    let seen = app.upstream.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    for s in seen {
+        assert_eq!(
+            s.headers["authorization2f"],
+            format!("Bearer {FRESH}").as_str()
+        );
+        assert_eq!(
+            s.body,
+            REQUEST_XML.as_bytes(),
+            "the held body is forwarded whole"
+        );
+    }
+}
+
+#[tokio::test]
+async fn held_calls_are_bounded_and_give_up_with_the_usual_fault() {
+    let app = spawn_app_with(|c| {
+        c.limits.max_held_calls = 1;
+        c.limits.proxy_hold_seconds = 2;
+    })
+    .await;
+    app.take_code(U1).await;
+    automatic(&app, U1);
+    let first = tokio::spawn(
+        post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+            .await
+            .send(),
+    );
+    within("the first call held", async {
+        while app.domain.upstream.create_count() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let second = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["x-tsgate-error"], "too_many_held");
+    let fault = fault_of(&second.text().await.unwrap());
+    assert!(
+        fault.string.contains("chiamate in attesa"),
+        "{}",
+        fault.string
+    );
+    // No mail comes: after the hold time the first gets the usual "no code" fault.
+    let first = within("the held call to give up", first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.status(), 500);
+    assert_eq!(first.headers()["x-tsgate-error"], "no_code");
+    assert!(app.upstream.seen.lock().unwrap().is_empty());
+}
