@@ -96,8 +96,11 @@ pub async fn run_gateway(
     let mailboxes = crate::app::start_mailboxes(store, manager, &state)
         .await
         .map_err(Failure::Config)?;
-    let (_pilot, pilot_task) =
+    let (pilot, pilot_task) =
         crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick);
+    // The working-hours endpoints read the practice hours through it, and ask it to plan a
+    // user again at once after a change.
+    state.set_autopilot(pilot);
     on_ready();
     let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
     pilot_task.abort();
