@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod hours;
 mod secrets;
 mod serve;
 mod session;
@@ -53,6 +54,7 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::User(command) => user::run(command).await,
         Command::Workstation(command) => workstation::run(command).await,
         Command::Session(command) => session::run(command).await,
+        Command::Hours(command) => hours::run(command).await,
         Command::Check(args) => check::run(args).await,
     }
 }
