@@ -5,6 +5,7 @@ mod audit;
 pub(crate) mod events;
 mod mailbox;
 pub(crate) mod ops;
+mod schedule;
 mod session;
 
 use axum::Router;
@@ -114,6 +115,8 @@ pub(crate) fn api_routes() -> RouteTable {
         .add(Method::GET, "/api/v1/audit", audit::query)
         .add(Method::GET, EVENTS_PATH, events::stream)
         .add(Method::GET, "/api/v1/openapi.json", ops::openapi)
+        // Working hours and automatic requests.
+        .merge(schedule::routes())
 }
 
 /// Liveness, readiness, metrics.
