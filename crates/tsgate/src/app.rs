@@ -176,7 +176,10 @@ pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends 
 
 /// Starts the automatic requests over `manager` (see `tsgate_session::auto`): every `pace`,
 /// each user is planned against their working hours and mailbox, and what is due is sent.
-pub fn start_autopilot(
+///
+/// The first pass runs before this returns, so that a proxied call arriving right after the
+/// start already knows whether it may be held for an automatic request.
+pub async fn start_autopilot(
     store: &Arc<SqliteStore>,
     manager: &SessionManager,
     mailboxes: &tsgate_mailbox::Mailboxes,
@@ -190,6 +193,9 @@ pub fn start_autopilot(
         Some(Arc::new(mailboxes.clone())),
         file_hours,
     );
+    if let Err(e) = pilot.run_once().await {
+        tracing::warn!(error = %sistemats::error::describe_chain(&e), "automatic requests: first pass failed");
+    }
     let task = pilot.spawn(pace);
     (pilot, task)
 }

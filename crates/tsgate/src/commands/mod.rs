@@ -103,7 +103,7 @@ pub async fn run_gateway(
         .await
         .map_err(Failure::Config)?;
     let (pilot, pilot_task) =
-        crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick);
+        crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick).await;
     // The working-hours endpoints read the practice hours through it, and ask it to plan a
     // user again at once after a change.
     state.set_autopilot(pilot.clone());

@@ -8,6 +8,7 @@
 //! the tests fail (never skip) without them. PEC envelopes are covered by the mailbox
 //! crate's own tests (`cargo test -p tsgate-mailbox`).
 
+mod auto;
 mod check;
 mod support;
 

@@ -45,12 +45,32 @@ pub struct Env {
     token: String,
     pub http: reqwest::Client,
     log: PathBuf,
+    /// Seconds the simulated clock was moved ahead by [`Env::advance`].
+    offset: std::sync::atomic::AtomicI64,
+    /// `…/ts/<workstation token>`.
+    pub proxy: String,
 }
 
 impl Env {
     /// Starts Dovecot and the demo; `imap_flag` also passes `--imap` (the demo then sets
     /// every demo user's mailbox by itself).
     pub async fn start(accounts: Accounts, imap_flag: bool) -> Env {
+        Self::start_with(accounts, imap_flag, &[]).await
+    }
+
+    /// [`Env::start`] with more arguments for `tsgate demo`.
+    pub async fn start_with(accounts: Accounts, imap_flag: bool, extra: &[&str]) -> Env {
+        Self::start_prepared(accounts, imap_flag, extra, |_| {}).await
+    }
+
+    /// [`Env::start_with`], running `before_demo` on the demo's data folder first (e.g. a
+    /// CLI command on the database the demo will open).
+    pub async fn start_prepared(
+        accounts: Accounts,
+        imap_flag: bool,
+        extra: &[&str],
+        before_demo: impl FnOnce(&std::path::Path),
+    ) -> Env {
         sistemats::client::install_crypto_provider();
         let users: Vec<(&str, &str)> = match accounts {
             Accounts::Separate => vec![
@@ -70,6 +90,7 @@ impl Env {
             .expect("symlink the shared mailbox"),
         }
         let data = tempfile::tempdir().expect("tempdir");
+        before_demo(&data.path().join("demo"));
         let port = free_port();
         let log = data.path().join("demo.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsgate"));
@@ -82,6 +103,7 @@ impl Env {
             .arg(dovecot.mail_root())
             // Every round requests at once: the demo's interval only, the rule stays.
             .args(["--min-create-interval", "0"])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("log"))
@@ -119,6 +141,8 @@ impl Env {
             http,
             _data: data,
             log,
+            offset: std::sync::atomic::AtomicI64::new(0),
+            proxy: info["proxy_url"].as_str().expect("proxy_url").to_owned(),
         };
         // The banner is printed once the gateway listens.
         let deadline = Instant::now() + PATIENCE;
@@ -305,6 +329,199 @@ impl Env {
             "a code was verified from elsewhere: {audit:?}"
         );
     }
+}
+
+impl Env {
+    /// The demo's data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self._data.path().join("demo")
+    }
+
+    /// Waits for the demo to exit by itself (`--play-week`); its exit code.
+    pub async fn exit_code(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(child) = self._demo.0.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the demo did not stop by itself\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The simulated time (real time plus what [`Env::advance`] added).
+    pub fn sim_now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.offset.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Moves the simulated clock (the gateway's too) `seconds` ahead.
+    pub async fn advance(&self, seconds: i64) {
+        self.sim_control(json!({"advance_clock_seconds": seconds}))
+            .await;
+        self.offset
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the simulated clock to the next `day` at `hh:mm` Italian time.
+    pub async fn advance_to(&self, day: time::Weekday, hh: u8, mm: u8) {
+        let now = self.sim_now();
+        let local = tsgate_session::italy::to_rome(now);
+        let at_time = time::Time::from_hms(hh, mm, 0).expect("time");
+        let mut date = local.date();
+        if date.weekday() != day || local.time() >= at_time {
+            date = date.next_occurrence(day);
+        }
+        let target = tsgate_session::italy::from_rome(date, at_time);
+        self.advance((target - now).whole_seconds() + 1).await;
+    }
+
+    /// The simulator's test identity `user_id` (`GET /sim/users`).
+    pub async fn sim_user(&self, user_id: &str) -> Value {
+        let users: Value = self
+            .http
+            .get(format!("{}/sim/users", self.sim))
+            .send()
+            .await
+            .expect("sim users")
+            .json()
+            .await
+            .expect("json");
+        users
+            .as_array()
+            .and_then(|a| a.iter().find(|u| u["user_id"] == user_id).cloned())
+            .expect("sim user")
+    }
+
+    /// `GET /sim/stats`.
+    pub async fn sim_stats(&self) -> Value {
+        self.http
+            .get(format!("{}/sim/stats", self.sim))
+            .send()
+            .await
+            .expect("sim stats")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Sends an InvioPrescritto of `user` through the proxy as practice software does:
+    /// (HTTP status, `X-Tsgate-Error`, body).
+    pub async fn prescribe(&self, user: &str) -> (u16, Option<String>, String) {
+        use base64::Engine as _;
+        use sistemats::dem::{
+            DemRequest as _, DettaglioPrescrizione, EncryptedValue, InvioPrescrittoRequest,
+        };
+        let doctor = self.sim_user(user).await;
+        let pem = self
+            .http
+            .get(format!("{}/sim/certificate", self.sim))
+            .send()
+            .await
+            .expect("certificate")
+            .text()
+            .await
+            .expect("pem");
+        let cert = sistemats::sanitel::SanitelCertificate::from_pem(&pem).expect("certificate");
+        let field = |k: &str| doctor[k].as_str().expect(k).to_owned();
+        let encrypt = |v: &str| EncryptedValue::new(cert.encrypt(v).expect("encrypt"));
+        let request = InvioPrescrittoRequest {
+            pin_code: encrypt(&field("pin")),
+            cf_medico1: field("cf"),
+            cod_regione: field("region"),
+            cod_asl_ao: field("asl"),
+            cod_specializzazione: field("specialization"),
+            codice_ass: Some(encrypt("RSSMRA80A01H501U")),
+            tipo_prescrizione: "F".into(),
+            data_compilazione: "2026-12-14 09:30:00".into(),
+            tipo_visita: "A".into(),
+            dettagli: vec![DettaglioPrescrizione {
+                cod_gruppo_equival: Some("G3B".into()),
+                descr_gruppo_equival: Some("PARACETAMOLO 500MG 20 UNITA' USO ORALE".into()),
+                ..DettaglioPrescrizione::with_quantita(1)
+            }],
+            ..Default::default()
+        };
+        request.validate().expect("valid request");
+        let service = InvioPrescrittoRequest::SERVICE;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            field("user_id"),
+            field("password")
+        ));
+        let res = self
+            .http
+            .post(format!("{}{}", self.proxy, service.path()))
+            .header("Authorization", format!("Basic {basic}"))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{}\"", service.soap_action()))
+            .body(request.to_envelope())
+            .send()
+            .await
+            .expect("proxy answers");
+        let status = res.status().as_u16();
+        let error = res
+            .headers()
+            .get("X-Tsgate-Error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (status, error, res.text().await.unwrap_or_default())
+    }
+
+    /// Runs a `tsgate` command on the demo's database (a configuration file naming the demo's
+    /// data folder), feeding `stdin`: (exit code, stdout + stderr).
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (Option<i32>, String) {
+        cli_on(&self.data_dir(), args, stdin)
+    }
+}
+
+/// Runs a `tsgate` command on the database in `data_dir`, feeding `stdin`.
+pub fn cli_on(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    let config = data_dir.join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            // Commands that change the database only: the upstream is never called.
+            "data_dir = {:?}\nenvironment = \"custom\"\na2f_base = \"http://127.0.0.1:9\"\n\
+             dem_base = \"http://127.0.0.1:9\"\n\
+             sanitel_certificate_url = \"http://127.0.0.1:9/sim/certificate\"\n",
+            data_dir.display().to_string()
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsgate"))
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tsgate starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    let out = child.wait_with_output().expect("tsgate ends");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// The `tsgate demo` child, stopped on drop.

@@ -445,12 +445,24 @@ impl Player {
                 .map_err(|e| format!("cifratura: {e}"))
         };
         let local = italy::to_rome(now);
+        // A substitute prescribes for the titolare he stands in for, with his own session
+        // (cfMedico1 the titolare, cfMedico2 himself).
+        let titolare = match doctor.sim.role {
+            tsgate_sim::Role::Sostituto => self
+                .sim
+                .users
+                .iter()
+                .find(|u| u.role == tsgate_sim::Role::Titolare)
+                .unwrap_or(&doctor.sim),
+            _ => &doctor.sim,
+        };
         let request = InvioPrescrittoRequest {
             pin_code: encrypt(&doctor.sim.pin)?,
-            cf_medico1: doctor.sim.cf.clone(),
-            cod_regione: doctor.sim.region.clone(),
-            cod_asl_ao: doctor.sim.asl.clone(),
-            cod_specializzazione: doctor.sim.specialization.clone(),
+            cf_medico1: titolare.cf.clone(),
+            cf_medico2: (titolare.cf != doctor.sim.cf).then(|| doctor.sim.cf.clone()),
+            cod_regione: titolare.region.clone(),
+            cod_asl_ao: titolare.asl.clone(),
+            cod_specializzazione: titolare.specialization.clone(),
             codice_ass: Some(encrypt(PATIENT_CF)?),
             tipo_prescrizione: "F".into(),
             data_compilazione: format_data_ora(time::PrimitiveDateTime::new(
