@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
-use sistemats::dem::{DemRequest, DettaglioPrescrizione, EncryptedValue, InvioPrescrittoRequest};
+use sistemats::dem::DemRequest;
 use tsgate_sim::sync::lock;
 use tsgate_sim::{Mode, Role, SimConfig};
 
@@ -54,23 +54,13 @@ async fn main() -> anyhow::Result<()> {
     )?;
     for i in 0..count {
         let patient = format!("RSSMRA80A01H501{}", (b'A' + (i % 26) as u8) as char);
-        let invio = InvioPrescrittoRequest {
-            pin_code: EncryptedValue::new(sim.keys.encrypt_b64(&doctor.pin)?),
-            cf_medico1: doctor.cf.clone(),
-            cod_regione: doctor.region.clone(),
-            cod_asl_ao: doctor.asl.clone(),
-            cod_specializzazione: "F".into(),
-            codice_ass: Some(EncryptedValue::new(sim.keys.encrypt_b64(&patient)?)),
-            tipo_prescrizione: "F".into(),
-            data_compilazione: "2026-11-26 09:30:00".into(),
-            tipo_visita: "A".into(),
-            dettagli: vec![DettaglioPrescrizione {
-                cod_gruppo_equival: Some("G3B".into()),
-                descr_gruppo_equival: Some("PARACETAMOLO 500MG 20 UNITA' USO ORALE".into()),
-                ..DettaglioPrescrizione::with_quantita(1)
-            }],
-            ..Default::default()
-        };
+        let invio = tsgate_sim::sample::invio_prescritto(
+            doctor,
+            doctor,
+            &patient,
+            "2026-11-26 09:30:00",
+            |v| sim.keys.encrypt_b64(v),
+        )?;
         invio.validate()?;
         std::fs::write(dir.join(format!("body-{i}.xml")), invio.to_envelope())?;
     }

@@ -32,6 +32,7 @@ pub mod mail;
 pub mod ops;
 pub mod pdf;
 pub mod routes;
+pub mod sample;
 pub mod schema;
 mod soap_http;
 pub mod state;

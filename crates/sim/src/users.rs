@@ -1,9 +1,9 @@
 //! The simulator's test identities (test data, printed on purpose by `GET /sim/users`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a test identity is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// A doctor holding his own prescriptions (cfMedico1).
@@ -14,8 +14,8 @@ pub enum Role {
     Farmacia,
 }
 
-/// One test identity, as `GET /sim/users` shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One test identity, as `GET /sim/users` shows it (and clients read it back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestUser {
     /// Sistema TS user id (the HTTP Basic user).
     pub user_id: String,

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use sistemats::a2f::{Application, CreateOutcome, CreateRequest, UserIdentity};
 use sistemats::client::{ClientConfig, Credentials, SistemaTsClient, install_crypto_provider};
-use sistemats::dem::{DemRequest, DettaglioPrescrizione, EncryptedValue, InvioPrescrittoRequest};
+use sistemats::dem::DemRequest;
 use sistemats::env::Environment;
 use sistemats::sanitel::SanitelCertificate;
 use sistemats::{Password, Pin};
@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|a| a.iter().find(|u| u["role"] == "titolare"))
         .context("no titolare in /sim/users")?;
     let text = |k: &str| doctor[k].as_str().unwrap_or_default().to_owned();
+    let sender: tsgate_sim::TestUser = serde_json::from_value(doctor.clone())?;
     let cert_pem = http
         .get(format!("{base}/sim/certificate"))
         .send()
@@ -78,23 +79,13 @@ async fn main() -> anyhow::Result<()> {
     )?;
     for i in 0..count {
         let patient = format!("RSSMRA80A01H501{}", (b'A' + (i % 26) as u8) as char);
-        let invio = InvioPrescrittoRequest {
-            pin_code: EncryptedValue::new(cert.encrypt(pin.expose_secret())?),
-            cf_medico1: text("cf"),
-            cod_regione: text("region"),
-            cod_asl_ao: text("asl"),
-            cod_specializzazione: "F".into(),
-            codice_ass: Some(EncryptedValue::new(cert.encrypt(&patient)?)),
-            tipo_prescrizione: "F".into(),
-            data_compilazione: "2026-11-26 09:30:00".into(),
-            tipo_visita: "A".into(),
-            dettagli: vec![DettaglioPrescrizione {
-                cod_gruppo_equival: Some("G3B".into()),
-                descr_gruppo_equival: Some("PARACETAMOLO 500MG 20 UNITA' USO ORALE".into()),
-                ..DettaglioPrescrizione::with_quantita(1)
-            }],
-            ..Default::default()
-        };
+        let invio = tsgate_sim::sample::invio_prescritto(
+            &sender,
+            &sender,
+            &patient,
+            "2026-11-26 09:30:00",
+            |v| cert.encrypt(v),
+        )?;
         invio.validate()?;
         std::fs::write(out.join(format!("body-{i}.xml")), invio.to_envelope())?;
     }

@@ -382,23 +382,6 @@ impl Env {
         self.advance((target - now).whole_seconds() + 1).await;
     }
 
-    /// The simulator's test identity `user_id` (`GET /sim/users`).
-    pub async fn sim_user(&self, user_id: &str) -> Value {
-        let users: Value = self
-            .http
-            .get(format!("{}/sim/users", self.sim))
-            .send()
-            .await
-            .expect("sim users")
-            .json()
-            .await
-            .expect("json");
-        users
-            .as_array()
-            .and_then(|a| a.iter().find(|u| u["user_id"] == user_id).cloned())
-            .expect("sim user")
-    }
-
     /// `GET /sim/stats`.
     pub async fn sim_stats(&self) -> Value {
         self.http
@@ -415,10 +398,21 @@ impl Env {
     /// (HTTP status, `X-Tsgate-Error`, body).
     pub async fn prescribe(&self, user: &str) -> (u16, Option<String>, String) {
         use base64::Engine as _;
-        use sistemats::dem::{
-            DemRequest as _, DettaglioPrescrizione, EncryptedValue, InvioPrescrittoRequest,
-        };
-        let doctor = self.sim_user(user).await;
+        use sistemats::dem::{DemRequest as _, InvioPrescrittoRequest};
+        let users: Vec<tsgate_sim::TestUser> = self
+            .http
+            .get(format!("{}/sim/users", self.sim))
+            .send()
+            .await
+            .expect("sim users")
+            .json()
+            .await
+            .expect("json");
+        let doctor = users
+            .iter()
+            .find(|u| u.user_id == user)
+            .expect("sim user")
+            .clone();
         let pem = self
             .http
             .get(format!("{}/sim/certificate", self.sim))
@@ -429,32 +423,19 @@ impl Env {
             .await
             .expect("pem");
         let cert = sistemats::sanitel::SanitelCertificate::from_pem(&pem).expect("certificate");
-        let field = |k: &str| doctor[k].as_str().expect(k).to_owned();
-        let encrypt = |v: &str| EncryptedValue::new(cert.encrypt(v).expect("encrypt"));
-        let request = InvioPrescrittoRequest {
-            pin_code: encrypt(&field("pin")),
-            cf_medico1: field("cf"),
-            cod_regione: field("region"),
-            cod_asl_ao: field("asl"),
-            cod_specializzazione: field("specialization"),
-            codice_ass: Some(encrypt("RSSMRA80A01H501U")),
-            tipo_prescrizione: "F".into(),
-            data_compilazione: "2026-12-14 09:30:00".into(),
-            tipo_visita: "A".into(),
-            dettagli: vec![DettaglioPrescrizione {
-                cod_gruppo_equival: Some("G3B".into()),
-                descr_gruppo_equival: Some("PARACETAMOLO 500MG 20 UNITA' USO ORALE".into()),
-                ..DettaglioPrescrizione::with_quantita(1)
-            }],
-            ..Default::default()
-        };
+        let titolare = tsgate_sim::sample::titolare_of(&doctor, &users);
+        let request = tsgate_sim::sample::invio_prescritto(
+            &doctor,
+            titolare,
+            tsgate_sim::sample::PATIENT_CF,
+            "2026-12-14 09:30:00",
+            |v| cert.encrypt(v),
+        )
+        .expect("encrypt");
         request.validate().expect("valid request");
         let service = InvioPrescrittoRequest::SERVICE;
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            field("user_id"),
-            field("password")
-        ));
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", doctor.user_id, doctor.password));
         let res = self
             .http
             .post(format!("{}{}", self.proxy, service.path()))

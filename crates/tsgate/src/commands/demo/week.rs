@@ -23,8 +23,8 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use serde::Serialize;
 use sistemats::dem::{
-    DemReceipt as _, DemRequest as _, DettaglioPrescrizione, EncryptedValue,
-    InvioPrescrittoReceipt, InvioPrescrittoRequest, format_data_ora,
+    DemReceipt as _, DemRequest as _, InvioPrescrittoReceipt, InvioPrescrittoRequest,
+    format_data_ora,
 };
 use sistemats::sanitel::SanitelCertificate;
 use time::{Date, OffsetDateTime, Time, Weekday};
@@ -32,10 +32,9 @@ use tsgate_session::auto::Autopilot;
 use tsgate_session::hours::WorkingHours;
 use tsgate_session::{SessionManager, StateName, UserId, italy};
 use tsgate_sim::TestUser;
+use tsgate_sim::sample;
 use tsgate_sim::state::Sim;
 
-/// The patient of the played prescriptions (a test fiscal code).
-const PATIENT_CF: &str = "RSSMRA80A01H501U";
 /// A prescription every this many minutes of working time, per doctor.
 const PRESCRIPTION_EVERY_MINUTES: i64 = 30;
 /// How long (real time) a stop waits for a request to settle: create, mail, checkToken.
@@ -438,45 +437,18 @@ impl Player {
     /// Sends one InvioPrescritto through the proxy; `Err` with what went wrong unless the
     /// receipt says `0000` without 9101.
     async fn prescribe(&self, doctor: &Doctor, now: OffsetDateTime) -> Result<(), String> {
-        let encrypt = |clear: &str| {
-            self.certificate
-                .encrypt(clear)
-                .map(EncryptedValue::new)
-                .map_err(|e| format!("cifratura: {e}"))
-        };
         let local = italy::to_rome(now);
-        // A substitute prescribes for the titolare he stands in for, with his own session
-        // (cfMedico1 the titolare, cfMedico2 himself).
-        let titolare = match doctor.sim.role {
-            tsgate_sim::Role::Sostituto => self
-                .sim
-                .users
-                .iter()
-                .find(|u| u.role == tsgate_sim::Role::Titolare)
-                .unwrap_or(&doctor.sim),
-            _ => &doctor.sim,
-        };
-        let request = InvioPrescrittoRequest {
-            pin_code: encrypt(&doctor.sim.pin)?,
-            cf_medico1: titolare.cf.clone(),
-            cf_medico2: (titolare.cf != doctor.sim.cf).then(|| doctor.sim.cf.clone()),
-            cod_regione: titolare.region.clone(),
-            cod_asl_ao: titolare.asl.clone(),
-            cod_specializzazione: titolare.specialization.clone(),
-            codice_ass: Some(encrypt(PATIENT_CF)?),
-            tipo_prescrizione: "F".into(),
-            data_compilazione: format_data_ora(time::PrimitiveDateTime::new(
-                local.date(),
-                local.time(),
-            )),
-            tipo_visita: "A".into(),
-            dettagli: vec![DettaglioPrescrizione {
-                cod_gruppo_equival: Some("G3B".into()),
-                descr_gruppo_equival: Some("PARACETAMOLO 500MG 20 UNITA' USO ORALE".into()),
-                ..DettaglioPrescrizione::with_quantita(1)
-            }],
-            ..Default::default()
-        };
+        let compiled = format_data_ora(time::PrimitiveDateTime::new(local.date(), local.time()));
+        // A substitute prescribes for the titolare he stands in for, with his own session.
+        let titolare = sample::titolare_of(&doctor.sim, &self.sim.users);
+        let request = sample::invio_prescritto(
+            &doctor.sim,
+            titolare,
+            sample::PATIENT_CF,
+            &compiled,
+            |clear| self.certificate.encrypt(clear),
+        )
+        .map_err(|e| format!("cifratura: {e}"))?;
         request
             .validate()
             .map_err(|e| format!("richiesta non valida: {e:?}"))?;
