@@ -253,7 +253,7 @@ impl Mailboxes {
             .map(|(u, t)| (u.clone(), *t))
             .collect();
         for (user, since) in awaiting {
-            registry.expect(&user, since);
+            registry.expect(&user, self.in_mail_time(since));
         }
         Ok(())
     }
@@ -333,6 +333,14 @@ impl Mailboxes {
         }
     }
 
+    /// The domain's instant `at` on the mail server's clock, which stamps mail with real
+    /// time: the same instant in production; in the demo, whose clock the simulator moves
+    /// (hours or days ahead), the request time moved back by that offset, so that the
+    /// search for mail newer than the request finds the mail.
+    fn in_mail_time(&self, at: OffsetDateTime) -> OffsetDateTime {
+        at - (self.inner.manager.now() - OffsetDateTime::now_utc())
+    }
+
     async fn on_change(&self, user: &UserId, view: &SessionView) {
         let mut registry = self.inner.registry.lock().await;
         if !registry.users.contains_key(user) {
@@ -343,7 +351,7 @@ impl Mailboxes {
                 // Every change while waiting is published; only a new request restarts the wait.
                 if registry.awaiting.get(user) != Some(&since) {
                     registry.awaiting.insert(user.clone(), since);
-                    registry.expect(user, since);
+                    registry.expect(user, self.in_mail_time(since));
                 }
             }
             None => {

@@ -31,6 +31,15 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// A code that was good once (replaced, expired, revoked): pasted while a newer one is in
+    /// use it is old mail, not a problem.
+    pub fn is_stale(&self) -> bool {
+        matches!(
+            self,
+            Self::Superseded | Self::Expired { .. } | Self::Revoked
+        )
+    }
+
     /// The 422 reason of the API: `rejected`, `expired`, `revoked`, `wrong_user`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -186,6 +195,21 @@ impl SessionError {
                 "Questo codice appartiene a un altro utente: inserisci il codice ricevuto nella mail di questo utente.".to_owned()
             }
         };
+        Self::Rejected { reason, message }
+    }
+
+    /// An old code pasted while a newer one is in use (until `active_until`): the doctor is
+    /// told that nothing needs doing.
+    pub(crate) fn stale_while_active(
+        reason: RejectReason,
+        active_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Self {
+        let message = format!(
+            "Questo è un codice vecchio, già sostituito: il codice attivo resta valido fino {} e \
+             tutte le postazioni lo stanno usando. Non serve fare nulla.",
+            italy::until_time(active_until, now)
+        );
         Self::Rejected { reason, message }
     }
 

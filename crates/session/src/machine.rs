@@ -518,7 +518,13 @@ impl Ctx<'_> {
             TokenCheck::NotFound => RejectReason::NotFound,
             TokenCheck::WrongUser => RejectReason::WrongUser,
         };
-        let e = SessionError::rejected(reason, self.now);
+        let e = match self.next.usable_code() {
+            // An old code pasted while a newer one is in use: nothing is wrong, say so.
+            Some(active) if active.code != code && reason.is_stale() => {
+                SessionError::stale_while_active(reason, active.valid_until, self.now)
+            }
+            _ => SessionError::rejected(reason, self.now),
+        };
         self.audit(AuditKind::Rejected, &by, e.code(), Some(&code));
         // A refused code never touches a good one, and does not alarm the other workstations
         // while a good one is in use.

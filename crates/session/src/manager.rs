@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 use crate::audit::{AuditDraft, AuditEntry, AuditKind};
 use crate::auto::{self, AutoInputs};
 use crate::clock::Clock;
-use crate::code::normalize_code;
+use crate::code::{FormatError, normalize_code};
 use crate::error::SessionError;
 use crate::ids::{Actor, SessionKey, UserId};
 use crate::machine::{Decision, Effect, Event, decide};
@@ -556,6 +556,10 @@ impl SessionManager {
     /// A typed, pasted or mailbox-found code: normalised, verified with `checkToken`, and
     /// only then made current (every workstation switches at once).
     ///
+    /// A whole mail pasted instead of the code (as shown, forwarded, HTML or its source) is
+    /// searched for candidates ([`sistemats::code::find_in_paste`]); they are verified in the
+    /// order they appear until one is accepted, at most four.
+    ///
     /// Errors: `Format` (422 `format`), `Rejected` (422 `rejected`/`expired`/`revoked`/
     /// `wrong_user`), `CredentialsRefused` (423), upstream errors (502/503).
     pub async fn submit_code(
@@ -566,8 +570,8 @@ impl SessionManager {
     ) -> Result<SessionView, SessionError> {
         let profile = self.profile(user).await?;
         let key = profile.session_key();
-        let code = match normalize_code(raw) {
-            Ok(code) => code,
+        let candidates = match candidates_in(raw) {
+            Ok(codes) => codes,
             Err(e) => {
                 let draft = AuditDraft {
                     kind: AuditKind::Inserted,
@@ -588,21 +592,39 @@ impl SessionManager {
         let identity = self.identity(&profile).await?;
         self.lift_block_if_changed(&profile, &key, identity.credentials.revision)
             .await?;
-        let decision = self
-            .step(
-                &profile,
-                &key,
-                Event::CodeSubmitted {
-                    code,
-                    by: by.clone(),
-                },
-                |_| {},
-            )
-            .await?;
-        decision.outcome.clone()?;
-        self.execute_detached(&profile, Some(identity), &key, &by, decision.effects)
-            .await?;
-        self.current_view(&profile).await
+        let mut refused = None;
+        for code in candidates {
+            let decision = self
+                .step(
+                    &profile,
+                    &key,
+                    Event::CodeSubmitted {
+                        code,
+                        by: by.clone(),
+                    },
+                    |_| {},
+                )
+                .await?;
+            decision.outcome.clone()?;
+            match self
+                .execute_detached(
+                    &profile,
+                    Some(identity.clone()),
+                    &key,
+                    &by,
+                    decision.effects,
+                )
+                .await
+            {
+                Ok(()) => return self.current_view(&profile).await,
+                // Another candidate of the same paste may be the right one.
+                Err(e @ SessionError::Rejected { .. }) => {
+                    refused.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(refused.unwrap_or_else(|| FormatError::NotInText.into()))
     }
 
     /// Revokes the current code here at once and at Sistema TS. On an upstream error the
@@ -969,3 +991,25 @@ impl SessionManager {
         })
     }
 }
+
+/// The codes a typed or pasted text may hold: itself once cleaned, or else the candidates of
+/// a whole pasted mail. A long text without any is "no code in what you pasted", not "431
+/// characters instead of 36".
+fn candidates_in(raw: &str) -> Result<Vec<SessionCode>, FormatError> {
+    match normalize_code(raw) {
+        Ok(code) => Ok(vec![code]),
+        Err(FormatError::WrongLength { len }) if len > PASTE_LENGTH => {
+            let found = sistemats::code::find_in_paste(raw);
+            if found.is_empty() {
+                Err(FormatError::NotInText)
+            } else {
+                Ok(found)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Beyond this many characters (after cleaning) a paste is a text that may contain a code,
+/// not a mistyped code.
+const PASTE_LENGTH: usize = 40;

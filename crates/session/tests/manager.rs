@@ -169,6 +169,82 @@ async fn pasted_code_is_normalised_verified_and_announced_once() {
 }
 
 #[tokio::test]
+async fn a_whole_pasted_mail_finds_its_code_and_an_older_one_is_skipped() {
+    let e = env(FakeUpstream::default());
+    // A forward: the newest code first, the one it replaced quoted below.
+    e.fake.answer(OTHER, TokenCheck::Revoked);
+    let mail = format!(
+        "Da: noreply@sistemats.it\nOggetto: ID-SESSIONE\n\nGentile utente,\n\
+         il codice ID-SESSIONE è: {ISSUED}\nValido fino a domani.\n\n\
+         ---------- Messaggio inoltrato ----------\n> ID-SESSIONE: {OTHER}\n"
+    );
+    let view = e.manager.submit_code(&e.user, &mail, ws(1)).await.unwrap();
+    assert_eq!(view.state, StateName::Active);
+    assert_eq!(
+        e.manager
+            .code_for_proxy(&e.user)
+            .await
+            .unwrap()
+            .expose_secret(),
+        ISSUED
+    );
+
+    // The old one first (it was quoted above the new one): skipped, the new one taken.
+    let e = env(FakeUpstream::default());
+    e.fake.answer(OTHER, TokenCheck::Revoked);
+    let mail = format!("vecchio: {OTHER}\nnuovo: {ISSUED}\n");
+    let view = e.manager.submit_code(&e.user, &mail, ws(1)).await.unwrap();
+    assert_eq!(view.state, StateName::Active);
+
+    // A long text without any code says so, not "431 characters".
+    let err = e
+        .manager
+        .submit_code(
+            &e.user,
+            "Gentile utente, la sua richiesta è stata ricevuta e verrà elaborata a breve.",
+            ws(1),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "format");
+    let message = err.to_string();
+    assert!(message.contains("non c'è un codice"), "{message}");
+    assert!(!message.contains("inseriti"), "{message}");
+}
+
+#[tokio::test]
+async fn an_old_code_pasted_while_a_newer_one_is_active_says_nothing_is_wrong() {
+    let e = env(FakeUpstream::default());
+    e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
+    e.fake.answer(OTHER, TokenCheck::Revoked);
+    let err = e
+        .manager
+        .submit_code(&e.user, OTHER, ws(2))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "revoked");
+    let message = err.to_string();
+    assert!(
+        message.contains("il codice attivo resta valido"),
+        "{message}"
+    );
+    assert!(!message.contains("richiedine uno nuovo"), "{message}");
+    let view = e.manager.status(&e.user).await.unwrap();
+    assert_eq!(view.state, StateName::Active);
+    assert!(view.last_error.is_none(), "{view:?}");
+
+    // With no code in use, a revoked code is still "request a new one".
+    let e = env(FakeUpstream::default());
+    e.fake.answer(OTHER, TokenCheck::Revoked);
+    let err = e
+        .manager
+        .submit_code(&e.user, OTHER, ws(2))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("richiedine uno nuovo"), "{err}");
+}
+
+#[tokio::test]
 async fn dem_9101_re_verifies_and_every_workstation_sees_the_revocation() {
     let e = env(FakeUpstream::default());
     e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();

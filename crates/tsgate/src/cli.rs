@@ -83,6 +83,19 @@ pub struct DemoArgs {
     /// demo's interval is configurable, for tours and benchmarks).
     #[arg(long, default_value_t = 10)]
     pub min_create_interval: u64,
+    /// Validity of the simulator's codes, in hours (16 like production; shorter ones show
+    /// renewals within a working day).
+    #[arg(long, value_name = "HOURS", default_value_t = 16.0)]
+    pub code_validity: f64,
+    /// Plays a simulated working week (Monday to Friday) in about a minute with no click:
+    /// automatic requests and renewals, a prescription every half hour of working time
+    /// through the proxy; prints a report, writes it to `<data-dir>/week.json` and stops
+    /// (exit code 1 if a prescription was refused).
+    #[arg(long)]
+    pub play_week: bool,
+    /// Real milliseconds between two moments of the played week (0: as fast as possible).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub play_pace_ms: u64,
 }
 
 /// `tsgate user …`.

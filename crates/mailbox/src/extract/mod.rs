@@ -3,8 +3,6 @@
 //! Pure and synchronous: the watcher fetches mails and runs OCR on the images this module
 //! returns; everything here is tested without a server.
 
-mod scan;
-
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 use sistemats::secret::SessionCode;
@@ -157,7 +155,7 @@ pub fn analyze(raw: &[u8], filter: &MailFilter) -> Option<Analysis> {
 
 /// Candidates in free text (also OCR output), normalized like a pasted code, best first.
 pub fn find_codes(text: &str) -> Vec<SessionCode> {
-    scan::find(text).into_iter().map(|(code, _)| code).collect()
+    sistemats::code::find_codes(text)
 }
 
 /// Whether a mail received at `received_at` can answer a request made at `since`.
@@ -284,7 +282,7 @@ fn walk(message: &Message<'_>, filter: &MailFilter, analysis: &mut Analysis, dep
         let via = if nested { Via::Pec } else { via };
         analysis.text.push_str(&text.to_lowercase());
         analysis.text.push('\n');
-        for (code, _) in scan::find(&text) {
+        for code in sistemats::code::find_codes(&text) {
             if !analysis.candidates.iter().any(|c| c.code == code) {
                 analysis.candidates.push(Candidate { code, via });
             }

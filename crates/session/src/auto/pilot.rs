@@ -203,6 +203,16 @@ impl Autopilot {
         }
     }
 
+    /// How many automatic requests this process is performing right now (each until its
+    /// `create` is answered; the mail may still be on its way).
+    pub fn in_progress(&self) -> usize {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     fn claim(&self, user: &UserId) -> bool {
         self.inner
             .running

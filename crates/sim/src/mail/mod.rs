@@ -63,9 +63,20 @@ pub struct CodeMail<'a> {
     pub folder: MailFolder,
 }
 
+/// A mail as it leaves the simulator (RFC 5322 bytes), for in-process readers such as the
+/// demo's mailbox (see [`Mailer::subscribe`]).
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Recipient address.
+    pub to: String,
+    /// The whole message, as a Maildir or SMTP server would receive it.
+    pub raw: std::sync::Arc<[u8]>,
+}
+
 /// Renders and delivers mails.
 pub struct Mailer {
     outbox: Mutex<Vec<OutboxMail>>,
+    delivered: tokio::sync::broadcast::Sender<Delivered>,
     maildir: Option<PathBuf>,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     font: ab_glyph::FontArc,
@@ -100,11 +111,18 @@ impl Mailer {
         };
         Ok(Self {
             outbox: Mutex::new(Vec::new()),
+            delivered: tokio::sync::broadcast::channel(64).0,
             maildir: config.maildir.clone(),
             smtp,
             font: load_font(config.font_path.as_deref())?,
             counter: AtomicU64::new(0),
         })
+    }
+
+    /// Every mail sent from now on, as raw bytes (a reader that falls behind by more than 64
+    /// mails loses the oldest).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Delivered> {
+        self.delivered.subscribe()
     }
 
     /// The outbox, newest first.
@@ -205,8 +223,13 @@ impl Mailer {
                     .collect(),
             });
         }
+        let bytes = message.formatted();
+        // Nobody listening is the usual case.
+        let _ = self.delivered.send(Delivered {
+            to: mail.to.to_owned(),
+            raw: bytes.clone().into(),
+        });
         if let Some(root) = &self.maildir {
-            let bytes = message.formatted();
             let n = self.counter.fetch_add(1, Ordering::Relaxed);
             deliver_maildir(root, mail.to, mail.folder, &bytes, n)
                 .map_err(|e| format!("consegna Maildir fallita: {e}"))?;

@@ -69,13 +69,17 @@ pub struct Pace {
     pub file_hours: Option<tsgate_session::hours::WorkingHours>,
 }
 
+/// Besides Ctrl-C and SIGTERM, the gateway also stops when `stop` resolves (`demo
+/// --play-week` at the end of the week; `std::future::pending()` otherwise). `on_ready`
+/// gets the running autopilot.
 pub async fn run_gateway(
     gateway: tsgate_gateway::GatewayConfig,
     listener: tokio::net::TcpListener,
     store: &std::sync::Arc<tsgate_store::SqliteStore>,
     manager: &tsgate_session::SessionManager,
     pace: Pace,
-    on_ready: impl FnOnce(),
+    on_ready: impl FnOnce(&tsgate_session::auto::Autopilot),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
     use anyhow::Context as _;
     // What a killed predecessor left in flight would block new requests until it timed out.
@@ -96,10 +100,16 @@ pub async fn run_gateway(
     let mailboxes = crate::app::start_mailboxes(store, manager, &state)
         .await
         .map_err(Failure::Config)?;
-    let (_pilot, pilot_task) =
+    let (pilot, pilot_task) =
         crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick);
-    on_ready();
-    let served = tsgate_gateway::serve(listener, state, shutdown_signal()).await;
+    on_ready(&pilot);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = stop => {},
+        }
+    };
+    let served = tsgate_gateway::serve(listener, state, shutdown).await;
     pilot_task.abort();
     ticker.abort();
     mailboxes.shutdown().await;

@@ -35,8 +35,14 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         tick: TICK,
         file_hours: None,
     };
-    run_gateway(gateway, listener, &store, &manager, pace, || {
-        tracing::info!(%listen, scheme, ?environment, "tsgate serving");
-    })
+    run_gateway(
+        gateway,
+        listener,
+        &store,
+        &manager,
+        pace,
+        |_| tracing::info!(%listen, scheme, ?environment, "tsgate serving"),
+        std::future::pending(),
+    )
     .await
 }

@@ -6,8 +6,23 @@
 //! become ASCII, `O`/`o` read as `0` and `I`/`l`/`|` as `1` where a hexadecimal digit must
 //! stand, and 32 hexadecimal digits get their dashes back. Sistema TS issues lowercase
 //! UUIDs. The input is never echoed in errors: even a malformed paste may be most of a code.
+//!
+//! [`SessionCode::normalize`] reads one code; [`find_codes`] finds candidates in free text;
+//! [`find_in_paste`] does the same for a whole mail pasted where a code was expected (its
+//! source too: quoted-printable, base64).
 
 use crate::secret::SessionCode;
+
+mod paste;
+mod scan;
+
+pub use paste::find_in_paste;
+
+/// Candidates in free text (a mail body, HTML turned into text, OCR output), normalized like
+/// a pasted code, best first, at most four. Each is still to be verified with `checkToken`.
+pub fn find_codes(text: &str) -> Vec<SessionCode> {
+    scan::find(text).into_iter().map(|(code, _)| code).collect()
+}
 
 /// Why a text is not an ID-SESSIONE. Messages are Italian and never quote the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +43,11 @@ pub enum CodeFormatError {
         "Il codice contiene caratteri non validi: sono ammessi solo cifre, lettere da a a f e trattini. Ricopialo dalla mail."
     )]
     InvalidCharacters,
+    /// A longer text (a pasted mail) in which no code was found.
+    #[error(
+        "Nel testo incollato non c'è un codice ID-SESSIONE: incolla il codice di 36 caratteri (es. 1f6a0702-2cfc-4903-8cfc-609a7e232920) o la mail intera che lo contiene."
+    )]
+    NotInText,
 }
 
 /// Characters that are invisible in a mail or a paste and never part of a code.

@@ -1,14 +1,14 @@
 //! Finding ID-SESSIONE candidates in free text (mail bodies, HTML turned into text, OCR
 //! output).
 //!
-//! The character rules are those applied to a pasted code, from [`sistemats::code`]:
+//! The character rules are those applied to a pasted code (see the parent module):
 //! typographic dashes become `-`, zero-width characters and soft hyphens vanish, `O`/`o`
 //! read as `0` and `I`/`l`/`|` as `1` where a hexadecimal digit must stand, 32 hexadecimal
 //! digits get their dashes back.
 //! Anything found is only a candidate: the caller verifies it with `checkToken`.
 
-use sistemats::code::{dashed, fold, hex_lookalike, is_uuid_shape, is_zero_width};
-use sistemats::secret::SessionCode;
+use super::{dashed, fold, hex_lookalike, is_uuid_shape, is_zero_width};
+use crate::secret::SessionCode;
 
 /// How a candidate looked in the text: used to rank candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,7 +24,7 @@ pub(crate) enum Shape {
 }
 
 /// At most this many candidates per text: each costs a `checkToken`.
-const MAX_PER_TEXT: usize = 4;
+pub(crate) const MAX_PER_TEXT: usize = 4;
 
 /// Whether `w` (36 chars, already mapped with `hex_lookalike`) is 8-4-4-4-12 hexadecimal.
 fn uuid_at(w: &[char]) -> bool {

@@ -1,5 +1,12 @@
 //! `tsgate demo`: the simulator and the gateway on loopback, with an embedded SQLite
 //! database in a local folder, seeded with the simulator's test doctors and one workstation.
+//!
+//! Without `--sim-maildir`/`--imap`, the titolare's mail is read as the simulator sends it
+//! ([`mail`]) and his codes are requested automatically; the substitute pastes his. With
+//! `--imap` both use the real IMAP server (and automatic requests follow their mailbox). `--play-week` plays a working week in a minute ([`week`]).
+
+mod mail;
+mod week;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,9 +21,12 @@ use sistemats::{Password, Pin};
 use tsgate_mailbox::MailboxSettings;
 use tsgate_session::Actor;
 use tsgate_session::audit::AdminAction;
+use tsgate_session::auto::{AutoMode, UserSchedule};
 use tsgate_session::mailbox::UserMailbox;
 use tsgate_session::{Role, UserId, UserProfile};
-use tsgate_session::{UserDirectory as _, WorkstationRepo as _, WorkstationRole, WorkstationToken};
+use tsgate_session::{
+    ScheduleRepo as _, UserDirectory as _, WorkstationRepo as _, WorkstationRole, WorkstationToken,
+};
 use tsgate_sim::{SimConfig, TestUser};
 use tsgate_store::SqliteStore;
 
@@ -73,6 +83,13 @@ pub struct DemoUser {
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     let started = Instant::now();
+    if !(args.code_validity.is_finite() && args.code_validity > 0.0 && args.code_validity <= 720.0)
+    {
+        return Err(Failure::Config(anyhow!(
+            "--code-validity must be a number of hours between 0 and 720, got {}",
+            args.code_validity
+        )));
+    }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))
         .map_err(Failure::Config)?;
@@ -82,6 +99,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         listen: ([127, 0, 0, 1], port).into(),
         maildir: args.sim_maildir.clone(),
         data_dir: Some(args.data_dir.join("sim")),
+        validity: Duration::from_secs_f64(args.code_validity * 3600.0),
         ..SimConfig::default()
     };
     let sim = match tsgate_sim::start(sim_config(args.port.wrapping_add(1))).await {
@@ -123,9 +141,19 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         Arc::new(SimTime(sim.sim.clone())),
     );
 
-    let users = seed_users(&store, &sim.sim.users)
+    // Without a real mail path (--sim-maildir for an IMAP server) the titolare's codes come
+    // by themselves through the demo mailbox.
+    let demo_mailbox = args.imap.is_none() && args.sim_maildir.is_none();
+    let users = seed_users(&store, &sim.sim.users, demo_mailbox)
         .await
         .map_err(Failure::Config)?;
+    let reader = demo_mailbox.then(|| {
+        mail::spawn_reader(
+            sim.sim.mailer.subscribe(),
+            manager.clone(),
+            titolari(&sim.sim.users),
+        )
+    });
     let token = demo_token(&store, &args.data_dir, &users)
         .await
         .map_err(Failure::Config)?;
@@ -172,19 +200,126 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         tick: DEMO_TICK,
         file_hours: None,
     };
-    let served = run_gateway(gateway, listener, &store, &manager, pace, || {
-        print_banner(&info, &json_path, started.elapsed());
-        if !args.no_browser {
-            open_browser(&info.login_url);
+    let (week_done, week_stop) = tokio::sync::oneshot::channel::<Option<week::WeekReport>>();
+    let week_result = Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let week_result = week_result.clone();
+        async move {
+            match week_stop.await {
+                Ok(report) => *week_result.lock().unwrap_or_else(|p| p.into_inner()) = report,
+                // No week to play: run until Ctrl-C.
+                Err(_) => std::future::pending::<()>().await,
+            }
         }
-    })
+    };
+    let mut week_done = Some(week_done);
+    let served = run_gateway(
+        gateway,
+        listener,
+        &store,
+        &manager,
+        pace,
+        |pilot| {
+            print_banner(&info, &json_path, started.elapsed());
+            if !args.no_browser {
+                open_browser(&info.login_url);
+            }
+            if args.play_week {
+                let done = week_done.take();
+                let player = week::Player::new(
+                    sim.sim.clone(),
+                    manager.clone(),
+                    pilot.clone(),
+                    info.proxy_url.clone(),
+                    info.users
+                        .iter()
+                        .filter_map(|u| UserId::new(u.user_id.as_str()).ok())
+                        .collect(),
+                    Duration::from_millis(args.play_pace_ms),
+                );
+                let report_path = args.data_dir.join("week.json");
+                tokio::spawn(async move {
+                    let report = play_week(player, &report_path).await;
+                    if let Some(done) = done {
+                        let _ = done.send(report);
+                    }
+                });
+            }
+        },
+        stop,
+    )
     .await;
+    drop(week_done);
+    if let Some(reader) = reader {
+        reader.abort();
+    }
     let _ = sim.stop().await;
-    served
+    served?;
+    if args.play_week {
+        let report = week_result.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match report {
+            Some(r) if r.clean() => {}
+            Some(r) => {
+                return Err(Failure::Refused(anyhow!(
+                    "{} ricette rifiutate nella settimana simulata",
+                    r.refused
+                )));
+            }
+            None => {
+                return Err(Failure::Refused(anyhow!(
+                    "la settimana simulata non è finita"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Plays the week with the demo doctors whose automatic requests are on, prints the report
+/// and writes it to `report_path`. `None` when it could not be played.
+async fn play_week(
+    player: anyhow::Result<week::Player>,
+    report_path: &Path,
+) -> Option<week::WeekReport> {
+    let played = match player {
+        Ok(player) => player.play().await,
+        Err(e) => Err(e),
+    };
+    match played {
+        Ok(report) => {
+            week::print_report(&report);
+            match serde_json::to_vec_pretty(&report) {
+                Ok(json) => {
+                    if let Err(e) = write_private(report_path, &json) {
+                        eprintln!("{e:#}");
+                    }
+                }
+                Err(e) => eprintln!("cannot write the week report: {e}"),
+            }
+            Some(report)
+        }
+        Err(e) => {
+            eprintln!("the simulated week stopped: {e:#}");
+            None
+        }
+    }
+}
+
+/// The titolari of the simulator with a certified address, for the demo mailbox.
+fn titolari(sim_users: &[TestUser]) -> Vec<(String, UserId)> {
+    sim_users
+        .iter()
+        .filter(|u| u.role == tsgate_sim::Role::Titolare)
+        .filter_map(|u| Some((u.email.clone()?, UserId::new(u.user_id.as_str()).ok()?)))
+        .collect()
 }
 
 /// Adds the simulator's titolare and substitute (with their credentials) if missing.
-async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Result<Vec<DemoUser>> {
+async fn seed_users(
+    store: &SqliteStore,
+    sim_users: &[TestUser],
+    titolare_auto: bool,
+) -> anyhow::Result<Vec<DemoUser>> {
     let mut seeded = Vec::new();
     for user in sim_users {
         let role = match user.role {
@@ -231,6 +366,14 @@ async fn seed_users(store: &SqliteStore, sim_users: &[TestUser]) -> anyhow::Resu
                 "demo",
             )
             .await?;
+            // The demo mailbox reads the titolare's mail: his codes are requested for him.
+            if titolare_auto && role == Role::Titolare {
+                let schedule = UserSchedule {
+                    auto: AutoMode::On,
+                    hours: None,
+                };
+                store.set_schedule(&id, &schedule).await?;
+            }
         }
         seeded.push(DemoUser {
             user_id: user.user_id.clone(),
