@@ -1,4 +1,4 @@
-// Administration: users, certified mailboxes, workstations and tokens, audit.
+// Administration: users, certified mailboxes, working hours, workstations and tokens, audit.
 "use strict";
 (function () {
   const T = window.tsgate;
@@ -21,7 +21,7 @@
       const name = workstationNames.get(id);
       return name ? name + (id === myWorkstation ? " (questa)" : "") : id;
     }
-    return { cli: "riga di comando", mailbox: "casella di posta", system: "tsgate" }[actor] || actor;
+    return { cli: "riga di comando", mailbox: "casella di posta", system: "tsgate", auto: "rinnovo automatico" }[actor] || actor;
   }
 
   function say(role, text, ok) {
@@ -90,6 +90,15 @@
       sel.appendChild(o);
     });
     if (current) sel.value = current;
+    const scheduleUser = $("schedule-user");
+    const chosen = scheduleUser.value;
+    scheduleUser.textContent = "";
+    users.forEach(function (u) {
+      const o = T.el("option", (u.display_name ? u.display_name + " · " : "") + u.user_id);
+      o.value = u.user_id;
+      scheduleUser.appendChild(o);
+    });
+    if (chosen) scheduleUser.value = chosen;
     const auditUser = root.querySelector('[data-role="audit-filter"] select[name="user"]');
     const keep = auditUser.value;
     auditUser.querySelectorAll("option:not([value=''])").forEach(function (o) { o.remove(); });
@@ -106,6 +115,7 @@
       box.appendChild(label);
     });
     loadMailbox();
+    loadSchedule();
   }
 
   $("add-user").addEventListener("submit", async function (e) {
@@ -184,6 +194,176 @@
     }
   });
 
+  // ------------------------------------------------------------------ working hours
+  // One editor (week in the compact form, holidays, closures) for the practice and for a
+  // doctor's own hours. A closure added or removed is saved at once with the rest of the form.
+  function hoursEditor(container, save) {
+    const node = root.querySelector('[data-role="hours-editor"]').content.firstElementChild.cloneNode(true);
+    container.appendChild(node);
+    const field = function (name) { return node.querySelector('[name="' + name + '"]'); };
+    const part = function (name) { return node.querySelector('[data-part="' + name + '"]'); };
+    let closures = [];
+    let disabled = false;
+
+    function drawClosures() {
+      const tbody = part("closures");
+      tbody.textContent = "";
+      if (!closures.length) tbody.appendChild(row(["Nessuna chiusura.", "", "", ""]));
+      closures.forEach(function (c, i) {
+        const remove = disabled ? T.el("span", "") : button("Rimuovi", "", async function () {
+          const removed = closures.splice(i, 1);
+          if (!(await save())) { closures.splice(i, 0, removed[0]); drawClosures(); }
+        }, "closure-remove");
+        const tr = row([italianDate(c.from), italianDate(c.to || c.from), c.note || "", remove]);
+        tr.dataset.testid = "closure-row";
+        tbody.appendChild(tr);
+      });
+    }
+
+    part("closure-add-button").addEventListener("click", function () {
+      const from = field("closure_from").value;
+      const to = field("closure_to").value;
+      const note = field("closure_note").value.trim();
+      const c = { from: from };
+      if (to) c.to = to;
+      if (note) c.note = note;
+      closures.push(c);
+      save().then(function (ok) {
+        if (ok) ["closure_from", "closure_to", "closure_note"].forEach(function (n) { field(n).value = ""; });
+        else { closures.pop(); drawClosures(); }
+      });
+    });
+
+    return {
+      node: node,
+      /** Shows `view` (an HoursView of the API). */
+      show: function (view) {
+        field("week").value = view.text || "";
+        field("public_holidays").checked = view.hours.public_holidays !== false;
+        closures = (view.hours.closures || []).map(function (c) { return Object.assign({}, c); });
+        drawClosures();
+      },
+      /** The body for the API (HoursSpec). */
+      spec: function () {
+        return { week: field("week").value.trim(), public_holidays: field("public_holidays").checked, closures: closures.slice() };
+      },
+      /** Read-only (hours set in the configuration file). */
+      setDisabled: function (value) {
+        disabled = value;
+        node.querySelectorAll("input, button").forEach(function (e) { e.disabled = value; });
+        part("closure-add").hidden = value;
+        drawClosures();
+      }
+    };
+  }
+
+  /** "2026-12-24" as "24/12/2026". */
+  function italianDate(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : (iso || "");
+  }
+
+  const practiceForm = $("practice-form");
+  const practice = hoursEditor($("practice-editor"), savePractice);
+
+  async function loadPractice() {
+    const res = await T.api("GET", "/api/v1/practice/hours");
+    const source = $("practice-source");
+    if (res.status === 501) {
+      source.textContent = "Orari di lavoro e richieste automatiche non disponibili su questo server.";
+      practiceForm.hidden = true;
+      return null;
+    }
+    if (res.status !== 200 || !res.body) { source.textContent = T.errorMessage(res); return null; }
+    showPractice(res.body);
+    return res.body;
+  }
+
+  function showPractice(view) {
+    practice.show(view);
+    practice.setDisabled(view.read_only);
+    $("practice-save").hidden = view.read_only;
+    $("practice-source").textContent = view.read_only
+      ? "Impostati nel file di configurazione di tsgate (sezione [working_hours]): qui si possono solo vedere. Si cambiano nel file e valgono al riavvio."
+      : (view.source === "built_in"
+        ? "Orari predefiniti di tsgate (lunedì-venerdì 08:00-19:30, chiuso nei festivi): impostali per il tuo studio."
+        : "Valgono per ogni medico che non ha orari propri.");
+  }
+
+  async function savePractice() {
+    const res = await T.api("PUT", "/api/v1/practice/hours", practice.spec());
+    if (res.status === 200) {
+      say("practice-msg", "Orari dello studio salvati: " + res.body.summary + ".", true);
+      showPractice(res.body);
+      loadSchedule();
+      return true;
+    }
+    say("practice-msg", T.errorMessage(res), false);
+    if (res.status !== 422) loadPractice();
+    return false;
+  }
+
+  practiceForm.addEventListener("submit", function (e) { e.preventDefault(); savePractice(); });
+
+  const scheduleForm = $("schedule-form");
+  const own = hoursEditor($("user-editor"), saveSchedule);
+  let scheduleView = null;
+
+  function showOwnChoice() {
+    const mine = scheduleForm.elements.own.value === "own";
+    own.node.hidden = !mine;
+    const follows = $("schedule-follows");
+    follows.textContent = mine || !scheduleView ? "" :
+      "Segue gli orari dello studio: " + scheduleView.effective.summary + ".";
+  }
+
+  function describeSchedule(view) {
+    const parts = [];
+    parts.push(view.auto_enabled ? "Richieste automatiche attive." : (view.auto_reason || "Richieste automatiche non attive."));
+    if (view.next && view.next.next) parts.push(view.next.next + ".");
+    else if (view.next && view.next.reason && view.auto_enabled) parts.push(view.next.reason);
+    return parts.join(" ");
+  }
+
+  function showSchedule(view) {
+    scheduleView = view;
+    scheduleForm.elements.auto.value = view.auto;
+    scheduleForm.elements.own.value = view.hours ? "own" : "practice";
+    // Own hours start from the ones the doctor follows now.
+    own.show(view.effective);
+    $("schedule-state").textContent = describeSchedule(view);
+    showOwnChoice();
+  }
+
+  async function loadSchedule() {
+    const user = $("schedule-user").value;
+    if (!user) { scheduleForm.hidden = true; return; }
+    const res = await T.api("GET", "/api/v1/users/" + encodeURIComponent(user) + "/schedule");
+    if (res.status === 501) { scheduleForm.hidden = true; $("schedule-state").textContent = ""; return; }
+    scheduleForm.hidden = false;
+    if (res.status !== 200 || !res.body) { $("schedule-state").textContent = T.errorMessage(res); return; }
+    showSchedule(res.body);
+  }
+
+  async function saveSchedule() {
+    const user = $("schedule-user").value;
+    const body = { auto: scheduleForm.elements.auto.value || "default" };
+    body.hours = scheduleForm.elements.own.value === "own" ? own.spec() : null;
+    const res = await T.api("PUT", "/api/v1/users/" + encodeURIComponent(user) + "/schedule", body);
+    if (res.status === 200) {
+      showSchedule(res.body);
+      say("schedule-msg", "Salvato. " + describeSchedule(res.body), true);
+      return true;
+    }
+    say("schedule-msg", T.errorMessage(res), false);
+    if (res.status !== 422) loadSchedule();
+    return false;
+  }
+
+  scheduleForm.addEventListener("submit", function (e) { e.preventDefault(); saveSchedule(); });
+  scheduleForm.querySelectorAll('input[name="own"]').forEach(function (r) { r.addEventListener("change", showOwnChoice); });
+  $("schedule-user").addEventListener("change", function () { $("schedule-msg").textContent = ""; loadSchedule(); });
+
   // ------------------------------------------------------------------ workstations
   async function loadWorkstations() {
     const tbody = $("workstations");
@@ -245,7 +425,8 @@
     requested: "richiesta", inserted: "inserito", verified: "verificato", rejected: "rifiutato",
     used: "usato", copied: "copiato", revoked: "revocato", expired: "scaduto", workstation_added: "postazione creata",
     workstation_revoked: "postazione revocata", user_added: "medico aggiunto", user_updated: "medico aggiornato",
-    user_removed: "medico rimosso", credentials_changed: "password e PIN cambiati", mailbox_set: "casella impostata"
+    user_removed: "medico rimosso", credentials_changed: "password e PIN cambiati", mailbox_set: "casella impostata",
+    practice_hours_set: "orari dello studio", schedule_set: "orari e automatiche del medico"
   };
 
   async function loadAudit() {
@@ -266,6 +447,7 @@
   }
   $("audit-filter").addEventListener("submit", function (e) { e.preventDefault(); loadAudit(); });
 
+  loadPractice();
   loadUsers();
   loadWorkstations().then(loadAudit);
 })();

@@ -75,6 +75,13 @@ pub enum ApiError {
     /// A failure inside tsgate; the cause is logged, never shown.
     #[error("internal")]
     Internal(#[source] BoxError),
+    /// Working hours or an automatic-request mode that cannot be accepted (422); the text is
+    /// the Italian reason, with how to write it.
+    #[error("invalid schedule: {0}")]
+    InvalidSchedule(String),
+    /// The practice's working hours are set in the configuration file (409).
+    #[error("practice hours set in the configuration file")]
+    HoursFromFile,
 }
 
 impl From<tsgate_session::MailboxError> for ApiError {
@@ -154,6 +161,8 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Session(e) => session_status(e),
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidSchedule(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::HoursFromFile => StatusCode::CONFLICT,
             ApiError::Store(e) => match e {
                 StoreError::NotFound(_) => StatusCode::NOT_FOUND,
                 StoreError::Conflict => StatusCode::CONFLICT,
@@ -180,6 +189,8 @@ impl ApiError {
             ApiError::Internal(_) => "internal",
             ApiError::Session(e) => e.code(),
             ApiError::Invalid(_) => "invalid",
+            ApiError::InvalidSchedule(_) => "invalid_schedule",
+            ApiError::HoursFromFile => "hours_from_file",
             ApiError::Store(e) => match e {
                 StoreError::NotFound(_) => "not_found",
                 StoreError::Conflict => "already_exists",
@@ -208,6 +219,8 @@ impl ApiError {
             ApiError::Session(e) => e.to_string(),
             ApiError::Store(StoreError::Conflict) => "Esiste già un elemento con questo identificativo.".into(),
             ApiError::Invalid(m) => format!("Dati non validi: {m}"),
+            ApiError::InvalidSchedule(m) => m.clone(),
+            ApiError::HoursFromFile => "Gli orari dello studio sono impostati nel file di configurazione di tsgate (sezione [working_hours]): si cambiano lì e valgono al riavvio. Ogni medico può comunque avere orari propri.".into(),
         }
     }
 
@@ -361,6 +374,12 @@ mod tests {
             (StoreError::NotFound("ws".into()).into(), 404, "not_found"),
             (StoreError::backend("disk").into(), 500, "internal"),
             (ApiError::Invalid("nome vuoto".into()), 400, "invalid"),
+            (
+                ApiError::InvalidSchedule("Orari non validi: x".into()),
+                422,
+                "invalid_schedule",
+            ),
+            (ApiError::HoursFromFile, 409, "hours_from_file"),
         ];
         for (error, status, code) in cases {
             let (s, body, _) = render(error).await;

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
+use tsgate_session::auto::Autopilot;
 use tsgate_session::{MailboxService, SessionManager, Store};
 
 use crate::config::GatewayConfig;
@@ -55,6 +56,7 @@ struct Inner {
     metrics: PrometheusHandle,
     shutdown: watch::Sender<bool>,
     mailboxes: OnceLock<Arc<dyn MailboxService>>,
+    autopilot: OnceLock<Autopilot>,
     notices: Notices,
     workstations: WorkstationCache,
     held_calls: crate::proxy::held::HeldCalls,
@@ -66,6 +68,7 @@ impl fmt::Debug for Inner {
             .field("config", &self.config)
             .field("backends", &self.backends)
             .field("mailboxes", &self.mailboxes.get().is_some())
+            .field("autopilot", &self.autopilot.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +102,7 @@ impl AppState {
                 metrics,
                 shutdown,
                 mailboxes: OnceLock::new(),
+                autopilot: OnceLock::new(),
                 notices: Notices::new(),
                 held_calls: crate::proxy::held::HeldCalls::new(config_max_held),
             }),
@@ -113,6 +117,18 @@ impl AppState {
 
     pub(crate) fn mailboxes(&self) -> Option<&Arc<dyn MailboxService>> {
         self.inner.mailboxes.get()
+    }
+
+    /// Enables the working-hours endpoints (`…/practice/hours`, `…/users/{user}/schedule`;
+    /// answered 501 until set) with the autopilot that plans automatic requests: it knows
+    /// the practice hours of the configuration file, and re-plans a user at once when the
+    /// schedule changes. Can be called once; returns `false` if already set.
+    pub fn set_autopilot(&self, autopilot: Autopilot) -> bool {
+        self.inner.autopilot.set(autopilot).is_ok()
+    }
+
+    pub(crate) fn autopilot(&self) -> Option<&Autopilot> {
+        self.inner.autopilot.get()
     }
 
     /// Asks long-lived responses (SSE streams) to end, so that graceful shutdown completes.

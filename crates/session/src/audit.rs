@@ -5,7 +5,7 @@
 //! - [`AuditDraft`]: what a decision of the state machine produces (what, who, outcome);
 //! - [`AuditEntry`]: one stored line, either a session event (a draft placed on a session
 //!   key and a time, [`AuditEntry::session`]) or an administration change (users,
-//!   credentials, mailboxes, workstations; [`AuditEntry::admin`]);
+//!   credentials, mailboxes, workstations, working hours; [`AuditEntry::admin`]);
 //! - [`AuditFilter`]: how lines are looked for.
 
 use std::fmt;
@@ -108,8 +108,8 @@ pub struct AuditDraft {
     pub code_hint: Option<String>,
 }
 
-/// An administration change recorded in the audit: users, credentials, mailboxes and
-/// workstations, by the admin API/UI (`ws:<id>`) or the command line (`cli`).
+/// An administration change recorded in the audit: users, credentials, mailboxes,
+/// workstations and working hours, by the admin API/UI (`ws:<id>`) or the command line (`cli`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdminAction {
@@ -127,11 +127,15 @@ pub enum AdminAction {
     WorkstationAdded,
     /// A workstation was revoked.
     WorkstationRevoked,
+    /// The practice's working hours were set (the row has no user).
+    PracticeHoursSet,
+    /// A user's automatic requests or own working hours were set.
+    ScheduleSet,
 }
 
 impl AdminAction {
     /// Every action, for filters and tests.
-    pub const ALL: [AdminAction; 7] = [
+    pub const ALL: [AdminAction; 9] = [
         Self::UserAdded,
         Self::UserUpdated,
         Self::UserRemoved,
@@ -139,6 +143,8 @@ impl AdminAction {
         Self::MailboxSet,
         Self::WorkstationAdded,
         Self::WorkstationRevoked,
+        Self::PracticeHoursSet,
+        Self::ScheduleSet,
     ];
 
     /// Stable snake_case name, as stored and as the API shows it.
@@ -151,6 +157,8 @@ impl AdminAction {
             Self::MailboxSet => "mailbox_set",
             Self::WorkstationAdded => "workstation_added",
             Self::WorkstationRevoked => "workstation_revoked",
+            Self::PracticeHoursSet => "practice_hours_set",
+            Self::ScheduleSet => "schedule_set",
         }
     }
 }

@@ -13,6 +13,10 @@ use time::{Date, Month, OffsetDateTime, Time, Weekday};
 
 use crate::italy;
 
+mod text;
+
+pub use text::{ClosureSpec, DaySpec, HoursSpec, SpecError, parse_date};
+
 time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 /// How far ahead [`WorkingHours::next_range`] looks (a closure can last weeks).
@@ -91,6 +95,23 @@ pub enum HoursError {
         "giorno «{0}» non valido: usa lun, mar, mer, gio, ven, sab, dom (o un intervallo come lun-ven)"
     )]
     Day(String),
+    /// Nothing was written where a week was expected.
+    #[error("nessun orario indicato: scrivilo ad esempio come «lun-ven 08:00-13:00 15:00-19:30»")]
+    Empty,
+    /// Time ranges written before any day.
+    #[error("fascia «{0}» senza giorno: scrivi prima i giorni, ad esempio «lun-ven 08:00-13:00»")]
+    NoDays(String),
+    /// Days written without any time range after them.
+    #[error("{0}: mancano le fasce orarie, ad esempio «{0} 08:00-13:00»")]
+    NoRanges(String),
+    /// Not a date.
+    #[error("data «{0}» non valida: scrivila come 2026-12-24 (oppure 24/12/2026)")]
+    Date(String),
+    /// The week written both as one text and day by day.
+    #[error(
+        "la settimana va indicata in un solo modo: con «week» (es. «lun-ven 08:00-13:00») oppure giorno per giorno (mon … sun)"
+    )]
+    WeekTwice,
 }
 
 impl FromStr for TimeRange {
@@ -154,7 +175,37 @@ pub const DAY_NAMES: [&str; 7] = [
     "domenica",
 ];
 
+/// The days of the week, Monday first, as [`Week`] and [`DAY_NAMES`] order them.
+pub const WEEKDAYS: [Weekday; 7] = [
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+    Weekday::Saturday,
+    Weekday::Sunday,
+];
+
 impl Week {
+    /// Sorts every day's ranges, drops repeated ones and checks that none overlap.
+    pub fn validate(mut self) -> Result<Self, HoursError> {
+        for (i, day) in WEEKDAYS.into_iter().enumerate() {
+            let ranges = self.on_mut(day);
+            ranges.sort();
+            ranges.dedup();
+            for pair in ranges.windows(2) {
+                if pair[1].start < pair[0].end {
+                    return Err(HoursError::Overlap {
+                        day: DAY_NAMES[i],
+                        a: pair[0],
+                        b: pair[1],
+                    });
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// The ranges of `day`.
     pub fn on(&self, day: Weekday) -> &[TimeRange] {
         match day {
@@ -245,31 +296,7 @@ impl Default for WorkingHours {
 impl WorkingHours {
     /// Sorts every day's ranges and checks that none overlap and that closures are ordered.
     pub fn validate(mut self) -> Result<Self, HoursError> {
-        for (i, day) in [
-            Weekday::Monday,
-            Weekday::Tuesday,
-            Weekday::Wednesday,
-            Weekday::Thursday,
-            Weekday::Friday,
-            Weekday::Saturday,
-            Weekday::Sunday,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let ranges = self.week.on_mut(day);
-            ranges.sort();
-            ranges.dedup();
-            for pair in ranges.windows(2) {
-                if pair[1].start < pair[0].end {
-                    return Err(HoursError::Overlap {
-                        day: DAY_NAMES[i],
-                        a: pair[0],
-                        b: pair[1],
-                    });
-                }
-            }
-        }
+        self.week = self.week.validate()?;
         for c in &self.closures {
             if c.to < c.from {
                 return Err(HoursError::Closure {
@@ -327,17 +354,7 @@ impl WorkingHours {
 
     /// Whether the week has no range at all (automatic requests never happen).
     pub fn is_empty(&self) -> bool {
-        [
-            &self.week.mon,
-            &self.week.tue,
-            &self.week.wed,
-            &self.week.thu,
-            &self.week.fri,
-            &self.week.sat,
-            &self.week.sun,
-        ]
-        .iter()
-        .all(|d| d.is_empty())
+        WEEKDAYS.into_iter().all(|d| self.week.on(d).is_empty())
     }
 }
 

@@ -738,3 +738,39 @@ fn audit_never_contains_the_code() {
     assert!(!format!("{:?}", d.effects).contains(A));
     assert!(!format!("{:?}", d.next).contains(A));
 }
+
+#[test]
+fn a_retry_after_a_failed_create_is_not_too_soon() {
+    let d = step(
+        &fresh(),
+        Event::RequestCode {
+            replace: false,
+            by: ws("1"),
+        },
+        T0,
+    );
+    assert_eq!(calls(&d), vec![Effect::CallCreate]);
+    let failed = step(
+        &d.next,
+        Event::CreateFailed {
+            error: UpstreamError::Unavailable {
+                detail: "HTTP 503".into(),
+            },
+            by: ws("1"),
+            revision: 1,
+        },
+        T0 + Duration::seconds(2),
+    );
+    assert!(failed.outcome.is_err());
+    // The doctor clicks again at once: Sistema TS sent nothing, so nothing is "too soon".
+    let retry = step(
+        &failed.next,
+        Event::RequestCode {
+            replace: false,
+            by: ws("1"),
+        },
+        T0 + Duration::seconds(5),
+    );
+    assert!(retry.outcome.is_ok(), "{:?}", retry.outcome);
+    assert_eq!(calls(&retry), vec![Effect::CallCreate]);
+}

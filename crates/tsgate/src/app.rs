@@ -99,12 +99,12 @@ pub fn client(config: &Config) -> anyhow::Result<SistemaTsClient> {
 /// A `create` is considered lost once the A2F client has given up on it: the configured
 /// upstream timeout plus a margin for connecting and committing, never a fixed two minutes.
 pub fn policy(config: &Config) -> Policy {
-    Policy {
+    config.automatic.apply(Policy {
         min_create_interval: time::Duration::seconds(config.min_create_interval_seconds as i64),
         yellow_before: time::Duration::minutes(config.yellow_minutes as i64),
         create_timeout: time::Duration::seconds(config.upstream_timeout_seconds as i64 + 15),
         ..Policy::default()
-    }
+    })
 }
 
 /// The node name of long-running processes (`serve`, `demo`): the host name. A `create`

@@ -35,6 +35,9 @@ pub enum Command {
     /// The same session actions as the API, for scripts and support.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Working hours, the practice's and each doctor's: automatic requests follow them.
+    #[command(subcommand)]
+    Hours(HoursCommand),
     /// Validates configuration, master key, database, upstream reachability, the login to
     /// each certified mailbox, certificate expiry.
     Check(ConfigArgs),
@@ -114,6 +117,44 @@ pub enum UserCommand {
     SetCredentials(UserRefArgs),
     /// Sets the certified mailbox (IMAP) of a user; asks for its password.
     SetMailbox(SetMailboxArgs),
+    /// Turns automatic code requests on or off for a user, or back to the default (on when
+    /// the certified mailbox is configured and working).
+    SetAuto(SetAutoArgs),
+}
+
+/// `tsgate user set-auto`.
+#[derive(Debug, Args)]
+pub struct SetAutoArgs {
+    /// Sistema TS user id.
+    pub user: String,
+    /// `default`: on when the certified mailbox works; `on`: always; `off`: never.
+    #[arg(value_enum)]
+    pub mode: AutoModeArg,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Automatic requests of one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AutoModeArg {
+    /// On when the certified mailbox is configured and working.
+    Default,
+    /// Always on.
+    On,
+    /// Never: the doctor requests each code.
+    Off,
+}
+
+impl AutoModeArg {
+    /// The domain's mode.
+    pub fn mode(self) -> tsgate_session::auto::AutoMode {
+        use tsgate_session::auto::AutoMode;
+        match self {
+            Self::Default => AutoMode::Default,
+            Self::On => AutoMode::On,
+            Self::Off => AutoMode::Off,
+        }
+    }
 }
 
 /// A user by id.
@@ -289,6 +330,98 @@ pub struct SessionRequestArgs {
     /// Replace a code that is still valid.
     #[arg(long)]
     pub replace: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate hours …`. Without `--user` they are about the practice's hours (the default of
+/// every doctor who has no own hours); the practice's cannot be changed here when the
+/// configuration file has a `[working_hours]` table.
+#[derive(Debug, Subcommand)]
+pub enum HoursCommand {
+    /// Shows the working hours and where they come from.
+    Show(HoursShowArgs),
+    /// Sets the week, keeping closures and holidays, e.g.
+    /// `tsgate hours set "lun-ven 08:00-13:00 15:00-19:30" "sab 08:00-12:00"`.
+    /// With `--user`, the doctor gets own hours (starting from the ones they follow now).
+    Set(HoursSetArgs),
+    /// Adds a closure (holidays, a conference), both days included.
+    Close(HoursCloseArgs),
+    /// Removes the closures that start on `--from`.
+    Reopen(HoursReopenArgs),
+    /// The doctor follows the practice's hours again (their own are removed).
+    Reset(HoursResetArgs),
+}
+
+/// `tsgate hours show`.
+#[derive(Debug, Args)]
+pub struct HoursShowArgs {
+    /// A doctor's hours and automatic requests instead of the practice's.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Print JSON (the API's form of the hours).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate hours set`.
+#[derive(Debug, Args)]
+pub struct HoursSetArgs {
+    /// A doctor's own hours instead of the practice's.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The week with Italian day names (lun mar mer gio ven sab dom, ranges like lun-ven)
+    /// followed by their time ranges; several arguments are joined. Days not named are
+    /// closed.
+    #[arg(required = true, value_name = "WEEK")]
+    pub week: Vec<String>,
+    /// Closed on the national public holidays (default: as before, initially true).
+    #[arg(long, value_name = "BOOL")]
+    pub public_holidays: Option<bool>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate hours close`.
+#[derive(Debug, Args)]
+pub struct HoursCloseArgs {
+    /// A doctor's closure (they get own hours, starting from the ones they follow now).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// First closed day (2026-12-24 or 24/12/2026).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Last closed day, included (default: the same day).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// What it is ("ferie", "congresso").
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate hours reopen`.
+#[derive(Debug, Args)]
+pub struct HoursReopenArgs {
+    /// A doctor's own hours instead of the practice's.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// First day of the closure to remove.
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate hours reset`.
+#[derive(Debug, Args)]
+pub struct HoursResetArgs {
+    /// The doctor who follows the practice's hours again.
+    #[arg(long)]
+    pub user: String,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

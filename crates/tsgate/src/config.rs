@@ -14,6 +14,8 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tsgate_session::Policy;
+use tsgate_session::hours::{HoursSpec, WorkingHours};
 
 /// An example configuration with every key and its default, shipped in the docs.
 #[cfg(test)]
@@ -72,6 +74,118 @@ pub struct Config {
     pub http_workers: usize,
     /// Body sizes, timeouts and per-workstation rates of the gateway (`[limits]`).
     pub limits: LimitsConfig,
+    /// The practice's working hours (`[working_hours]`). When present they are the practice
+    /// default, and the UI, the API and the command line cannot change it; each doctor may
+    /// still have own hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_hours: Option<HoursSpec>,
+    /// Automatic requests (`[automatic]`): lead time, renewal, daily cap, backoff.
+    pub automatic: AutomaticConfig,
+}
+
+/// The `[automatic]` table: when and how often tsgate requests codes by itself. The defaults
+/// are the domain's ([`Policy::default`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutomaticConfig {
+    /// Minutes before a working range starts at which its code is requested.
+    pub lead_minutes: u64,
+    /// Minutes before expiry at which a code that ends within working hours is replaced.
+    pub renew_before_minutes: u64,
+    /// Automatic `create`s per doctor and day, at most.
+    pub daily_cap: u32,
+    /// Minutes the mail of an automatic request may take before it counts as a failure and
+    /// every workstation is told, with the mailbox's diagnostics.
+    pub mail_wait_minutes: u64,
+    /// Minutes of pause after a failed automatic request; doubled at each further failure.
+    pub backoff_minutes: u64,
+    /// Longest pause between automatic attempts, in minutes.
+    pub backoff_max_minutes: u64,
+}
+
+impl Default for AutomaticConfig {
+    fn default() -> Self {
+        let policy = Policy::default();
+        Self {
+            lead_minutes: policy.auto_lead.whole_minutes() as u64,
+            renew_before_minutes: policy.auto_renew_before.whole_minutes() as u64,
+            daily_cap: policy.auto_daily_cap,
+            mail_wait_minutes: policy.auto_mail_wait.whole_minutes() as u64,
+            backoff_minutes: policy.auto_backoff.whole_minutes() as u64,
+            backoff_max_minutes: policy.auto_backoff_max.whole_minutes() as u64,
+        }
+    }
+}
+
+impl AutomaticConfig {
+    /// Checks every key against its range and the two that depend on each other.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let t = "automatic";
+        bounded(t, "lead_minutes", self.lead_minutes, 0, 240, "minutes")?;
+        bounded(
+            t,
+            "renew_before_minutes",
+            self.renew_before_minutes,
+            5,
+            480,
+            "minutes",
+        )?;
+        bounded(t, "daily_cap", self.daily_cap, 1, 24, "requests")?;
+        bounded(
+            t,
+            "mail_wait_minutes",
+            self.mail_wait_minutes,
+            1,
+            60,
+            "minutes",
+        )?;
+        bounded(
+            t,
+            "backoff_minutes",
+            self.backoff_minutes,
+            1,
+            240,
+            "minutes",
+        )?;
+        bounded(
+            t,
+            "backoff_max_minutes",
+            self.backoff_max_minutes,
+            1,
+            1440,
+            "minutes",
+        )?;
+        if self.backoff_max_minutes < self.backoff_minutes {
+            bail!(
+                "automatic.backoff_max_minutes ({}) must be at least automatic.backoff_minutes ({})",
+                self.backoff_max_minutes,
+                self.backoff_minutes
+            );
+        }
+        if self.renew_before_minutes <= self.mail_wait_minutes {
+            bail!(
+                "automatic.renew_before_minutes ({}) must be more than automatic.mail_wait_minutes \
+                 ({}): the mail of a renewal must have time to arrive before the code ends",
+                self.renew_before_minutes,
+                self.mail_wait_minutes
+            );
+        }
+        Ok(())
+    }
+
+    /// The automatic-request rules of `policy` set from this table.
+    pub fn apply(&self, policy: Policy) -> Policy {
+        let minutes = |m: u64| time::Duration::minutes(m as i64);
+        Policy {
+            auto_lead: minutes(self.lead_minutes),
+            auto_renew_before: minutes(self.renew_before_minutes),
+            auto_daily_cap: self.daily_cap,
+            auto_mail_wait: minutes(self.mail_wait_minutes),
+            auto_backoff: minutes(self.backoff_minutes),
+            auto_backoff_max: minutes(self.backoff_max_minutes),
+            ..policy
+        }
+    }
 }
 
 /// The `[limits]` table: what one workstation may send and how fast, and how long the
@@ -156,13 +270,21 @@ fn rate_quota(per_second: u32, burst: u32) -> Option<tsgate_gateway::RateQuota> 
     (per_second > 0).then_some(tsgate_gateway::RateQuota { per_second, burst })
 }
 
-/// One bound of a numeric key, checked with an error that names the key.
+/// One bound of a numeric key of `[limits]`, checked with an error that names the key.
 fn in_range<T>(key: &str, value: T, min: T, max: T, unit: &str) -> anyhow::Result<()>
 where
     T: PartialOrd + std::fmt::Display,
 {
+    bounded("limits", key, value, min, max, unit)
+}
+
+/// One bound of a numeric key of `table`, checked with an error that names the key.
+fn bounded<T>(table: &str, key: &str, value: T, min: T, max: T, unit: &str) -> anyhow::Result<()>
+where
+    T: PartialOrd + std::fmt::Display,
+{
     if value < min || value > max {
-        bail!("limits.{key} must be between {min} and {max} {unit} (found {value})");
+        bail!("{table}.{key} must be between {min} and {max} {unit} (found {value})");
     }
     Ok(())
 }
@@ -333,6 +455,8 @@ impl Default for Config {
             tls_key: None,
             http_workers: 0,
             limits: LimitsConfig::default(),
+            working_hours: None,
+            automatic: AutomaticConfig::default(),
         }
     }
 }
@@ -407,7 +531,23 @@ impl Config {
             // The session rules treat a create older than 120 s as lost.
             bail!("upstream_timeout_seconds must be between 1 and 110");
         }
-        self.limits.validate()
+        self.limits.validate()?;
+        self.automatic.validate()?;
+        self.file_hours()?;
+        Ok(())
+    }
+
+    /// The practice's working hours of the `[working_hours]` table, checked (`None` without
+    /// the table). The error names the key: `working_hours.week: orario «9-13» non valido…`.
+    pub fn file_hours(&self) -> anyhow::Result<Option<WorkingHours>> {
+        let Some(spec) = &self.working_hours else {
+            return Ok(None);
+        };
+        match spec.build() {
+            Ok(hours) => Ok(Some(hours)),
+            Err(e) if e.key.is_empty() => bail!("working_hours: {}", e.error),
+            Err(e) => bail!("working_hours.{}: {}", e.key, e.error),
+        }
     }
 
     /// The number of HTTP worker threads: as configured, or one per CPU core.
@@ -666,6 +806,11 @@ mod tests {
             .env("TSGATE_LIMITS__API_RATE_PER_SECOND", "0")
             .env("TSGATE_LIMITS__API_BODY_BYTES", "4096")
             .env("TSGATE_LIMITS__MAX_CONNECTIONS_PER_IP", "16")
+            .env("TSGATE_AUTOMATIC__DAILY_CAP", "2")
+            .env(
+                "TSGATE_WORKING_HOURS__WEEK",
+                "lun-ven 08:00-13:00 15:00-19:30",
+            )
             // Variables of the command line and the key store, not configuration keys.
             .env("TSGATE_CONFIG", "/nowhere/tsgate.toml")
             .env("TSGATE_MASTER_KEY", "not-a-key")
@@ -693,6 +838,15 @@ mod tests {
         assert_eq!(config.limits.proxy_rate_burst, 9, "from the file");
         assert_eq!(config.limits.api_body_bytes, 4096);
         assert_eq!(config.limits.max_connections_per_ip, 16);
+        assert_eq!(
+            config.automatic.daily_cap, 2,
+            "[automatic] from the environment"
+        );
+        assert_eq!(
+            config.file_hours().unwrap().map(|h| h.week.to_string()),
+            Some("lun-ven 08:00-13:00 15:00-19:30".to_owned()),
+            "[working_hours] from the environment"
+        );
         let gateway = config.limits.to_gateway(config.upstream_timeout_seconds);
         assert_eq!(gateway.api_rate, None);
         assert_eq!(
@@ -702,6 +856,188 @@ mod tests {
                 burst: 9
             })
         );
+    }
+
+    /// The `[working_hours]` example of the documented file, uncommented.
+    fn example_working_hours() -> String {
+        EXAMPLE
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|l| !l.is_empty() && !l.starts_with([' ', '#']))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn documented_working_hours_are_read() {
+        let block = example_working_hours();
+        assert!(block.starts_with("[working_hours]"), "{block}");
+        let config = from_toml(&format!("{CERTIFICATE}{block}\n")).unwrap();
+        let hours = config.file_hours().unwrap().expect("file hours");
+        assert_eq!(
+            hours.week.to_string(),
+            "lun-ven 08:00-13:00 15:00-19:30; sab 08:00-12:00"
+        );
+        assert!(hours.public_holidays);
+        assert_eq!(hours.closures.len(), 1);
+        assert_eq!(hours.closures[0].note.as_deref(), Some("ferie"));
+        assert_eq!(hours.closures[0].to.to_string(), "2027-01-06");
+        // Without the table: no file hours (the stored or built-in ones apply).
+        assert_eq!(from_toml(CERTIFICATE).unwrap().file_hours().unwrap(), None);
+    }
+
+    #[test]
+    fn working_hours_day_by_day_with_toml_dates() {
+        let config = from_toml(&format!(
+            "{CERTIFICATE}[working_hours]\n\
+             mon = [\"08:00-13:00\", \"15:00-19:30\"]\n\
+             tue = \"08:00-13:00 15:00-19:30\"\n\
+             ven = [\"08:00-13:00\"]\n\
+             public_holidays = false\n\
+             [[working_hours.closures]]\n\
+             from = 2026-08-10\n\
+             to = 2026-08-21\n\
+             [[working_hours.closures]]\n\
+             from = \"02/11/2026\"\n"
+        ))
+        .unwrap();
+        let hours = config.file_hours().unwrap().unwrap();
+        assert_eq!(
+            hours.week.to_string(),
+            "lun-mar 08:00-13:00 15:00-19:30; ven 08:00-13:00"
+        );
+        assert!(!hours.public_holidays);
+        let closures: Vec<String> = hours
+            .closures
+            .iter()
+            .map(|c| format!("{}..{}", c.from, c.to))
+            .collect();
+        assert_eq!(
+            closures,
+            ["2026-08-10..2026-08-21", "2026-11-02..2026-11-02"]
+        );
+    }
+
+    #[test]
+    fn wrong_working_hours_stop_the_start_naming_the_key() {
+        for (table, expected) in [
+            (
+                "week = \"lun-ven 9-13\"",
+                "working_hours.week: orario «9-13» non valido: scrivilo come 08:00-13:00",
+            ),
+            (
+                "week = \"lunedi-sabbato 08:00-13:00\"",
+                "working_hours.week: giorno «lunedi-sabbato» non valido",
+            ),
+            (
+                "week = \"lun-ven\"",
+                "working_hours.week: lun-ven: mancano le fasce orarie",
+            ),
+            (
+                "mon = [\"08:00-13:00\", \"12:00-14:00\"]",
+                "working_hours.mon: lunedì: le fasce 08:00-13:00 e 12:00-14:00 si sovrappongono",
+            ),
+            (
+                "week = \"lun 08:00-13:00\"\nmon = []",
+                "working_hours.week: la settimana va indicata in un solo modo",
+            ),
+            (
+                "public_holidays = true",
+                "working_hours.week: nessun orario indicato",
+            ),
+            (
+                "week = \"lun 08:00-13:00\"\n[[working_hours.closures]]\nfrom = \"2026-02-30\"",
+                "working_hours.closures[0].from: data «2026-02-30» non valida",
+            ),
+            (
+                "week = \"lun 08:00-13:00\"\n[[working_hours.closures]]\nfrom = \"2026-12-24\"\nto = \"2026-12-01\"",
+                "working_hours.closures[0]: chiusura dal 2026-12-24 al 2026-12-01",
+            ),
+        ] {
+            let error =
+                from_toml(&format!("{CERTIFICATE}[working_hours]\n{table}\n")).expect_err(table);
+            let text = format!("{error:#}");
+            assert!(text.contains(expected), "{table}:\n{text}");
+        }
+        // Keys that do not exist are refused, never ignored.
+        let error = from_toml(&format!(
+            "{CERTIFICATE}[working_hours]\nweekdays = \"lun 08:00-13:00\"\n"
+        ))
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("weekdays"), "{error:#}");
+    }
+
+    #[test]
+    fn automatic_table_sets_the_policy() {
+        let defaults = crate::app::policy(&from_toml(CERTIFICATE).unwrap());
+        assert_eq!(
+            defaults,
+            Policy {
+                create_timeout: defaults.create_timeout,
+                ..Policy::default()
+            },
+            "no table: the domain's rules"
+        );
+        let config = from_toml(&format!(
+            "{CERTIFICATE}[automatic]\nlead_minutes = 20\nrenew_before_minutes = 45\n\
+             daily_cap = 2\nmail_wait_minutes = 5\nbackoff_minutes = 2\nbackoff_max_minutes = 30\n"
+        ))
+        .unwrap();
+        let policy = crate::app::policy(&config);
+        let minutes = time::Duration::minutes;
+        assert_eq!(policy.auto_lead, minutes(20));
+        assert_eq!(policy.auto_renew_before, minutes(45));
+        assert_eq!(policy.auto_daily_cap, 2);
+        assert_eq!(policy.auto_mail_wait, minutes(5));
+        assert_eq!(policy.auto_backoff, minutes(2));
+        assert_eq!(policy.auto_backoff_max, minutes(30));
+        // The other rules stay the configuration's.
+        assert_eq!(policy.yellow_before, minutes(60));
+    }
+
+    #[test]
+    fn out_of_range_automatic_keys_are_refused_with_the_key_and_the_range() {
+        for (table, expected) in [
+            (
+                "lead_minutes = 241",
+                "automatic.lead_minutes must be between 0 and 240 minutes",
+            ),
+            (
+                "renew_before_minutes = 4",
+                "automatic.renew_before_minutes must be between 5 and 480 minutes",
+            ),
+            (
+                "daily_cap = 0",
+                "automatic.daily_cap must be between 1 and 24 requests",
+            ),
+            (
+                "mail_wait_minutes = 0",
+                "automatic.mail_wait_minutes must be between 1 and 60 minutes",
+            ),
+            (
+                "backoff_minutes = 0",
+                "automatic.backoff_minutes must be between 1 and 240 minutes",
+            ),
+            (
+                "backoff_max_minutes = 2000",
+                "automatic.backoff_max_minutes must be between 1 and 1440 minutes",
+            ),
+            (
+                "backoff_minutes = 30\nbackoff_max_minutes = 10",
+                "automatic.backoff_max_minutes (10) must be at least automatic.backoff_minutes (30)",
+            ),
+            (
+                "renew_before_minutes = 10\nmail_wait_minutes = 10",
+                "automatic.renew_before_minutes (10) must be more than automatic.mail_wait_minutes (10)",
+            ),
+        ] {
+            let error = from_toml(&format!("{CERTIFICATE}[automatic]\n{table}\n"))
+                .expect_err(table)
+                .to_string();
+            assert!(error.contains(expected), "{table}: {error}");
+        }
+        let error = from_toml(&format!("{CERTIFICATE}[automatic]\nlead = 5\n")).unwrap_err();
+        assert!(format!("{error:#}").contains("lead"), "{error:#}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub(crate) mod events;
 mod mailbox;
 pub(crate) mod ops;
 pub(crate) mod requests;
+mod schedule;
 mod session;
 
 use axum::Router;
@@ -120,6 +121,8 @@ pub(crate) fn api_routes() -> RouteTable {
         .add(Method::GET, "/api/v1/audit", audit::query)
         .add(Method::GET, EVENTS_PATH, events::stream)
         .add(Method::GET, "/api/v1/openapi.json", ops::openapi)
+        // Working hours and automatic requests.
+        .merge(schedule::routes())
 }
 
 /// Liveness, readiness, metrics.

@@ -310,7 +310,7 @@ pub(crate) async fn admin(
         Some(q) => format!("{} al secondo (picchi fino a {})", q.per_second, q.burst),
         None => "nessun limite".to_owned(),
     };
-    let limits = vec![
+    let mut limits = vec![
         ("Indirizzo del server", c.listen.to_string()),
         (
             "Servizi ricetta (DEM) di Sistema TS",
@@ -332,6 +332,35 @@ pub(crate) async fn admin(
             format!("{} KiB", l.proxy_body_bytes / 1024),
         ),
     ];
+    // The rules of automatic requests (`[automatic]` of the configuration file).
+    let p = state.backends().sessions.policy();
+    let minutes = |d: time::Duration| format!("{} min", d.whole_minutes());
+    limits.extend([
+        (
+            "Richiesta automatica prima dell'inizio dell'orario",
+            minutes(p.auto_lead),
+        ),
+        (
+            "Rinnovo automatico prima della scadenza",
+            minutes(p.auto_renew_before),
+        ),
+        (
+            "Richieste automatiche al giorno per medico, al massimo",
+            p.auto_daily_cap.to_string(),
+        ),
+        (
+            "Attesa della mail prima di segnalare un problema",
+            minutes(p.auto_mail_wait),
+        ),
+        (
+            "Pausa dopo una richiesta automatica non riuscita",
+            format!(
+                "da {} a {} (raddoppia a ogni errore)",
+                minutes(p.auto_backoff),
+                minutes(p.auto_backoff_max)
+            ),
+        ),
+    ]);
     let page = AdminPage {
         chrome: Chrome::new("Amministrazione", "admin", Some(&signed)),
         workstation_id: signed.workstation.id.to_string(),

@@ -10,6 +10,7 @@ mod logs;
 mod openapi;
 mod proxy;
 mod requests;
+mod schedule;
 mod stack;
 mod tls;
 mod upstream;

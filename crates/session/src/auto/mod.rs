@@ -22,6 +22,7 @@ pub(crate) use plan::cap_reached;
 pub use plan::{AutoInputs, Plan, plan};
 
 use crate::hours::WorkingHours;
+use crate::ports::{ScheduleRepo, StoreResult};
 
 /// Whether a user's codes are requested automatically.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,94 @@ pub struct UserSchedule {
     /// Own working hours, or `None` to follow the practice default.
     #[serde(default)]
     pub hours: Option<WorkingHours>,
+}
+
+/// Where working hours come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoursSource {
+    /// The user's own hours.
+    User,
+    /// The practice's, from the configuration file (`[working_hours]`): read-only in the UI
+    /// and the API.
+    File,
+    /// The practice's, set by an administrator (UI, API or command line).
+    Stored,
+    /// The practice's built-in default ([`WorkingHours::default`]): nobody set them yet.
+    BuiltIn,
+}
+
+impl HoursSource {
+    /// `user`, `file`, `stored`, `built_in`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::File => "file",
+            Self::Stored => "stored",
+            Self::BuiltIn => "built_in",
+        }
+    }
+
+    /// Where they come from, in Italian, for the administrator.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::User => "orari propri del medico",
+            Self::File => {
+                "orari dello studio dal file di configurazione di tsgate (sezione \
+                 [working_hours]): si cambiano lì e valgono al riavvio"
+            }
+            Self::Stored => "orari dello studio impostati dall'amministratore",
+            Self::BuiltIn => {
+                "orari predefiniti di tsgate (lunedì-venerdì 08:00-19:30, chiuso nei festivi): \
+                 impostali per il tuo studio"
+            }
+        }
+    }
+}
+
+/// The practice's working hours and where they come from: those of the configuration file
+/// (`file`) when given, else the stored ones, else the built-in default. The one rule shared
+/// by the autopilot, the API and the command line.
+pub async fn practice_hours(
+    schedules: &dyn ScheduleRepo,
+    file: Option<&WorkingHours>,
+) -> StoreResult<(WorkingHours, HoursSource)> {
+    if let Some(h) = file {
+        return Ok((h.clone(), HoursSource::File));
+    }
+    Ok(match schedules.practice_hours().await? {
+        Some(h) => (h, HoursSource::Stored),
+        None => (WorkingHours::default(), HoursSource::BuiltIn),
+    })
+}
+
+/// The hours `user` works by, given `schedule` (theirs): their own, or the practice's.
+pub async fn effective_hours(
+    schedules: &dyn ScheduleRepo,
+    file: Option<&WorkingHours>,
+    schedule: &UserSchedule,
+) -> StoreResult<(WorkingHours, HoursSource)> {
+    match &schedule.hours {
+        Some(h) => Ok((h.clone(), HoursSource::User)),
+        None => practice_hours(schedules, file).await,
+    }
+}
+
+impl UserSchedule {
+    /// One line for the audit and the command line: `automatiche: predefinito; orari: come lo
+    /// studio`.
+    pub fn summary(&self) -> String {
+        let auto = match self.auto {
+            AutoMode::Default => "predefinito",
+            AutoMode::On => "sempre",
+            AutoMode::Off => "mai",
+        };
+        let hours = match &self.hours {
+            Some(h) => h.summary(),
+            None => "come lo studio".to_owned(),
+        };
+        format!("automatiche: {auto}; orari: {hours}")
+    }
 }
 
 time::serde::format_description!(iso_day, Date, "[year]-[month]-[day]");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use sistemats::error::describe_chain;
 use time::OffsetDateTime;
 
-use super::{AutoInputs, AutoMode, Plan, plan};
+use super::{AutoInputs, AutoMode, HoursSource, Plan, UserSchedule, plan};
 use crate::error::SessionError;
 use crate::hours::WorkingHours;
 use crate::ids::{Actor, UserId};
@@ -69,16 +69,32 @@ impl Autopilot {
 
     /// The practice default: the configuration file's, else the stored one, else built in.
     pub async fn practice_hours(&self) -> Result<WorkingHours, SessionError> {
-        if let Some(h) = &self.inner.file_hours {
-            return Ok(h.clone());
-        }
-        Ok(self
-            .inner
-            .schedules
-            .practice_hours()
+        Ok(self.practice().await?.0)
+    }
+
+    /// The practice default and where it comes from ([`super::practice_hours`]).
+    pub async fn practice(&self) -> Result<(WorkingHours, HoursSource), SessionError> {
+        super::practice_hours(&*self.inner.schedules, self.inner.file_hours.as_ref())
             .await
-            .map_err(internal)?
-            .unwrap_or_default())
+            .map_err(internal)
+    }
+
+    /// The hours `user` works by and where they come from (their own, or the practice's).
+    pub async fn effective_hours(
+        &self,
+        user: &UserId,
+        schedule: &UserSchedule,
+    ) -> Result<(WorkingHours, HoursSource), SessionError> {
+        super::effective_hours(
+            &*self.inner.schedules,
+            self.inner.file_hours.as_ref(),
+            schedule,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => SessionError::UnknownUser(user.clone()),
+            e => internal(e),
+        })
     }
 
     /// Whether the practice hours come from the configuration file (then they are read-only
@@ -94,10 +110,7 @@ impl Autopilot {
             Err(StoreError::NotFound(_)) => return Err(SessionError::UnknownUser(user.clone())),
             Err(e) => return Err(internal(e)),
         };
-        let hours = match schedule.hours {
-            Some(h) => h,
-            None => self.practice_hours().await?,
-        };
+        let (hours, _) = self.effective_hours(user, &schedule).await?;
         let (enabled, off_reason) = match schedule.auto {
             AutoMode::Off => (
                 false,
@@ -165,6 +178,14 @@ impl Autopilot {
             }
         }
         Ok(started)
+    }
+
+    /// Plans `user` again now, after a change of their schedule or of the practice's hours,
+    /// so that every workstation sees the new next action at once (not at the next pass),
+    /// and performs what is due. `true` when a request started.
+    pub async fn replan(&self, user: &UserId) -> Result<bool, SessionError> {
+        let inputs = self.inputs(user).await?;
+        self.step(user, inputs).await
     }
 
     /// Plans `user` with `inputs` and performs what is due. `true` when a request started.

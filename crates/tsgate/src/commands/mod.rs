@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod hours;
 mod secrets;
 mod serve;
 mod session;
@@ -53,6 +54,7 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::User(command) => user::run(command).await,
         Command::Workstation(command) => workstation::run(command).await,
         Command::Session(command) => session::run(command).await,
+        Command::Hours(command) => hours::run(command).await,
         Command::Check(args) => check::run(args).await,
     }
 }
@@ -102,6 +104,9 @@ pub async fn run_gateway(
         .map_err(Failure::Config)?;
     let (pilot, pilot_task) =
         crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick);
+    // The working-hours endpoints read the practice hours through it, and ask it to plan a
+    // user again at once after a change.
+    state.set_autopilot(pilot.clone());
     on_ready(&pilot);
     let shutdown = async move {
         tokio::select! {

@@ -33,7 +33,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     };
     let pace = Pace {
         tick: TICK,
-        file_hours: None,
+        file_hours: config.file_hours().map_err(Failure::Config)?,
     };
     run_gateway(
         gateway,

@@ -27,6 +27,7 @@ pub async fn run(command: UserCommand) -> Result<(), Failure> {
         UserCommand::Remove(args) => remove(args).await,
         UserCommand::SetCredentials(args) => set_credentials(args).await,
         UserCommand::SetMailbox(args) => set_mailbox(args).await,
+        UserCommand::SetAuto(args) => super::hours::set_auto(args).await,
     }
 }
 

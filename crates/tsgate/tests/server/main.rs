@@ -9,6 +9,7 @@ mod crash;
 mod credentials;
 mod faults;
 mod flow;
+mod hours;
 mod limits;
 mod secrets;
 mod support;

@@ -301,6 +301,9 @@ pub struct GatewayOptions {
     pub min_create_interval_seconds: Option<u64>,
     /// `upstream_timeout_seconds`.
     pub upstream_timeout_seconds: Option<u64>,
+    /// More of the configuration file, after the keys above (tables such as
+    /// `[working_hours]`).
+    pub extra_toml: Option<String>,
 }
 
 /// A `tsgate serve` process with its data folder, one admin workstation acting for the
@@ -334,6 +337,10 @@ impl Gateway {
         }
         if let Some(s) = options.upstream_timeout_seconds {
             toml.push_str(&format!("upstream_timeout_seconds = {s}\n"));
+        }
+        if let Some(extra) = &options.extra_toml {
+            toml.push_str(extra);
+            toml.push('\n');
         }
         std::fs::write(&config, toml).unwrap();
         for u in &sim.users {

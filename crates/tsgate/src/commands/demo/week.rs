@@ -107,6 +107,39 @@ pub struct WeekReport {
     pub real_seconds: f64,
     /// Automatic requests whose mail did not settle within the stop's wait.
     pub unsettled: u32,
+    /// What the simulator (Sistema TS) counted during the week.
+    pub sistema_ts: SimCounts,
+}
+
+/// The simulator's own counters over the week: Sistema TS's side of the story.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SimCounts {
+    /// InvioPrescritto calls received.
+    pub invio_prescritto: u64,
+    /// DEM answers that carried 9101.
+    pub warnings_9101: u64,
+    /// `create` calls received (accepted or not).
+    pub create_calls: u64,
+}
+
+impl SimCounts {
+    fn now(sim: &Sim) -> Self {
+        let stats = tsgate_sim::sync::lock(&sim.stats);
+        let op = |name: &str| stats.operations.get(name).copied().unwrap_or(0);
+        Self {
+            invio_prescritto: op("InvioPrescritto"),
+            warnings_9101: stats.warnings_9101,
+            create_calls: op("create"),
+        }
+    }
+
+    fn since(self, before: &Self) -> Self {
+        Self {
+            invio_prescritto: self.invio_prescritto - before.invio_prescritto,
+            warnings_9101: self.warnings_9101 - before.warnings_9101,
+            create_calls: self.create_calls - before.create_calls,
+        }
+    }
 }
 
 impl WeekReport {
@@ -183,6 +216,7 @@ impl Player {
         let mut days: BTreeMap<Date, DayReport> = BTreeMap::new();
         let mut per_user_day: BTreeMap<(String, Date), u32> = BTreeMap::new();
         let creates_before = self.creates();
+        let counts_before = SimCounts::now(&self.sim);
         println!(
             "Settimana simulata: dal {} al {}",
             italy::date(italy::to_rome(start).date()),
@@ -257,7 +291,7 @@ impl Player {
                 }
                 *per_user_day.entry((user.clone(), day)).or_default() += delta;
             }
-            self.print_stop(&doctors, now).await;
+            self.print_stop(&doctors, now, &before, &after).await;
 
             let next = self.next_stop(&doctors, now, &hours).await.min(end);
             self.advance_to(next);
@@ -282,6 +316,7 @@ impl Player {
             report.refused += d.refused;
             report.creates_outside_hours += d.creates_outside_hours;
         }
+        report.sistema_ts = SimCounts::now(&self.sim).since(&counts_before);
         report.real_seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -362,7 +397,14 @@ impl Player {
         }
     }
 
-    async fn print_stop(&self, doctors: &[Doctor], now: OffsetDateTime) {
+    /// One line per stop: each doctor's state, and a mark where Sistema TS issued a code.
+    async fn print_stop(
+        &self,
+        doctors: &[Doctor],
+        now: OffsetDateTime,
+        creates_before: &BTreeMap<String, u64>,
+        creates_after: &BTreeMap<String, u64>,
+    ) {
         let mut line = format!(
             "{} {}",
             day_name(italy::to_rome(now).weekday()),
@@ -374,11 +416,19 @@ impl Player {
                     .expires_at
                     .map(|t| format!(" fino {}", italy::until_time(t, now)))
                     .unwrap_or_default();
+                let id = doctor.user.as_str();
+                let issued = creates_after.get(id).copied().unwrap_or(0)
+                    > creates_before.get(id).copied().unwrap_or(0);
                 line.push_str(&format!(
-                    "  {}: {}{}",
+                    "  {}: {}{}{}",
                     doctor.user,
                     view.state.as_str(),
-                    until
+                    until,
+                    if issued {
+                        " (nuovo codice richiesto)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
