@@ -376,6 +376,8 @@ try {
     await requestFrom(desktop, SOS);
     await waitState(phone, SOS, "nuovo codice richiesto");
     assert(await level(phone, SOS).getAttribute("data-level") === "green", "the old code stays in use");
+    // The other workstation's history follows without a reload.
+    await role(phone, SOS, "history").locator("li").first().filter({ hasText: `postazione «${DEMO_WS}»` }).waitFor({ timeout: WAIT });
     const found = await mailFromOutbox(SOS, firstCode);
     secondCode = found.code;
     const pasted = wholeMail(found);
@@ -481,11 +483,11 @@ try {
       assert((await shownMessages(page, TIT)).length === 0, `messages: ${JSON.stringify(await shownMessages(page, TIT))}`);
     }
     await role(phone, TIT, "history").locator("li").filter({ hasText: /rinnovo automatico|casella di posta/ }).first().waitFor({ timeout: WAIT });
+    await shot(desktop, "14-desktop-automatic");
+    await shot(phone, "14b-phone-automatic");
     // The paste field comes back on demand.
     await card(desktop, TIT).locator('[data-testid="paste-toggle"]').click();
     assert(await card(desktop, TIT).locator('[data-testid="code-input"]').isVisible(), "paste field did not unfold");
-    await shot(desktop, "14-desktop-automatic");
-    await shot(phone, "14b-phone-automatic");
     await desktop.reload();
     await desktop.waitForSelector('[data-role="live"].ok', { timeout: WAIT });
   });
@@ -512,7 +514,7 @@ try {
       assert(r.status === 429 && attempt < 15, `request: ${r.status} ${JSON.stringify(r.body)}`);
       await sleep(2000);
     }
-    await waitState(pages[0], TIT, "nuovo codice in arrivo");
+    await waitState(pages[0], TIT, "nuovo codice richiesto: tsgate lo attiva");
     await simControl({ advance_clock_seconds: 240 });
     for (const page of pages) {
       const msg = card(page, TIT).locator('[data-role="msg"][data-code="mail_late"]');

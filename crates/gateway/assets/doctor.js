@@ -96,7 +96,7 @@
           : "In attesa della mail: quando arriva, incolla il codice qui sotto.";
       case "active":
         if (v.pending) {
-          return auto ? "Codice attivo · nuovo codice in arrivo: tsgate lo attiva da solo."
+          return auto ? "Codice attivo · nuovo codice richiesto: tsgate lo attiva appena arriva la mail."
             : "Codice attivo · nuovo codice richiesto: quando arriva la mail, incollalo qui sotto.";
         }
         if (level === "yellow") {
@@ -171,8 +171,10 @@
     }
   }
 
+  // Written only when it changes: the message is a live region, which a screen reader would
+  // otherwise read again at every second's render.
   function show(el, text) {
-    el.textContent = text;
+    if (el.textContent !== text) el.textContent = text;
     el.hidden = !text;
   }
 
@@ -192,7 +194,8 @@
 
     const m = currentMessage(card);
     const msg = part(card, "msg");
-    msg.className = "msg" + (m ? " " + m.kind : "");
+    const cls = "msg" + (m ? " " + m.kind : "");
+    if (msg.className !== cls) msg.className = cls;
     msg.dataset.code = m && m.code ? m.code : "";
     show(msg, m ? m.text : "");
 
@@ -298,7 +301,7 @@
 
   function historySoon(card) {
     window.clearTimeout(card.historyTimer);
-    card.historyTimer = window.setTimeout(function () { loadHistory(card); }, 300);
+    card.historyTimer = window.setTimeout(function () { loadHistory(card); }, 150);
   }
 
   function setExpiry(card, view) {
@@ -331,6 +334,10 @@
     if (before.requested_at !== view.requested_at || before.state !== view.state ||
       before.pending !== view.pending || newProblem) {
       historySoon(card);
+    }
+    // A new request: Sistema TS' answer ("mail spedita") follows without a change of state.
+    if (view.requested_at && before.requested_at !== view.requested_at) {
+      window.setTimeout(function () { historySoon(card); }, 3000);
     }
   }
 

@@ -126,7 +126,7 @@ pub(crate) fn state_text(view: &SessionView) -> String {
             "In attesa della mail: quando arriva, incolla il codice qui sotto.".into()
         }
         StateName::Active if view.pending && auto => {
-            "Codice attivo · nuovo codice in arrivo: tsgate lo attiva da solo.".into()
+            "Codice attivo · nuovo codice richiesto: tsgate lo attiva appena arriva la mail.".into()
         }
         StateName::Active if view.pending => {
             "Codice attivo · nuovo codice richiesto: quando arriva la mail, incollalo qui sotto."
