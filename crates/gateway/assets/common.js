@@ -45,19 +45,71 @@
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
-  /** "26/11 alle 22:05" in the workstation's time zone. */
-  function dayTime(iso) {
-    if (!iso) return "";
+  // Times are the practice's (Italian civil time), as the server's own messages are
+  // ("Rinnovo automatico alle 12:40"), whatever the time zone of the workstation.
+  const ROME = (function () {
+    try {
+      return new Intl.DateTimeFormat("it-IT", {
+        timeZone: "Europe/Rome", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+      });
+    } catch (e) {
+      return null;
+    }
+  })();
+
+  /** Day, month, year, hour, minute, second of `iso` in Italian time; null if invalid. */
+  function parts(iso) {
+    if (!iso) return null;
     const d = new Date(iso);
-    if (isNaN(d.getTime())) return "";
-    return pad(d.getDate()) + "/" + pad(d.getMonth() + 1) + " alle " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    if (isNaN(d.getTime())) return null;
+    if (ROME) {
+      const o = {};
+      ROME.formatToParts(d).forEach(function (p) { o[p.type] = p.value; });
+      return o;
+    }
+    return {
+      day: pad(d.getDate()), month: pad(d.getMonth() + 1), year: String(d.getFullYear()),
+      hour: pad(d.getHours()), minute: pad(d.getMinutes()), second: pad(d.getSeconds())
+    };
+  }
+
+  /** "26/11 alle 22:05". */
+  function dayTime(iso) {
+    const p = parts(iso);
+    return p ? p.day + "/" + p.month + " alle " + p.hour + ":" + p.minute : "";
+  }
+
+  /** "22:05". */
+  function clock(iso) {
+    const p = parts(iso);
+    return p ? p.hour + ":" + p.minute : "";
   }
 
   /** "26/11/2026 22:05:03". */
   function fullTime(iso) {
-    const d = new Date(iso);
-    if (isNaN(d.getTime())) return iso || "";
-    return pad(d.getDate()) + "/" + pad(d.getMonth() + 1) + "/" + d.getFullYear() + " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    const p = parts(iso);
+    return p ? p.day + "/" + p.month + "/" + p.year + " " + p.hour + ":" + p.minute + ":" + p.second : (iso || "");
+  }
+
+  /** A duration as a doctor reads it: "15 h 04 min", "58 min", "40 s" (never "0 h 58 min"),
+   * with no-break spaces so that a number never wraps away from its unit. */
+  function duration(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    if (s >= 3600) return Math.floor(s / 3600) + "\u00a0h\u00a0" + pad(Math.floor((s % 3600) / 60)) + "\u00a0min";
+    if (s >= 60) return Math.floor(s / 60) + "\u00a0min";
+    return s + "\u00a0s";
+  }
+
+  /** "alle 22:05" on the Italian day of `nowMs`, else "il 26/11 alle 22:05" (as the server's
+   * messages say it). */
+  function atTime(iso, nowMs) {
+    const p = parts(iso);
+    const n = parts(new Date(nowMs).toISOString());
+    if (!p) return "";
+    const clock = p.hour + ":" + p.minute;
+    if (n && p.day === n.day && p.month === n.month && p.year === n.year) return "alle " + clock;
+    return "il " + p.day + "/" + p.month + " alle " + clock;
   }
 
   /** Builds an element with text content only (never innerHTML with data). */
@@ -68,5 +120,5 @@
     return e;
   }
 
-  window.tsgate = { api, errorMessage, announce, dayTime, fullTime, el };
+  window.tsgate = { api, errorMessage, announce, dayTime, clock, atTime, fullTime, duration, el };
 })();

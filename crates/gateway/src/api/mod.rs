@@ -5,6 +5,7 @@ mod audit;
 pub(crate) mod events;
 mod mailbox;
 pub(crate) mod ops;
+pub(crate) mod requests;
 mod schedule;
 mod session;
 
@@ -94,6 +95,11 @@ pub(crate) fn api_routes() -> RouteTable {
             Method::GET,
             "/api/v1/users/{user}/session/code",
             session::reveal_code,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/users/{user}/session/requests",
+            requests::list,
         )
         .add(Method::GET, "/api/v1/users/{user}/mailbox", mailbox::status)
         .add(

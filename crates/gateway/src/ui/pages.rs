@@ -41,18 +41,62 @@ impl Chrome {
     }
 }
 
-/// One user's card on the main page.
+/// One user's card on the main page: what the page's script would render for the same view
+/// (`assets/doctor.js` takes over at once and keeps the same words).
 pub(crate) struct Card {
     idx: usize,
     user_id: String,
     name: String,
-    level: &'static str,
-    level_word: &'static str,
+    /// `green`, `yellow`, `red` or `waiting`.
+    look: &'static str,
+    look_label: &'static str,
     state_text: String,
-    countdown: String,
-    error: String,
+    detail: String,
+    auto_line: String,
+    /// The one message: `last_error` code (or `password_warning`), CSS kind, text.
+    msg_code: String,
+    msg_kind: &'static str,
+    msg_text: String,
+    /// Green with automatic requests: the paste field is folded away.
+    calm: bool,
+    request_label: &'static str,
+    request_primary: bool,
+    /// "Ultime richieste", newest first.
+    history: Vec<String>,
     /// The session view as JSON, for the script's first render (escaped in the attribute).
     view_json: String,
+}
+
+impl Card {
+    fn new(
+        idx: usize,
+        user_id: String,
+        name: String,
+        view: &tsgate_session::SessionView,
+        now: time::OffsetDateTime,
+        history: Vec<String>,
+    ) -> Self {
+        let look = text::Look::of(view);
+        let (msg_code, msg_kind, msg_text) = text::message(view).unwrap_or_default();
+        Self {
+            idx,
+            user_id,
+            name,
+            look: look.as_str(),
+            look_label: look.label(),
+            state_text: text::state_text(view),
+            detail: text::detail(view, now),
+            auto_line: text::auto_line(view),
+            msg_code,
+            msg_kind,
+            msg_text,
+            calm: text::calm(view),
+            request_label: text::request_label(view),
+            request_primary: text::request_is_primary(view),
+            history,
+            view_json: serde_json::to_string(view).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -62,6 +106,9 @@ struct DoctorPage {
     cards: Vec<Card>,
     can_copy: bool,
     workstation_id: String,
+    /// The domain's "now" (the simulator's clock in the demo), so that the script counts
+    /// waiting times on the same clock as the requests it shows.
+    server_now: String,
 }
 
 #[derive(Template)]
@@ -181,6 +228,8 @@ pub(crate) async fn doctor(
         Err(e) => return failure(e),
     };
     let names = display_names(&state).await;
+    let now = state.backends().sessions.now();
+    let this_workstation = signed.workstation.id.to_string();
     let mut cards = Vec::new();
     for (idx, user) in signed.workstation.users.iter().enumerate() {
         let view = match state.backends().sessions.status(user).await {
@@ -190,25 +239,32 @@ pub(crate) async fn doctor(
                 continue;
             }
         };
-        cards.push(Card {
+        // The history is a courtesy of the first paint (the script loads it again).
+        let history = match crate::api::requests::recent(&state, user).await {
+            Ok(lines) => lines
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} · {} · {}",
+                        tsgate_session::italy::at_time(l.at, now),
+                        text::requester(&l.actor, l.workstation_name.as_deref(), &this_workstation),
+                        text::request_outcome(&l.outcome)
+                    )
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(%user, cause = %e.message(), "ui: request history not available");
+                Vec::new()
+            }
+        };
+        cards.push(Card::new(
             idx,
-            user_id: user.to_string(),
-            name: names.get(user).cloned().unwrap_or_else(|| user.to_string()),
-            level: match view.level {
-                tsgate_session::Level::Green => "green",
-                tsgate_session::Level::Yellow => "yellow",
-                tsgate_session::Level::Red => "red",
-            },
-            level_word: text::level_word(view.level),
-            state_text: text::state_text(&view),
-            countdown: text::countdown(&view),
-            error: view
-                .last_error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_default(),
-            view_json: serde_json::to_string(&view).unwrap_or_default(),
-        });
+            user.to_string(),
+            names.get(user).cloned().unwrap_or_else(|| user.to_string()),
+            &view,
+            now,
+            history,
+        ));
     }
     let page = DoctorPage {
         chrome: Chrome::new("Codici ID-SESSIONE", "home", Some(&signed)),
@@ -217,7 +273,10 @@ pub(crate) async fn doctor(
             .users
             .iter()
             .any(|u| signed.workstation.may_see_code_of(u)),
-        workstation_id: signed.workstation.id.to_string(),
+        workstation_id: this_workstation,
+        server_now: now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
         cards,
     };
     html(StatusCode::OK, page.render())

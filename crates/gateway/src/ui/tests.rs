@@ -419,6 +419,7 @@ fn the_yellow_text_names_the_configured_window() {
         state: StateName::Active,
         level: Level::Yellow,
         expires_at: Some(end),
+        remaining_seconds: Some(20 * 60),
         yellow_from: Some(end - window),
         ..red_view(&user)
     };
@@ -426,4 +427,178 @@ fn the_yellow_text_names_the_configured_window() {
     assert!(text(time::Duration::hours(1)).contains("scade entro un'ora"));
     assert!(text(time::Duration::hours(2)).contains("scade entro 2 ore"));
     assert!(text(time::Duration::minutes(30)).contains("scade entro 30 minuti"));
+}
+
+#[test]
+fn durations_read_as_a_doctor_reads_them() {
+    use super::text::duration;
+    // (No-break spaces: a number never wraps away from its unit.)
+    let read = |s: i64| duration(s).replace('\u{a0}', " ");
+    assert_eq!(read(58 * 60 + 12), "58 min");
+    assert_eq!(read(40), "40 s");
+    assert_eq!(read(3600), "1 h 00 min");
+    assert_eq!(read(15 * 3600 + 4 * 60 + 59), "15 h 04 min");
+    assert_eq!(read(-5), "0 s");
+    let user = UserId::new(U1).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let view = SessionView {
+        state: StateName::Active,
+        level: Level::Yellow,
+        expires_at: Some(now + time::Duration::minutes(58)),
+        remaining_seconds: Some(58 * 60),
+        ..red_view(&user)
+    };
+    let detail = super::text::detail(&view, now).replace('\u{a0}', " ");
+    assert!(detail.starts_with("Scade tra 58 min ("), "{detail}");
+    assert!(!detail.contains(" h "), "{detail}");
+}
+
+/// The card of `U1` in the page of `cookie`, cut at the next card.
+async fn card_html(app: &App, cookie: &str) -> String {
+    let page = app.get("/", Some(cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let at = page
+        .body
+        .find(r#"data-testid="session-card""#)
+        .expect("a card");
+    let start = page.body[..at].rfind("<article").expect("the card's tag");
+    let end = page.body[start..]
+        .find("</article>")
+        .map_or(page.body.len(), |e| start + e);
+    page.body[start..end].to_owned()
+}
+
+/// The text of the element with `data-role="{role}"` in `html`, and whether it is hidden.
+fn role(html: &str, role: &str) -> (String, bool) {
+    let at = html
+        .find(&format!(r#"data-role="{role}""#))
+        .unwrap_or_else(|| panic!("no {role} in {html}"));
+    let open_end = at + html[at..].find('>').unwrap();
+    let hidden = html[at..open_end].contains(" hidden");
+    let close = open_end + html[open_end..].find("</").unwrap();
+    (html[open_end + 1..close].to_owned(), hidden)
+}
+
+#[tokio::test]
+async fn a_code_refused_on_another_workstation_leaves_no_message_here() {
+    let app = app().await;
+    let user = UserId::new(U1).unwrap();
+    // Another workstation pasted a code Sistema TS does not know.
+    let refused = app
+        .domain
+        .manager
+        .submit_code(
+            &user,
+            "11111111-2222-4333-8444-555555555555",
+            Actor::Workstation(tsgate_session::WorkstationId("elsewhere".into())),
+        )
+        .await;
+    assert!(refused.is_err());
+    let view = app.domain.manager.status(&user).await.unwrap();
+    assert!(view.last_error.is_some(), "the domain keeps it: {view:?}");
+    let (cookie, _) = app.sign_in(&app.doctor).await;
+    let card = card_html(&app, &cookie).await;
+    let (state, _) = role(&card, "state");
+    assert_eq!(state, "Nessun codice: premi «Richiedi il codice».");
+    let (msg, hidden) = role(&card, "msg");
+    assert!(hidden && msg.is_empty(), "message {msg:?} in {card}");
+    // (The view given to the script keeps it, as the API does; nothing shows it.)
+    let shown = match card.split_once(" data-view=\"") {
+        Some((before, view)) => format!("{before}{}", view.split_once('"').map_or("", |v| v.1)),
+        None => card.clone(),
+    };
+    assert!(!shown.contains("non riconosce"), "{shown}");
+    assert!(!shown.contains("role=\"alert\""), "{shown}");
+}
+
+#[tokio::test]
+async fn a_late_mail_is_the_one_message_and_waiting_has_its_own_look() {
+    let app = app().await;
+    let user = UserId::new(U1).unwrap();
+    app.domain
+        .manager
+        .request(&user, false, Actor::Auto)
+        .await
+        .unwrap();
+    let sent_at = app.domain.clock.now();
+    app.domain.clock.advance(time::Duration::minutes(4));
+    let late = "Il codice richiesto alle 08:00 non è arrivato nella casella entro 3 min. \
+                Nuovo tentativo automatico alle 08:09, oppure inserisci il codice se lo ricevi.";
+    app.domain
+        .manager
+        .mail_late(&user, sent_at, late.to_owned())
+        .await
+        .unwrap();
+    let (cookie, _) = app.sign_in(&app.staff).await;
+    let card = card_html(&app, &cookie).await;
+    assert!(card.contains(r#"class="card look-waiting""#), "{card}");
+    assert!(card.contains(r#"data-level="waiting""#), "{card}");
+    let (state, _) = role(&card, "state");
+    assert!(state.starts_with("In attesa della mail"), "{state}");
+    let (detail, hidden) = role(&card, "countdown");
+    assert!(!hidden);
+    assert_eq!(
+        detail.replace('\u{a0}', " "),
+        "Richiesto automaticamente alle 08:00 · in attesa da 4 min"
+    );
+    let (msg, hidden) = role(&card, "msg");
+    assert!(!hidden);
+    assert_eq!(msg, late);
+    assert!(card.contains(r#"data-code="mail_late""#), "{card}");
+    // The auto request is in the history, named as such.
+    let (history, _) = role(&card, "history");
+    assert!(
+        history.contains("alle 08:00 · rinnovo automatico · mail spedita da Sistema TS"),
+        "{history}"
+    );
+}
+
+#[tokio::test]
+async fn green_and_automatic_folds_the_paste_field_and_shows_the_next_action() {
+    let app = app().await;
+    let user = UserId::new(U1).unwrap();
+    app.domain
+        .manager
+        .submit_code(&user, CODE, Actor::Cli)
+        .await
+        .unwrap();
+    let (cookie, _) = app.sign_in(&app.doctor).await;
+    // Without automatic requests: the paste field is there, nothing is said about them.
+    let manual = card_html(&app, &cookie).await;
+    assert!(role(&manual, "auto").1, "{manual}");
+    assert!(!role(&manual, "paste").1, "{manual}");
+
+    app.domain.manager.set_auto_inputs(
+        &user,
+        tsgate_session::auto::AutoInputs {
+            enabled: true,
+            off_reason: None,
+            hours: tsgate_session::hours::WorkingHours::default(),
+        },
+    );
+    let view = app.domain.manager.status(&user).await.unwrap();
+    let next = view
+        .auto
+        .as_ref()
+        .and_then(|a| a.next.clone())
+        .expect("a next automatic action");
+    let card = card_html(&app, &cookie).await;
+    let (auto, hidden) = role(&card, "auto");
+    assert!(!hidden);
+    assert_eq!(auto, next);
+    assert!(role(&card, "paste").1, "paste field not folded: {card}");
+    assert!(!role(&card, "paste-toggle").1, "{card}");
+    assert!(
+        card.contains(r#"class="btn" data-testid="request-code""#),
+        "the request is not the main action: {card}"
+    );
+    let (state, _) = role(&card, "state");
+    assert_eq!(state, "Codice attivo.");
+    let (detail, _) = role(&card, "countdown");
+    assert!(
+        detail
+            .replace('\u{a0}', " ")
+            .starts_with("Scade tra 16 h 00 min ("),
+        "{detail}"
+    );
 }

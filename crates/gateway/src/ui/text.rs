@@ -1,13 +1,17 @@
-//! Italian words for states, levels and roles, for the first render of a page (the
-//! JavaScript keeps the same wording when it updates the cards).
+//! Italian words for the first render of a page. The page's script (`assets/doctor.js`)
+//! re-renders the cards with the same words and rules; `ui::tests` pins the wording of both
+//! where it matters. Times are Italian civil time (the practice's), as the domain's own
+//! messages ("Rinnovo automatico alle 12:40") are.
 
 use time::OffsetDateTime;
-use tsgate_session::{Level, SessionView, StateName};
+use tsgate_session::italy::to_rome;
+use tsgate_session::{Actor, Level, SessionView, StateName};
 
 use tsgate_session::WorkstationRole as Role;
 
-/// "26/11 alle 22:05", in the offset the instant carries.
+/// "26/11 alle 22:05", Italian time.
 pub(crate) fn day_time(t: OffsetDateTime) -> String {
+    let t = to_rome(t);
     format!(
         "{:02}/{:02} alle {:02}:{:02}",
         t.day(),
@@ -17,18 +21,81 @@ pub(crate) fn day_time(t: OffsetDateTime) -> String {
     )
 }
 
-/// The colour in words, for screen readers.
-pub(crate) fn level_word(level: Level) -> &'static str {
-    match level {
-        Level::Green => "verde",
-        Level::Yellow => "giallo",
-        Level::Red => "rosso",
+/// "22:05", Italian time.
+pub(crate) fn clock(t: OffsetDateTime) -> String {
+    let t = to_rome(t);
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// A duration as a doctor reads it: "15 h 04 min", "58 min", "40 s" (never "0 h 58 min"),
+/// with no-break spaces so that a number never wraps away from its unit.
+pub(crate) fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        s if s >= 3600 => format!("{}\u{a0}h\u{a0}{:02}\u{a0}min", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}\u{a0}min", s / 60),
+        s => format!("{s}\u{a0}s"),
     }
 }
 
-/// The state in words, with the next step.
-/// The yellow warning window in words ("un'ora", "2 ore", "30 minuti"), as the page's
-/// script says it.
+/// What the card looks like: the traffic light, plus its own look while the mail is awaited
+/// (a request is on its way: not the red of "no code").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    Green,
+    Yellow,
+    Red,
+    Waiting,
+}
+
+impl Look {
+    pub(crate) fn of(view: &SessionView) -> Self {
+        if view.state == StateName::AwaitingCode {
+            return Self::Waiting;
+        }
+        match view.level {
+            Level::Green => Self::Green,
+            Level::Yellow => Self::Yellow,
+            Level::Red => Self::Red,
+        }
+    }
+
+    /// `green`, `yellow`, `red`, `waiting` (CSS class and `data-level`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Green => "green",
+            Self::Yellow => "yellow",
+            Self::Red => "red",
+            Self::Waiting => "waiting",
+        }
+    }
+
+    /// For screen readers: "Semaforo verde", "Semaforo: in attesa della mail".
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Green => "Semaforo verde",
+            Self::Yellow => "Semaforo giallo",
+            Self::Red => "Semaforo rosso",
+            Self::Waiting => "Semaforo: in attesa della mail",
+        }
+    }
+}
+
+/// Automatic requests are on and able to run: the mail is read and the codes are requested
+/// and renewed without the doctor.
+pub(crate) fn auto_on(view: &SessionView) -> bool {
+    view.auto
+        .as_ref()
+        .is_some_and(|a| a.enabled && a.reason.is_none())
+}
+
+/// A code is in use and not past its end.
+fn usable(view: &SessionView) -> bool {
+    matches!(view.state, StateName::Active | StateName::Suspect)
+        && view.remaining_seconds.is_some_and(|s| s > 0)
+}
+
+/// The yellow warning window in words ("un'ora", "2 ore", "30 minuti").
 fn warning_window(view: &SessionView) -> String {
     let minutes = match (view.expires_at, view.yellow_from) {
         (Some(end), Some(from)) => (end - from).whole_minutes().max(0),
@@ -41,19 +108,34 @@ fn warning_window(view: &SessionView) -> String {
     }
 }
 
+/// The headline of the card: the state in words, with the next step when there is one.
 pub(crate) fn state_text(view: &SessionView) -> String {
-    let since = view
-        .requested_at
-        .map(|t| format!(" dal {}", day_time(t)))
-        .unwrap_or_default();
+    let auto = auto_on(view);
+    if matches!(view.state, StateName::Active | StateName::Suspect) && !usable(view) {
+        return expired_text(auto);
+    }
     match view.state {
-        StateName::None => "Nessun codice: premi «Richiedi il codice».".into(),
-        StateName::AwaitingCode => format!(
-            "In attesa della mail{since}: quando arriva, incolla il codice qui sotto."
-        ),
-        StateName::Active if view.pending => {
-            "Codice attivo · nuovo codice pronto a sostituirlo: incollalo dalla mail.".into()
+        StateName::None | StateName::Rejected if auto => "Nessun codice in uso.".into(),
+        StateName::None | StateName::Rejected => {
+            "Nessun codice: premi «Richiedi il codice».".into()
         }
+        StateName::AwaitingCode if auto => {
+            "In attesa della mail: tsgate inserisce il codice appena arriva.".into()
+        }
+        StateName::AwaitingCode => {
+            "In attesa della mail: quando arriva, incolla il codice qui sotto.".into()
+        }
+        StateName::Active if view.pending && auto => {
+            "Codice attivo · nuovo codice richiesto: tsgate lo attiva appena arriva la mail.".into()
+        }
+        StateName::Active if view.pending => {
+            "Codice attivo · nuovo codice richiesto: quando arriva la mail, incollalo qui sotto."
+                .into()
+        }
+        StateName::Active if view.level == Level::Yellow && auto => format!(
+            "Codice attivo, scade entro {}: tsgate lo rinnova da solo.",
+            warning_window(view)
+        ),
         StateName::Active if view.level == Level::Yellow => format!(
             "Codice attivo, scade entro {}: richiedine uno nuovo.",
             warning_window(view)
@@ -63,31 +145,156 @@ pub(crate) fn state_text(view: &SessionView) -> String {
             "Verifica in corso: Sistema TS ha segnalato il codice, tsgate lo sta ricontrollando."
                 .into()
         }
-        StateName::Expired => "Codice scaduto: richiedine uno nuovo.".into(),
+        StateName::Expired => expired_text(auto),
+        StateName::Revoked if auto => "Codice revocato.".into(),
         StateName::Revoked => "Codice revocato: richiedine uno nuovo.".into(),
-        StateName::Rejected => {
-            "Codice rifiutato da Sistema TS: richiedine uno nuovo e copialo per intero.".into()
-        }
-        StateName::CredentialsRefused => {
-            "Password o PIN rifiutati da Sistema TS: aggiornali; tsgate non riprova finché non li cambi."
-                .into()
-        }
+        StateName::CredentialsRefused => "Password o PIN rifiutati da Sistema TS.".into(),
     }
 }
 
-/// Remaining time in words ("15 h 59 min 12 s").
-pub(crate) fn countdown(view: &SessionView) -> String {
-    match (view.expires_at, view.remaining_seconds) {
-        (Some(at), Some(secs)) if secs > 0 => format!(
-            "Scade tra {} h {:02} min {:02} s ({})",
-            secs / 3600,
-            (secs % 3600) / 60,
-            secs % 60,
-            day_time(at)
-        ),
-        (Some(at), _) => format!("Scaduto il {}", day_time(at)),
-        _ => "Nessun codice in uso".into(),
+fn expired_text(auto: bool) -> String {
+    if auto {
+        "Codice scaduto.".into()
+    } else {
+        "Codice scaduto: richiedine uno nuovo.".into()
     }
+}
+
+/// The line under the headline: how long the code lasts, or since when the mail is awaited.
+/// Empty when there is nothing to add to the headline.
+pub(crate) fn detail(view: &SessionView, now: OffsetDateTime) -> String {
+    match (view.state, view.expires_at, view.remaining_seconds) {
+        (StateName::AwaitingCode, _, _) => match view.requested_at {
+            Some(at) => format!(
+                "{} alle {} · in attesa da {}",
+                if is_auto(view) {
+                    "Richiesto automaticamente"
+                } else {
+                    "Richiesto"
+                },
+                clock(at),
+                duration((now - at).whole_seconds())
+            ),
+            None => String::new(),
+        },
+        (_, Some(at), Some(secs)) if secs > 0 => {
+            format!("Scade tra {} ({})", duration(secs), day_time(at))
+        }
+        (_, Some(at), _) => format!("Scaduto il {}", day_time(at)),
+        _ => String::new(),
+    }
+}
+
+fn is_auto(view: &SessionView) -> bool {
+    view.requested_by == Some(Actor::Auto)
+}
+
+/// The line about automatic requests: the next one, or why none can run although they are
+/// on. Empty when they are off (the manual flow needs no word about them) or while one is on
+/// its way.
+pub(crate) fn auto_line(view: &SessionView) -> String {
+    match &view.auto {
+        Some(a) if a.enabled => a
+            .next
+            .clone()
+            .or_else(|| a.reason.clone())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// `last_error` codes that describe the session for every workstation until they are
+/// resolved. The others (a pasted code refused, a request too soon) answered one
+/// workstation's action: that workstation was told, the others are not bothered with it.
+pub(crate) const STANDING_ERRORS: [&str; 11] = [
+    "mail_late",
+    "upstream_unavailable",
+    "create_lost",
+    "no_certified_mail",
+    "mail_send_failed",
+    "upstream_error",
+    "auto_limit",
+    "password_refused",
+    "pin_refused",
+    "user_refused",
+    "credentials_missing",
+];
+
+/// The one message of the card at first paint: a standing problem, else the password
+/// warning. (`code`, kind, text); kind is the CSS class: `alert` or `warn`.
+pub(crate) fn message(view: &SessionView) -> Option<(String, &'static str, String)> {
+    if let Some(e) = &view.last_error
+        && STANDING_ERRORS.contains(&e.code.as_str())
+    {
+        return Some((e.code.clone(), "alert", e.message.clone()));
+    }
+    view.password_warning
+        .as_ref()
+        .map(|w| ("password_warning".to_owned(), "warn", w.clone()))
+}
+
+/// When the card is green and the codes come by themselves, the paste field folds away and
+/// a new request is a secondary action.
+pub(crate) fn calm(view: &SessionView) -> bool {
+    Look::of(view) == Look::Green && auto_on(view) && !view.pending
+}
+
+/// The label of the request button.
+pub(crate) fn request_label(view: &SessionView) -> &'static str {
+    if usable(view) {
+        "Richiedi un nuovo codice"
+    } else {
+        "Richiedi il codice"
+    }
+}
+
+/// Whether the request button is the card's main action: when there is no code, or it is
+/// about to end and nobody renews it by itself; not while it is green or a mail is awaited.
+pub(crate) fn request_is_primary(view: &SessionView) -> bool {
+    match Look::of(view) {
+        Look::Red => true,
+        Look::Yellow => !auto_on(view),
+        Look::Green | Look::Waiting => false,
+    }
+}
+
+/// Who made a request, as "Ultime richieste" says it.
+pub(crate) fn requester(actor: &str, name: Option<&str>, this_workstation: &str) -> String {
+    match actor.strip_prefix("ws:") {
+        Some(id) if id == this_workstation => "questa postazione".into(),
+        Some(_) => match name {
+            Some(n) => format!("postazione «{n}»"),
+            None => "un'altra postazione".into(),
+        },
+        None => match actor {
+            "auto" => "rinnovo automatico".into(),
+            "mailbox" => "casella di posta".into(),
+            "cli" => "riga di comando".into(),
+            "system" => "tsgate".into(),
+            other => other.into(),
+        },
+    }
+}
+
+/// What came of a request, in words.
+pub(crate) fn request_outcome(outcome: &str) -> String {
+    match outcome {
+        "sent" => "inviata a Sistema TS",
+        "mailed" => "mail spedita da Sistema TS",
+        "issued" => "codice ricevuto da Sistema TS",
+        "too_soon" => "non inviata: troppo ravvicinata",
+        "auto_limit" => "non inviata: limite giornaliero raggiunto",
+        "upstream_unavailable" => "Sistema TS non ha risposto",
+        "upstream_error" => "errore di Sistema TS",
+        "no_certified_mail" => "nessuna mail certificata (A2F 200)",
+        "mail_send_failed" => "mail non spedita da Sistema TS (A2F 100)",
+        "password_refused" => "password rifiutata da Sistema TS",
+        "pin_refused" => "PIN rifiutato da Sistema TS",
+        "user_refused" => "utente non riconosciuto da Sistema TS",
+        "credentials_missing" => "mancano password e PIN",
+        other => other,
+    }
+    .into()
 }
 
 /// The role of a workstation in words.

@@ -110,6 +110,12 @@ fn matrix() -> Vec<(Method, String, Option<Value>, [u16; 6])> {
         ),
         (
             Method::GET,
+            format!("{s}/requests"),
+            None,
+            [401, 401, 200, 200, 200, 403],
+        ),
+        (
+            Method::GET,
             "/api/v1/audit".into(),
             None,
             [401, 401, 200, 403, 403, 403],

@@ -9,6 +9,7 @@ mod limits;
 mod logs;
 mod openapi;
 mod proxy;
+mod requests;
 mod schedule;
 mod stack;
 mod tls;
