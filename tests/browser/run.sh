@@ -6,7 +6,8 @@
 # Builds nothing: takes the tsgate binary, starts `tsgate demo` on a free loopback port with
 # a temporary data folder, drives Debian's chromium through playwright-core, and stops the
 # demo on exit. Screenshots land in target/browser-screenshots/. The last line is
-# "N passed, M failed"; the exit status is non-zero on any failure.
+# "browser: N passed, M failed" (every suite summed); the exit status is non-zero on any
+# failure.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -70,7 +71,26 @@ fi
 SHOTS="$ROOT/target/browser-screenshots"
 mkdir -p "$SHOTS"
 status=0
-CHROMIUM="$CHROMIUM" node "$HERE/ui.test.mjs" "$DATA/demo/demo.json" "$SHOTS" || status=$?
+passed=0
+failed=0
+# Each suite prints "N passed, M failed" last; the total is this script's closing line.
+for suite in ui.test.mjs admin-hours.test.mjs; do
+  CHROMIUM="$CHROMIUM" node "$HERE/$suite" "$DATA/demo/demo.json" "$SHOTS" 2>&1 | tee "$DATA/$suite.log" || true
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/$suite.log" | tail -n 1 || true)
+  if [ -z "$line" ]; then
+    echo "$suite ended without its result line" >&2
+    failed=$((failed + 1))
+    status=1
+    continue
+  fi
+  p=${line%% passed*}
+  f=${line#*passed, }
+  f=${f%% failed*}
+  passed=$((passed + p))
+  failed=$((failed + f))
+  [ "$f" -eq 0 ] || status=1
+done
+echo "browser: $passed passed, $failed failed"
 if [ "$status" -ne 0 ]; then
   echo "--- tsgate demo log (last 40 lines) ---" >&2
   tail -n 40 "$DATA/demo.log" >&2

@@ -15,6 +15,7 @@ use crate::ids::{Actor, UserId};
 use crate::italy;
 use crate::manager::SessionManager;
 use crate::ports::{MailboxService, ScheduleRepo, StoreError, UserDirectory};
+use crate::record::SessionRecord;
 
 /// Runs automatic requests for every user. Cheap to clone.
 #[derive(Clone)]
@@ -216,7 +217,9 @@ impl Autopilot {
                 Ok(true)
             }
             Plan::MailLate { sent_at } => {
-                let message = self.mail_late_message(user, sent_at, now).await;
+                let message = self
+                    .mail_late_message(user, &record, &inputs, sent_at, now)
+                    .await;
                 manager.mail_late(user, sent_at, message).await?;
                 Ok(false)
             }
@@ -255,13 +258,24 @@ impl Autopilot {
     async fn mail_late_message(
         &self,
         user: &UserId,
+        record: &SessionRecord,
+        inputs: &AutoInputs,
         sent_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> String {
         let policy = self.inner.manager.policy();
-        let record = self.inner.manager.record(user).await.ok();
-        let failures = record.map_or(0, |r| r.auto.failures) + 1;
-        let retry = now + policy.auto_backoff_after(failures);
+        // The next attempt is what the plan will say once this failure is recorded (the
+        // backoff, or later when a code still covers the working hours until then).
+        let mut after = record.clone();
+        after.auto.failures += 1;
+        after.auto.retry_at = Some(now + policy.auto_backoff_after(after.auto.failures));
+        let next = match plan(&after, inputs, now, policy) {
+            Plan::At { at, .. } => {
+                format!(" Nuovo tentativo automatico {},", italy::at_time(at, now))
+            }
+            Plan::Off { reason, .. } => format!(" {reason}"),
+            _ => " Nuovo tentativo automatico tra poco,".to_owned(),
+        };
         let minutes = policy.auto_mail_wait.whole_minutes().max(1);
         let mut text = format!(
             "Il codice richiesto {} non è arrivato nella casella entro {minutes} min.",
@@ -286,10 +300,13 @@ impl Autopilot {
                 text.push_str(&d);
             }
         }
-        text.push_str(&format!(
-            " Nuovo tentativo automatico {}, oppure inserisci il codice se lo ricevi.",
-            italy::at_time(retry, now)
-        ));
+        if next.ends_with(',') {
+            text.push_str(&next);
+            text.push_str(" oppure inserisci il codice se lo ricevi.");
+        } else {
+            text.push_str(&next);
+            text.push_str(" Se ricevi il codice, inseriscilo dalla scheda.");
+        }
         text
     }
 
