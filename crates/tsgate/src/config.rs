@@ -232,6 +232,11 @@ pub struct LimitsConfig {
     pub max_connections_per_ip: usize,
     /// Open connections allowed in all; more are closed at once.
     pub max_connections: usize,
+    /// A proxied call with no usable code waits this long for an automatic request to bring
+    /// one; 0 = never held.
+    pub proxy_hold_seconds: u64,
+    /// Proxied calls held at once; one more is answered at once with a 503 SOAP Fault.
+    pub max_held_calls: usize,
 }
 
 impl Default for LimitsConfig {
@@ -256,6 +261,8 @@ impl Default for LimitsConfig {
             idle_timeout_seconds: gateway.idle_timeout_seconds,
             max_connections_per_ip: gateway.max_connections_per_ip,
             max_connections: gateway.max_connections,
+            proxy_hold_seconds: gateway.proxy_hold_seconds,
+            max_held_calls: gateway.max_held_calls,
         }
     }
 }
@@ -302,6 +309,8 @@ impl LimitsConfig {
     const MAX_CONNECTIONS: usize = 100_000;
     /// Fastest minimum body rate: 10 MB/s, already more than many links.
     const MAX_BODY_RATE: u64 = 10_000_000;
+    /// Longest hold of a proxied call: 2 minutes (practice software times out before).
+    const MAX_HOLD_SECONDS: u64 = 120;
 
     /// Checks every key against its range; the error names the key and the range.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -373,6 +382,20 @@ impl LimitsConfig {
             "connections",
         )?;
         in_range(
+            "proxy_hold_seconds",
+            self.proxy_hold_seconds,
+            0,
+            Self::MAX_HOLD_SECONDS,
+            "seconds (0 = never held)",
+        )?;
+        in_range(
+            "max_held_calls",
+            self.max_held_calls,
+            1,
+            Self::MAX_CONNECTIONS,
+            "calls",
+        )?;
+        in_range(
             "proxy_pool_max_idle",
             self.proxy_pool_max_idle,
             0,
@@ -425,6 +448,8 @@ impl LimitsConfig {
             idle_timeout_seconds: self.idle_timeout_seconds,
             max_connections_per_ip: self.max_connections_per_ip,
             max_connections: self.max_connections,
+            proxy_hold_seconds: self.proxy_hold_seconds,
+            max_held_calls: self.max_held_calls,
             ..tsgate_gateway::Limits::default()
         }
     }
@@ -634,7 +659,9 @@ mod tests {
              proxy_rate_burst = 2\n\
              header_read_timeout_seconds = 3\n\
              body_min_bytes_per_second = 0\n\
-             max_connections_per_ip = 7\n"
+             max_connections_per_ip = 7\n\
+             proxy_hold_seconds = 0\n\
+             max_held_calls = 50\n"
         ))
         .unwrap();
         let limits = &config.limits;
@@ -661,6 +688,8 @@ mod tests {
             "0 means no minimum rate"
         );
         assert_eq!(gateway.max_connections_per_ip, 7);
+        assert_eq!(gateway.proxy_hold_seconds, 0, "0 means never held");
+        assert_eq!(gateway.max_held_calls, 50);
         assert_eq!(
             gateway.idle_timeout_seconds,
             tsgate_gateway::Limits::default().idle_timeout_seconds
