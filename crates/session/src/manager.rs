@@ -80,7 +80,13 @@ struct Inner {
     /// What the autopilot last resolved for each user (see [`crate::auto`]): the views
     /// show the next automatic action, and held calls may start a request.
     auto: Mutex<HashMap<UserId, AutoInputs>>,
+    /// The automatic request started for held calls, per user: the calls that arrive while
+    /// it is being started wait on its outcome instead of each asking (and auditing) again.
+    held: Mutex<HashMap<UserId, HeldRequest>>,
 }
+
+/// The outcome of the automatic request started for held calls (`None` until answered).
+type HeldRequest = watch::Receiver<Option<Result<(), SessionError>>>;
 
 /// The identity of one running process: a node name that stays the same across restarts
 /// and an incarnation that is new at every start. A `create` in flight is tagged with it, so
@@ -144,6 +150,7 @@ impl SessionManager {
                     incarnation: uuid::Uuid::new_v4().to_string(),
                 },
                 auto: Mutex::new(HashMap::new()),
+                held: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -907,29 +914,28 @@ impl SessionManager {
         let on_its_way = record.create_in_flight(now, policy.create_timeout)
             || matches!(&record.request, Some(CodeRequest { stage: RequestStage::Sent { sent_at }, .. })
                 if now < *sent_at + policy.auto_mail_wait);
-        let (done_tx, mut done) = tokio::sync::oneshot::channel();
-        if on_its_way {
-            drop(done_tx);
+        let mut done = if on_its_way {
+            None
         } else {
-            let this = self.clone();
-            let user = user.clone();
-            // Detached: a held call that gives up never cuts the `create` short.
-            tokio::spawn(async move {
-                let _ = done_tx.send(this.request(&user, true, Actor::Auto).await);
-            });
-        }
-        let mut requesting = !on_its_way;
+            Some(self.start_held_request(user))
+        };
+        let mut requesting = done.is_some();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(SessionError::NoCode(user.clone()));
                 }
-                result = &mut done, if requesting => {
-                    requesting = false;
-                    match result {
+                changed = async { done.as_mut().expect("requesting").changed().await }, if requesting => {
+                    let outcome = match changed {
+                        Ok(()) => done.as_ref().and_then(|rx| rx.borrow().clone()),
+                        // The task ended without a word (it panicked): wait for changes.
+                        Err(_) => Some(Ok(())),
+                    };
+                    match outcome {
                         // `joined`/`sent`: the code is on its way.
-                        Ok(Ok(_)) | Err(_) => {}
-                        Ok(Err(e)) => return Err(e),
+                        Some(Ok(())) => requesting = false,
+                        Some(Err(e)) => return Err(e),
+                        None => {}
                     }
                 }
                 change = changes.recv() => match change {
@@ -944,6 +950,26 @@ impl SessionManager {
                 return Ok(code);
             }
         }
+    }
+
+    /// Starts the automatic request of held calls for `user`, or joins the one another held
+    /// call of this process is starting; its outcome arrives on the returned channel.
+    fn start_held_request(&self, user: &UserId) -> HeldRequest {
+        let mut held = lock(&self.inner.held);
+        if let Some(rx) = held.get(user) {
+            return rx.clone();
+        }
+        let (tx, rx) = watch::channel(None);
+        held.insert(user.clone(), rx.clone());
+        let this = self.clone();
+        let user = user.clone();
+        // Detached: a held call that gives up never cuts the `create` short.
+        tokio::spawn(async move {
+            let result = this.request(&user, true, Actor::Auto).await.map(|_| ());
+            lock(&this.inner.held).remove(&user);
+            let _ = tx.send(Some(result));
+        });
+        rx
     }
 
     /// Applies the passing of time to every stored session: expiry, lost `create`s,

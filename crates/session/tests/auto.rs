@@ -288,6 +288,15 @@ async fn held_calls_of_one_doctor_wait_on_one_create_and_get_the_mailed_code() {
         1,
         "one create for ten held calls"
     );
+    // One request in the audit, not one per held call.
+    let requested: Vec<String> = e
+        .store
+        .audit_entries()
+        .into_iter()
+        .filter(|a| a.session_kind() == Some(AuditKind::Requested))
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(requested, ["sent", "mailed"], "one request, not one per held call");
 }
 
 #[tokio::test]
