@@ -296,7 +296,11 @@ async fn held_calls_of_one_doctor_wait_on_one_create_and_get_the_mailed_code() {
         .filter(|a| a.session_kind() == Some(AuditKind::Requested))
         .map(|a| a.outcome)
         .collect();
-    assert_eq!(requested, ["sent", "mailed"], "one request, not one per held call");
+    assert_eq!(
+        requested,
+        ["sent", "mailed"],
+        "one request, not one per held call"
+    );
 }
 
 #[tokio::test]

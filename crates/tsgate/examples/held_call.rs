@@ -33,9 +33,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sistemats::dem::{
-    DemRequest as _, DettaglioPrescrizione, EncryptedValue, InvioPrescrittoRequest,
-};
+use sistemats::dem::{DemRequest as _, InvioPrescrittoRequest};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tsgate_mailbox::test_support::Dovecot;
 
@@ -811,24 +809,16 @@ impl Prescription {
             .expect("pem");
         let cert = sistemats::sanitel::SanitelCertificate::from_pem(&pem).expect("certificate");
         let field = |k: &str| doctor[k].as_str().expect(k).to_owned();
-        let encrypt = |v: &str| EncryptedValue::new(cert.encrypt(v).expect("encrypt"));
-        let request = InvioPrescrittoRequest {
-            pin_code: encrypt(&field("pin")),
-            cf_medico1: field("cf"),
-            cod_regione: field("region"),
-            cod_asl_ao: field("asl"),
-            cod_specializzazione: field("specialization"),
-            codice_ass: Some(encrypt("RSSMRA80A01H501U")),
-            tipo_prescrizione: "F".into(),
-            data_compilazione: "2026-12-14 09:30:00".into(),
-            tipo_visita: "A".into(),
-            dettagli: vec![DettaglioPrescrizione {
-                cod_gruppo_equival: Some("G3B".into()),
-                descr_gruppo_equival: Some("PARACETAMOLO 500MG 20 UNITA' USO ORALE".into()),
-                ..DettaglioPrescrizione::with_quantita(1)
-            }],
-            ..Default::default()
-        };
+        let sender: tsgate_sim::TestUser =
+            serde_json::from_value(doctor.clone()).expect("sim user");
+        let request = tsgate_sim::sample::invio_prescritto(
+            &sender,
+            &sender,
+            tsgate_sim::sample::PATIENT_CF,
+            "2026-12-14 09:30:00",
+            |v| cert.encrypt(v),
+        )
+        .expect("encrypt");
         request.validate().expect("valid request");
         let service = InvioPrescrittoRequest::SERVICE;
         Prescription {

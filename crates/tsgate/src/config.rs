@@ -450,7 +450,6 @@ impl LimitsConfig {
             max_connections: self.max_connections,
             proxy_hold_seconds: self.proxy_hold_seconds,
             max_held_calls: self.max_held_calls,
-            ..tsgate_gateway::Limits::default()
         }
     }
 }
