@@ -812,3 +812,36 @@ async fn committed_state_survives_an_abandoned_process() {
         1
     );
 }
+
+/// Two processes on one database (a running server and the command line): writes that read
+/// first never fail with "database is locked" while the other one writes; they wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_write_at_once_without_database_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let server = open_in(dir.path(), &key).await;
+    let cli = open_in(dir.path(), &key).await;
+    for id in ["PROVAX00X00X000Y", "PROVAX00X00X000Z"] {
+        server.put_user(&profile(id)).await.unwrap();
+    }
+    let write = |store: SqliteStore, id: &'static str| {
+        tokio::spawn(async move {
+            for i in 0..60 {
+                store
+                    .set_credentials(
+                        &uid(id),
+                        &Password::new(format!("{PASSWORD}{i}")),
+                        &Pin::new(PIN),
+                        None,
+                    )
+                    .await
+                    .map_err(|e| format!("write {i} of {id}: {e}"))?;
+            }
+            Ok::<_, String>(())
+        })
+    };
+    let a = write(server.clone(), "PROVAX00X00X000Y");
+    let b = write(cli.clone(), "PROVAX00X00X000Z");
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+}

@@ -34,7 +34,7 @@ pub(crate) async fn insert_audit(
 
 impl SqliteStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         insert_audit(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())

@@ -97,6 +97,14 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// A write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
+    /// A deferred one that reads first and then writes fails at once with "database is
+    /// locked" when another process (the command line next to a running server) wrote in
+    /// between, whatever the busy timeout; an immediate one waits for the lock instead.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -134,7 +142,7 @@ impl SqliteStore {
         // Held for the whole rotation: no value can be sealed under the old key meanwhile.
         let mut keys = self.keys.write().await;
         let ring = keys.rotated(new);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         // Take the write lock first, so that nothing changes between reading and rewriting.
         sqlx::query("UPDATE meta SET value = value WHERE name = 'key_check'")
             .execute(&mut *tx)

@@ -301,7 +301,7 @@ impl SqliteStore {
         });
         let expected = i64::try_from(expected).map_err(|_| Error::Conflict)?;
         let now = ms(OffsetDateTime::now_utc());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let affected = if expected == 0 {
             sqlx::query(
                 "INSERT INTO sessions (user_id, application, version, state, code_enc, updated_at_ms)

@@ -122,7 +122,7 @@ impl SqliteStore {
     }
 
     async fn delete_user(&self, user: &UserId) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM workstation_users WHERE user_id = ?")
             .bind(user.as_str())
             .execute(&mut *tx)
@@ -152,7 +152,7 @@ impl SqliteStore {
         let password_enc = keys.seal(password.expose_secret().as_bytes(), slot("password_enc"));
         let pin_enc = keys.seal(pin.expose_secret().as_bytes(), slot("pin_enc"));
         let now = ms(OffsetDateTime::now_utc());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE user_id = ?")
             .bind(user.as_str())
             .fetch_optional(&mut *tx)

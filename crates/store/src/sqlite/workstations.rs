@@ -50,7 +50,7 @@ impl SqliteStore {
         let token = WorkstationToken::generate();
         let id = uuid::Uuid::new_v4().to_string();
         let now = OffsetDateTime::now_utc();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO workstations (id, name, token_hash, role, created_at_ms) VALUES (?, ?, ?, ?, ?)",
         )
@@ -119,7 +119,7 @@ impl SqliteStore {
     }
 
     async fn replace_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query("SELECT 1 FROM workstations WHERE id = ?")
             .bind(&id.0)
             .fetch_optional(&mut *tx)
