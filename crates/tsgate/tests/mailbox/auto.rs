@@ -161,6 +161,14 @@ async fn a_working_week_runs_with_no_click_and_no_refused_prescription() {
     )
     .expect("report");
     assert_eq!(code, Some(0), "{report:#}\n{}", env.log());
+    println!(
+        "simulated week: {} prescriptions, {} accepted, creates {}, {} outside hours, {:.1} s",
+        report["prescriptions"],
+        report["accepted"],
+        report["creates_by_user"],
+        report["creates_outside_hours"],
+        report["real_seconds"].as_f64().unwrap_or_default()
+    );
 
     assert_eq!(
         report["users"],
@@ -198,4 +206,13 @@ async fn a_working_week_runs_with_no_click_and_no_refused_prescription() {
         .map(|u| report["creates_by_user"][u].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(sim["create_calls"].as_u64(), Some(accepted), "{report:#}");
+    // Every create is placed on a day and on a side of the working hours.
+    let placed: u64 = days
+        .iter()
+        .map(|d| {
+            d["creates_in_hours"].as_u64().unwrap_or(0)
+                + d["creates_outside_hours"].as_u64().unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(placed, accepted, "{report:#}");
 }

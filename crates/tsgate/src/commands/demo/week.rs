@@ -215,6 +215,7 @@ impl Player {
         let mut days: BTreeMap<Date, DayReport> = BTreeMap::new();
         let mut per_user_day: BTreeMap<(String, Date), u32> = BTreeMap::new();
         let creates_before = self.creates();
+        let mut counted = creates_before.clone();
         let counts_before = SimCounts::now(&self.sim);
         println!(
             "Settimana simulata: dal {} al {}",
@@ -232,8 +233,10 @@ impl Player {
                 ..DayReport::default()
             });
 
-            // What the autopilot plans at this moment, and what it starts.
-            let before = self.creates();
+            // What the autopilot plans at this moment, and what it starts. The count carries
+            // on from the last stop: the autopilot's own ticks run during the pause too, and
+            // the clock already showed this stop's time then.
+            let before = std::mem::take(&mut counted);
             self.pilot
                 .run_once()
                 .await
@@ -291,6 +294,7 @@ impl Player {
                 *per_user_day.entry((user.clone(), day)).or_default() += delta;
             }
             self.print_stop(&doctors, now, &before, &after).await;
+            counted = after;
 
             let next = self.next_stop(&doctors, now, &hours).await.min(end);
             self.advance_to(next);
