@@ -32,9 +32,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
 use serde_json::{Value, json};
 use sistemats::dem::{DemRequest as _, InvioPrescrittoRequest};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tsgate_mailbox::test_support::Dovecot;
 
 const TITOLARE: &str = "PROVAX00X00X000Y";
@@ -493,13 +494,13 @@ async fn memory(tsgate: &str, held: usize) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let open = rss(pid);
 
-    let request = call.raw_request(&format!("127.0.0.1:{port}"), &path);
+    let host = format!("127.0.0.1:{port}");
+    let requests: Vec<_> = (0..held).map(|_| call.request(&host, &path)).collect();
     let sent = Instant::now();
     let sent_wall = time::OffsetDateTime::now_utc();
     let mut calls = tokio::task::JoinSet::new();
-    for stream in streams {
-        let request = request.clone();
-        calls.spawn(async move { raw_call(stream, &request).await });
+    for (stream, request) in streams.into_iter().zip(requests) {
+        calls.spawn(call_on(stream, request));
     }
     // Every call held: the gauge says so.
     let mut gauge = 0.0;
@@ -648,85 +649,36 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// One call on its own connection: (status, `X-Tsgate-Error`, accepted, when answered).
-async fn raw_call(
-    mut stream: tokio::net::TcpStream,
-    request: &[u8],
+/// One call on a connection of its own (hyper's HTTP/1.1 client connection, so that every
+/// call holds exactly one socket): (status, `X-Tsgate-Error`, accepted, when answered).
+async fn call_on(
+    stream: tokio::net::TcpStream,
+    request: http::Request<Full<Bytes>>,
 ) -> (u16, Option<String>, bool, Duration) {
     let started = Instant::now();
     let exchange = async {
-        stream.write_all(request).await?;
-        let mut answer = Vec::with_capacity(8192);
-        stream.read_to_end(&mut answer).await?;
-        std::io::Result::Ok(answer)
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let answer = sender.send_request(request).await?;
+        let status = answer.status().as_u16();
+        let error = answer
+            .headers()
+            .get("X-Tsgate-Error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = answer.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((status, error, find(&body, ACCEPTED).is_some()))
     };
     match tokio::time::timeout(PATIENCE, exchange).await {
-        Ok(Ok(answer)) => {
-            let (status, error, ok) = parse_answer(&answer);
-            (status, error, ok, started.elapsed())
-        }
-        Ok(Err(e)) => (
-            0,
-            Some(format!("io: {}", e.kind())),
-            false,
-            started.elapsed(),
-        ),
+        Ok(Ok((status, error, ok))) => (status, error, ok, started.elapsed()),
+        Ok(Err(e)) => (0, Some(format!("http: {e}")), false, started.elapsed()),
         Err(_) => (0, Some("timeout".into()), false, started.elapsed()),
     }
 }
 
-/// Status, `X-Tsgate-Error` and whether the receipt says 0000, from a whole HTTP/1.1 answer.
-fn parse_answer(raw: &[u8]) -> (u16, Option<String>, bool) {
-    let Some(end) = find(raw, b"\r\n\r\n") else {
-        return (0, Some("no headers".into()), false);
-    };
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let (mut chunked, mut error) = (false, None);
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let (name, value) = (name.trim(), value.trim());
-            if name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
-                chunked = true;
-            } else if name.eq_ignore_ascii_case("x-tsgate-error") {
-                error = Some(value.to_owned());
-            }
-        }
-    }
-    let body = &raw[end + 4..];
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_vec()
-    };
-    (status, error, find(&body, ACCEPTED).is_some())
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    while let Some(eol) = find(body, b"\r\n") {
-        let size = String::from_utf8_lossy(&body[..eol]);
-        let size = size.split(';').next().unwrap_or_default().trim();
-        let Ok(size) = usize::from_str_radix(size, 16) else {
-            break;
-        };
-        body = &body[eol + 2..];
-        if size == 0 || body.len() < size {
-            break;
-        }
-        out.extend_from_slice(&body[..size]);
-        body = body.get(size + 2..).unwrap_or_default();
-    }
-    out
 }
 
 /// Runs a `tsgate` administration command on the database of `config`, feeding `stdin`
@@ -856,19 +808,16 @@ impl Prescription {
         (status, error, find(&body, ACCEPTED).is_some())
     }
 
-    /// The whole HTTP/1.1 request (headers and body, `Connection: close`).
-    fn raw_request(&self, host: &str, path: &str) -> std::sync::Arc<[u8]> {
-        format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {}\r\n\
-             Content-Type: text/xml; charset=utf-8\r\nSOAPAction: {}\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-            self.basic,
-            self.soap_action,
-            self.body.len(),
-            self.body
-        )
-        .into_bytes()
-        .into()
+    /// The HTTP/1.1 request for one connection of its own (`Connection: close`).
+    fn request(&self, host: &str, path: &str) -> http::Request<Full<Bytes>> {
+        http::Request::post(path)
+            .header("Host", host)
+            .header("Authorization", format!("Basic {}", self.basic))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", &self.soap_action)
+            .header("Connection", "close")
+            .body(Full::new(Bytes::from(self.body.clone())))
+            .expect("a valid request")
     }
 }
 
