@@ -12,7 +12,7 @@ use sistemats::secret::SessionCode;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
-use crate::extract::find_codes;
+use crate::extract::{Analysis, Via, find_codes};
 
 /// Why OCR could not run. Messages are Italian and say what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +54,44 @@ const FREE: &[&str] = &["--psm", "6"];
 const MAX_UPSCALE_PIXELS: u64 = 4_000_000;
 
 impl Ocr {
+    /// The candidates of an analysed mail: those of its text, or else those read from its
+    /// pictures (stopping at the first that yields any), each with where it was found; and
+    /// the last OCR problem met, for the diagnostics when nothing was found.
+    pub async fn candidates(
+        &self,
+        analysis: &Analysis,
+    ) -> (Vec<(SessionCode, Via)>, Option<OcrError>) {
+        let mut candidates: Vec<(SessionCode, Via)> = analysis
+            .candidates
+            .iter()
+            .map(|c| (c.code.clone(), c.via))
+            .collect();
+        let mut problem = None;
+        if !candidates.is_empty() {
+            return (candidates, problem);
+        }
+        for image in &analysis.images {
+            match self.read_codes(&image.bytes).await {
+                Ok(codes) => {
+                    let via = if image.in_pec { Via::Pec } else { Via::Image };
+                    for code in codes {
+                        if !candidates.iter().any(|(c, _)| *c == code) {
+                            candidates.push((code, via));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, "OCR failed");
+                    problem = Some(e);
+                }
+            }
+            if !candidates.is_empty() {
+                break;
+            }
+        }
+        (candidates, problem)
+    }
+
     /// OCR with `program` (usually `tesseract`), each pass limited to `timeout`.
     pub fn new(program: impl Into<String>, timeout: Duration) -> Self {
         Self {

@@ -614,9 +614,7 @@ impl Ctx<'_> {
 
     /// An automatic request failed: count it and wait before the next one.
     fn auto_failed(&mut self) {
-        self.next.auto.failures += 1;
-        self.next.auto.retry_at =
-            Some(self.now + self.policy.auto_backoff_after(self.next.auto.failures));
+        self.next.auto.record_failure(self.now, self.policy);
     }
 
     fn mail_late(&mut self, sent_at: OffsetDateTime, message: String) {

@@ -925,17 +925,12 @@ impl SessionManager {
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(SessionError::NoCode(user.clone()));
                 }
-                changed = async { done.as_mut().expect("requesting").changed().await }, if requesting => {
-                    let outcome = match changed {
-                        Ok(()) => done.as_ref().and_then(|rx| rx.borrow().clone()),
-                        // The task ended without a word (it panicked): wait for changes.
-                        Err(_) => Some(Ok(())),
-                    };
-                    match outcome {
-                        // `joined`/`sent`: the code is on its way.
-                        Some(Ok(())) => requesting = false,
-                        Some(Err(e)) => return Err(e),
-                        None => {}
+                outcome = held_outcome(done.as_mut()), if requesting => {
+                    requesting = false;
+                    // `joined`/`sent` (or a task that ended without a word): the code is on
+                    // its way, the session changes say when it is there.
+                    if let Some(Err(e)) = outcome {
+                        return Err(e);
                     }
                 }
                 change = changes.recv() => match change {
@@ -1016,6 +1011,17 @@ impl SessionManager {
             }
         })
     }
+}
+
+/// What the automatic request of held calls answered; `None` if its task ended without
+/// answering (or there is none).
+async fn held_outcome(request: Option<&mut HeldRequest>) -> Option<Result<(), SessionError>> {
+    let request = request?;
+    request
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|answer| answer.clone())
 }
 
 /// The codes a typed or pasted text may hold: itself once cleaned, or else the candidates of

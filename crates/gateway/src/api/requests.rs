@@ -42,13 +42,10 @@ fn is_noise(outcome: &str) -> bool {
     matches!(outcome, "joined" | "code_active" | "too_soon")
 }
 
-/// Outcomes that are the answer to an earlier `sent` of the same actor rather than a new
-/// request: Sistema TS mailed or issued the code, or the `create` failed.
+/// Outcomes (other than noise) that are the answer to an earlier `sent` of the same actor
+/// rather than a new request: Sistema TS mailed or issued the code, or the `create` failed.
 fn is_answer(outcome: &str) -> bool {
-    !matches!(
-        outcome,
-        "sent" | "joined" | "code_active" | "too_soon" | "auto_limit"
-    )
+    !matches!(outcome, "sent" | "auto_limit")
 }
 
 /// The `requested` audit lines of one user (newest first) as requests, newest first: a

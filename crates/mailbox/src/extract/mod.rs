@@ -63,6 +63,18 @@ pub struct MailFilter {
     pub subject_keywords: Vec<String>,
 }
 
+impl Default for MailFilter {
+    /// The default senders and subject words of a mailbox's settings
+    /// ([`crate::settings::DEFAULT_SENDERS`], [`crate::settings::DEFAULT_KEYWORDS`]).
+    fn default() -> Self {
+        let lower = |list: &[&str]| list.iter().map(|s| s.to_lowercase()).collect();
+        Self {
+            accepted_senders: lower(crate::settings::DEFAULT_SENDERS),
+            subject_keywords: lower(crate::settings::DEFAULT_KEYWORDS),
+        }
+    }
+}
+
 impl MailFilter {
     /// The filter of a mailbox's settings.
     pub fn from_settings(settings: &MailboxSettings) -> Self {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::ctx::{Ctx, Folder, SessionError};
 use super::{Found, MessageRef, Outstanding, Pending, WatchEvent};
 use crate::connect::ImapSession;
-use crate::extract::{self, Analysis, Via, is_recent};
+use crate::extract::{self, Analysis, is_recent};
 use crate::ocr::OcrError;
 use crate::settings::OnProcessed;
 use crate::status::{Diagnostic, DiagnosticCode, text};
@@ -206,33 +206,7 @@ async fn handle_mail(
     if users.is_empty() {
         return;
     }
-    let mut candidates: Vec<(sistemats::secret::SessionCode, Via)> = analysis
-        .candidates
-        .iter()
-        .map(|c| (c.code.clone(), c.via))
-        .collect();
-    let mut ocr_problem = None;
-    if candidates.is_empty() {
-        for image in &analysis.images {
-            match ctx.ocr.read_codes(&image.bytes).await {
-                Ok(codes) => {
-                    let via = if image.in_pec { Via::Pec } else { Via::Image };
-                    for code in codes {
-                        if !candidates.iter().any(|(c, _)| *c == code) {
-                            candidates.push((code, via));
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = ?e, "OCR failed");
-                    ocr_problem = Some(e);
-                }
-            }
-            if !candidates.is_empty() {
-                break;
-            }
-        }
-    }
+    let (candidates, ocr_problem) = ctx.ocr.candidates(&analysis).await;
     if candidates.is_empty() {
         for user in &users {
             let d = match &ocr_problem {

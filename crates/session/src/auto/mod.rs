@@ -186,6 +186,12 @@ impl AutoState {
 }
 
 impl AutoState {
+    /// One more failure in a row at `now`: no automatic request before the backoff.
+    pub fn record_failure(&mut self, now: OffsetDateTime, policy: &crate::policy::Policy) {
+        self.failures += 1;
+        self.retry_at = Some(now + policy.auto_backoff_after(self.failures));
+    }
+
     /// Automatic `create`s sent on the Italian day `today`.
     pub fn creates_on(&self, today: Date) -> u32 {
         if self.day == Some(today) {

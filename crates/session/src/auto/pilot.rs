@@ -68,12 +68,8 @@ impl Autopilot {
         }
     }
 
-    /// The practice default: the configuration file's, else the stored one, else built in.
-    pub async fn practice_hours(&self) -> Result<WorkingHours, SessionError> {
-        Ok(self.practice().await?.0)
-    }
-
-    /// The practice default and where it comes from ([`super::practice_hours`]).
+    /// The practice default and where it comes from: the configuration file's, else the
+    /// stored one, else built in ([`super::practice_hours`]).
     pub async fn practice(&self) -> Result<(WorkingHours, HoursSource), SessionError> {
         super::practice_hours(&*self.inner.schedules, self.inner.file_hours.as_ref())
             .await
@@ -267,14 +263,17 @@ impl Autopilot {
         // The next attempt is what the plan will say once this failure is recorded (the
         // backoff, or later when a code still covers the working hours until then).
         let mut after = record.clone();
-        after.auto.failures += 1;
-        after.auto.retry_at = Some(now + policy.auto_backoff_after(after.auto.failures));
+        after.auto.record_failure(now, policy);
         let next = match plan(&after, inputs, now, policy) {
-            Plan::At { at, .. } => {
-                format!(" Nuovo tentativo automatico {},", italy::at_time(at, now))
+            Plan::At { at, .. } => format!(
+                "Nuovo tentativo automatico {}, oppure inserisci il codice se lo ricevi.",
+                italy::at_time(at, now)
+            ),
+            Plan::Off { reason, .. } => {
+                format!("{reason} Se ricevi il codice, inseriscilo dalla scheda.")
             }
-            Plan::Off { reason, .. } => format!(" {reason}"),
-            _ => " Nuovo tentativo automatico tra poco,".to_owned(),
+            _ => "Nuovo tentativo automatico tra poco, oppure inserisci il codice se lo ricevi."
+                .to_owned(),
         };
         let minutes = policy.auto_mail_wait.whole_minutes().max(1);
         let mut text = format!(
@@ -300,13 +299,8 @@ impl Autopilot {
                 text.push_str(&d);
             }
         }
-        if next.ends_with(',') {
-            text.push_str(&next);
-            text.push_str(" oppure inserisci il codice se lo ricevi.");
-        } else {
-            text.push_str(&next);
-            text.push_str(" Se ricevi il codice, inseriscilo dalla scheda.");
-        }
+        text.push(' ');
+        text.push_str(&next);
         text
     }
 

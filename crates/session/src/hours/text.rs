@@ -315,10 +315,6 @@ pub struct ClosureSpec {
     pub note: Option<String>,
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// Working hours as people write them: the `[working_hours]` table of the configuration
 /// file and the bodies of the API. The week is given either as one compact text (`week`)
 /// or day by day (`mon` … `sun`, also `lun` … `dom`); days not given are closed.
@@ -352,7 +348,7 @@ pub struct HoursSpec {
     #[serde(default, alias = "dom", skip_serializing_if = "Option::is_none")]
     pub sun: Option<DaySpec>,
     /// Closed on the Italian national public holidays (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     pub public_holidays: bool,
     /// Closed periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

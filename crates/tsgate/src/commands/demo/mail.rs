@@ -27,10 +27,7 @@ pub fn spawn_reader(
     users: Vec<(String, UserId)>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let filter = MailFilter {
-            accepted_senders: vec!["sistemats.sim.tsgate.test".into()],
-            subject_keywords: vec!["id-sessione".into()],
-        };
+        let filter = MailFilter::default();
         let ocr = Ocr::new("tesseract", OCR_TIMEOUT);
         loop {
             let mail = match mails.recv().await {
@@ -62,16 +59,8 @@ async fn read_one(
     let Some(analysis) = analyze(raw, filter) else {
         return;
     };
-    let mut codes: Vec<_> = analysis.candidates.into_iter().map(|c| c.code).collect();
-    if codes.is_empty() {
-        for image in &analysis.images {
-            match ocr.read_codes(&image.bytes).await {
-                Ok(found) => codes.extend(found),
-                Err(e) => tracing::warn!(error = %e, "demo mailbox: cannot read the code image"),
-            }
-        }
-    }
-    for code in codes {
+    let (codes, _) = ocr.candidates(&analysis).await;
+    for (code, _) in codes {
         match manager
             .submit_code(user, code.expose_secret(), Actor::Mailbox)
             .await

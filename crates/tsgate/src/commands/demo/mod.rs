@@ -200,19 +200,17 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         tick: DEMO_TICK,
         file_hours: None,
     };
-    let (week_done, week_stop) = tokio::sync::oneshot::channel::<Option<week::WeekReport>>();
-    let week_result = Arc::new(std::sync::Mutex::new(None));
+    // The played week's outcome (`Some` once it is over, then `None` inside if it could not
+    // be played); it also ends the demo. Without a week only Ctrl-C does.
+    let (week_done, week_result) = tokio::sync::watch::channel(None::<Option<week::WeekReport>>);
     let stop = {
-        let week_result = week_result.clone();
+        let mut over = week_result.clone();
         async move {
-            match week_stop.await {
-                Ok(report) => *week_result.lock().unwrap_or_else(|p| p.into_inner()) = report,
-                // No week to play: run until Ctrl-C.
-                Err(_) => std::future::pending::<()>().await,
+            if over.wait_for(Option::is_some).await.is_err() {
+                std::future::pending::<()>().await;
             }
         }
     };
-    let mut week_done = Some(week_done);
     let served = run_gateway(
         gateway,
         listener,
@@ -225,7 +223,6 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
                 open_browser(&info.login_url);
             }
             if args.play_week {
-                let done = week_done.take();
                 let player = week::Player::new(
                     sim.sim.clone(),
                     manager.clone(),
@@ -240,23 +237,20 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
                 let report_path = args.data_dir.join("week.json");
                 tokio::spawn(async move {
                     let report = play_week(player, &report_path).await;
-                    if let Some(done) = done {
-                        let _ = done.send(report);
-                    }
+                    let _ = week_done.send(Some(report));
                 });
             }
         },
         stop,
     )
     .await;
-    drop(week_done);
     if let Some(reader) = reader {
         reader.abort();
     }
     let _ = sim.stop().await;
     served?;
     if args.play_week {
-        let report = week_result.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let report = week_result.borrow().clone().flatten();
         match report {
             Some(r) if r.clean() => {}
             Some(r) => {

@@ -217,6 +217,15 @@ impl Player {
         let creates_before = self.creates();
         let mut counted = creates_before.clone();
         let counts_before = SimCounts::now(&self.sim);
+        // The hours the autopilot plans the first doctor by (the practice's, in the demo).
+        let hours = self
+            .pilot
+            .inputs(&doctors[0].user)
+            .await
+            .map_err(|e| anyhow::anyhow!("working hours: {e}"))?
+            .hours;
+        // A request made within the lead time before a range is for that range.
+        let lead = self.manager.policy().auto_lead + time::Duration::minutes(1);
         println!(
             "Settimana simulata: dal {} al {}",
             italy::date(italy::to_rome(start).date()),
@@ -244,12 +253,9 @@ impl Player {
             if !self.settle(&doctors).await {
                 report.unsettled += 1;
             }
-            let hours = self.hours(&doctors).await?;
             // Prescriptions of this half hour, as the practice software sends them.
-            for doctor in &doctors {
-                if !hours.contains(now) {
-                    continue;
-                }
+            let working = hours.contains(now);
+            for doctor in doctors.iter().filter(|_| working) {
                 entry.prescriptions += 1;
                 let sent = Instant::now();
                 match self.prescribe(doctor, now).await {
@@ -279,9 +285,7 @@ impl Player {
                     continue;
                 }
                 let delta = u32::try_from(delta).unwrap_or(u32::MAX);
-                // A request made within the lead time before a range is for that range.
-                let lead = self.manager.policy().auto_lead + time::Duration::minutes(1);
-                if hours.contains(now) || hours.contains(now + lead) {
+                if working || hours.contains(now + lead) {
                     entry.creates_in_hours += delta;
                 } else {
                     entry.creates_outside_hours += delta;
@@ -322,23 +326,6 @@ impl Player {
         report.sistema_ts = SimCounts::now(&self.sim).since(&counts_before);
         report.real_seconds = started.elapsed().as_secs_f64();
         Ok(report)
-    }
-
-    /// The working hours the autopilot uses for the first doctor (the practice's).
-    async fn hours(&self, doctors: &[Doctor]) -> anyhow::Result<WorkingHours> {
-        match doctors.first() {
-            Some(d) => Ok(self
-                .pilot
-                .inputs(&d.user)
-                .await
-                .map_err(|e| anyhow::anyhow!("working hours: {e}"))?
-                .hours),
-            None => self
-                .pilot
-                .practice_hours()
-                .await
-                .map_err(|e| anyhow::anyhow!("working hours: {e}")),
-        }
     }
 
     /// The next moment that matters: the next half hour of working time, or an automatic
