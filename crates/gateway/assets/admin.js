@@ -426,7 +426,9 @@
     used: "usato", copied: "copiato", revoked: "revocato", expired: "scaduto", workstation_added: "postazione creata",
     workstation_revoked: "postazione revocata", user_added: "medico aggiunto", user_updated: "medico aggiornato",
     user_removed: "medico rimosso", credentials_changed: "password e PIN cambiati", mailbox_set: "casella impostata",
-    practice_hours_set: "orari dello studio", schedule_set: "orari e automatiche del medico"
+    practice_hours_set: "orari dello studio", schedule_set: "orari e automatiche del medico",
+    practice_set: "studio creato o rinominato", member_added: "medico aggiunto allo studio",
+    member_removed: "medico tolto dallo studio", imported: "importazione"
   };
 
   async function loadAudit() {

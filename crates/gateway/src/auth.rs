@@ -136,13 +136,38 @@ impl FromRequestParts<AppState> for AdminAuthed {
 }
 
 /// The user `user` if `caller` may act for it (the rule is the domain's
-/// [`Workstation::may_act_for`]), else the API's 403. An id that is not even valid cannot be
-/// in a workstation's list, so it is refused the same way.
-pub(crate) fn act_for(caller: &Caller, user: &str) -> Result<UserId, ApiError> {
-    match UserId::new(user) {
-        Ok(id) if caller.workstation.may_act_for(&id) => Ok(id),
-        _ => Err(ApiError::NotAllowedForUser {
-            user: user.to_owned(),
-        }),
+/// [`tsgate_session::Workstation::acts_for`]: its list, or one indexed membership lookup for
+/// a backend), else the API's 403. An id that is not even valid cannot be in a
+/// workstation's reach, so it is refused the same way.
+pub(crate) async fn act_for(
+    state: &AppState,
+    caller: &Caller,
+    user: &str,
+) -> Result<UserId, ApiError> {
+    let refused = || ApiError::NotAllowedForUser {
+        user: user.to_owned(),
+    };
+    let id = UserId::new(user).map_err(|_| refused())?;
+    if caller
+        .workstation
+        .acts_for(&id, state.backends().store.as_ref())
+        .await?
+    {
+        Ok(id)
+    } else {
+        Err(refused())
     }
+}
+
+/// Whether `caller` may read the code of `user` in clear (see
+/// [`tsgate_session::Workstation::sees_code_of`]).
+pub(crate) async fn sees_code_of(
+    state: &AppState,
+    caller: &Caller,
+    user: &UserId,
+) -> Result<bool, ApiError> {
+    Ok(caller
+        .workstation
+        .sees_code_of(user, state.backends().store.as_ref())
+        .await?)
 }

@@ -82,6 +82,15 @@ pub enum ApiError {
     /// The practice's working hours are set in the configuration file (409).
     #[error("practice hours set in the configuration file")]
     HoursFromFile,
+    /// An admin workstation asked for another practice than its own (403).
+    #[error("other practice")]
+    OtherPractice,
+    /// The user exists in another practice and the credentials given are not its own (409).
+    #[error("user of another practice")]
+    UserOfAnotherPractice {
+        /// The user.
+        user: String,
+    },
 }
 
 impl From<tsgate_session::MailboxError> for ApiError {
@@ -163,6 +172,8 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidSchedule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::HoursFromFile => StatusCode::CONFLICT,
+            ApiError::OtherPractice => StatusCode::FORBIDDEN,
+            ApiError::UserOfAnotherPractice { .. } => StatusCode::CONFLICT,
             ApiError::Store(e) => match e {
                 StoreError::NotFound(_) => StatusCode::NOT_FOUND,
                 StoreError::Conflict => StatusCode::CONFLICT,
@@ -191,6 +202,8 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid",
             ApiError::InvalidSchedule(_) => "invalid_schedule",
             ApiError::HoursFromFile => "hours_from_file",
+            ApiError::OtherPractice => "other_practice",
+            ApiError::UserOfAnotherPractice { .. } => "user_of_another_practice",
             ApiError::Store(e) => match e {
                 StoreError::NotFound(_) => "not_found",
                 StoreError::Conflict => "already_exists",
@@ -220,6 +233,8 @@ impl ApiError {
             ApiError::Store(StoreError::Conflict) => "Esiste già un elemento con questo identificativo.".into(),
             ApiError::Invalid(m) => format!("Dati non validi: {m}"),
             ApiError::InvalidSchedule(m) => m.clone(),
+            ApiError::OtherPractice => "Questa postazione amministra solo il proprio studio. Per un altro studio usa la postazione del suo amministratore o quella del fornitore del gestionale.".into(),
+            ApiError::UserOfAnotherPractice { user } => format!("L'utente {user} è già configurato in tsgate per un altro studio. Per aggiungerlo anche a questo studio inserisci la stessa password e lo stesso PIN di Sistema TS che ha già (vengono solo confrontati, non cambiati), oppure chiedi al fornitore del gestionale di aggiungerlo."),
             ApiError::HoursFromFile => "Gli orari dello studio sono impostati nel file di configurazione di tsgate (sezione [working_hours]): si cambiano lì e valgono al riavvio. Ogni medico può comunque avere orari propri.".into(),
         }
     }

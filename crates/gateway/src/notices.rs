@@ -110,6 +110,7 @@ mod tests {
                 id: WorkstationId("w1".into()),
                 name: "Ambulatorio 2".into(),
                 role: WorkstationRole::Staff,
+                practice: None,
                 users: vec![u("U1")],
                 created_at: OffsetDateTime::UNIX_EPOCH,
                 revoked_at: None,

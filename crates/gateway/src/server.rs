@@ -280,7 +280,11 @@ async fn api_timeout(State(state): State<AppState>, request: Request, next: Next
             }))
         })
     };
-    let limit = Duration::from_secs(state.config().limits.api_timeout_seconds);
+    let limit = if request.uri().path() == api::import::IMPORT_PATH {
+        api::import::IMPORT_TIMEOUT
+    } else {
+        Duration::from_secs(state.config().limits.api_timeout_seconds)
+    };
     let response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),

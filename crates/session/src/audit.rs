@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{Actor, Application, SessionKey, UserId};
+use crate::practice::PracticeId;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,11 +132,19 @@ pub enum AdminAction {
     PracticeHoursSet,
     /// A user's automatic requests or own working hours were set.
     ScheduleSet,
+    /// A practice was created or renamed.
+    PracticeSet,
+    /// A doctor joined a practice.
+    MemberAdded,
+    /// A doctor left a practice.
+    MemberRemoved,
+    /// A bulk import ran (the row counts what it changed).
+    Imported,
 }
 
 impl AdminAction {
     /// Every action, for filters and tests.
-    pub const ALL: [AdminAction; 9] = [
+    pub const ALL: [AdminAction; 13] = [
         Self::UserAdded,
         Self::UserUpdated,
         Self::UserRemoved,
@@ -145,6 +154,10 @@ impl AdminAction {
         Self::WorkstationRevoked,
         Self::PracticeHoursSet,
         Self::ScheduleSet,
+        Self::PracticeSet,
+        Self::MemberAdded,
+        Self::MemberRemoved,
+        Self::Imported,
     ];
 
     /// Stable snake_case name, as stored and as the API shows it.
@@ -159,6 +172,10 @@ impl AdminAction {
             Self::WorkstationRevoked => "workstation_revoked",
             Self::PracticeHoursSet => "practice_hours_set",
             Self::ScheduleSet => "schedule_set",
+            Self::PracticeSet => "practice_set",
+            Self::MemberAdded => "member_added",
+            Self::MemberRemoved => "member_removed",
+            Self::Imported => "imported",
         }
     }
 }
@@ -239,6 +256,10 @@ pub struct AuditEntry {
     pub outcome: String,
     /// The last four characters of the code concerned, for session events.
     pub code_hint: Option<String>,
+    /// The practice an administration change happened in (`None`: installation-wide, or a
+    /// session event, which belongs to the user's practices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<PracticeId>,
 }
 
 impl AuditEntry {
@@ -252,6 +273,7 @@ impl AuditEntry {
             kind: AuditEntryKind::Session(draft.kind),
             outcome: draft.outcome,
             code_hint: draft.code_hint,
+            practice: None,
         }
     }
 
@@ -273,7 +295,14 @@ impl AuditEntry {
             kind: AuditEntryKind::Admin(action),
             outcome: outcome.into(),
             code_hint: None,
+            practice: None,
         }
+    }
+
+    /// The same line, as happened in `practice`.
+    pub fn in_practice(mut self, practice: Option<PracticeId>) -> Self {
+        self.practice = practice;
+        self
     }
 
     /// The session kind, for session events.
@@ -291,6 +320,8 @@ impl AuditEntry {
 pub struct AuditFilter {
     /// Only this user.
     pub user: Option<UserId>,
+    /// Only lines of this practice: its administration and its members' session events.
+    pub practice: Option<PracticeId>,
     /// Only this actor.
     pub actor: Option<Actor>,
     /// Only this kind: a session kind or an administration action.
@@ -317,7 +348,8 @@ impl AuditFilter {
             .clamp(1, Self::MAX_LIMIT)
     }
 
-    /// Whether `entry` passes this filter (the limit aside).
+    /// Whether `entry` passes this filter (the limit and the practice aside: membership is
+    /// the store's to check).
     pub fn matches(&self, entry: &AuditEntry) -> bool {
         self.user
             .as_ref()

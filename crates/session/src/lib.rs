@@ -21,6 +21,7 @@ pub mod code;
 pub mod error;
 pub mod hours;
 pub mod ids;
+pub mod import;
 pub mod italy;
 pub mod level;
 pub mod machine;
@@ -29,6 +30,8 @@ mod manager;
 pub mod memory;
 pub mod policy;
 pub mod ports;
+pub mod practice;
+pub mod provision;
 pub mod record;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -49,9 +52,11 @@ pub use manager::{Ports, RequestOutcome, SessionManager};
 pub use memory::MemoryStore;
 pub use policy::Policy;
 pub use ports::{
-    AuditLog, BoxError, EventSink, Health, MailboxError, MailboxRepo, MailboxService, ScheduleRepo,
-    SessionChanged, SessionStore, Store, StoreError, StoreResult, UserDirectory, WorkstationRepo,
+    AuditLog, BoxError, EventSink, Health, ImportCounts, ImportedUser, MailboxError, MailboxRepo,
+    MailboxService, PracticeRepo, ScheduleRepo, SessionChanged, SessionStore, Store, StoreError,
+    StoreResult, UserDirectory, WorkstationRepo,
 };
+pub use practice::{ListQuery, Page, Practice, PracticeCounts, PracticeId};
 pub use record::{
     BlockKind, CodeRequest, CodeSlot, CredentialsBlock, CurrentCode, EndReason, RecordedError,
     RequestStage, SessionRecord, UpstreamHealth,
@@ -59,6 +64,9 @@ pub use record::{
 pub use upstream::{CreateResult, RevokeOutcome, TokenCheck, Upstream, UpstreamError};
 pub use user::{Credentials, Environment, Identity, Role, UserProfile};
 pub use view::{Level, SessionView, StateName, ViewError};
-pub use workstation::{Caller, Workstation, WorkstationRole, WorkstationToken};
+pub use workstation::{
+    AdminScope, Caller, PracticeRule, Reach, Workstation, WorkstationRole, WorkstationSpec,
+    WorkstationToken,
+};
 
 pub use sistemats::secret::{Password, Pin, SessionCode};

@@ -14,10 +14,13 @@ use crate::auto::UserSchedule;
 use crate::hours::WorkingHours;
 use crate::ids::{SessionKey, UserId, WorkstationId};
 use crate::mailbox::{InvalidMailbox, MailboxUpdate, MailboxView, UserMailbox, WatchState};
+use crate::practice::{ListQuery, Page, Practice, PracticeCounts, PracticeId};
 use crate::record::SessionRecord;
 use crate::user::{Credentials, UserProfile};
 use crate::view::SessionView;
-use crate::workstation::{Workstation, WorkstationRole, WorkstationToken};
+use crate::workstation::{
+    PracticeRule, Workstation, WorkstationRole, WorkstationSpec, WorkstationToken,
+};
 use sistemats::secret::{Password, Pin};
 
 /// The cause of a backend failure, kept whole for the log.
@@ -94,6 +97,9 @@ pub trait UserDirectory: Send + Sync {
     async fn put_user(&self, profile: &UserProfile) -> StoreResult<()>;
     /// Every user, by id.
     async fn list_users(&self) -> StoreResult<Vec<UserProfile>>;
+    /// One page of users by id: the members of [`ListQuery::practice`] if given, whose id,
+    /// name or fiscal code contains [`ListQuery::search`] if given.
+    async fn users_page(&self, query: &ListQuery) -> StoreResult<Page<UserProfile>>;
     /// Removes a user with credentials, mailbox and session (the audit stays). `false` if
     /// absent.
     async fn remove_user(&self, user: &UserId) -> StoreResult<bool>;
@@ -112,12 +118,38 @@ pub trait UserDirectory: Send + Sync {
 #[async_trait]
 pub trait WorkstationRepo: Send + Sync {
     /// Registers a workstation; the token is returned once and only its hash is kept.
+    /// `NotFound` when its practice does not exist.
+    async fn register_workstation(
+        &self,
+        spec: &WorkstationSpec,
+    ) -> StoreResult<(Workstation, WorkstationToken)>;
+    /// Registers a workstation in the default practice (installation-wide for a vendor):
+    /// what a single-practice install does.
     async fn create_workstation(
         &self,
         name: &str,
         role: WorkstationRole,
         users: &[UserId],
-    ) -> StoreResult<(Workstation, WorkstationToken)>;
+    ) -> StoreResult<(Workstation, WorkstationToken)> {
+        let practice =
+            (role.practice_rule() != PracticeRule::Forbidden).then(PracticeId::default_practice);
+        self.register_workstation(&WorkstationSpec {
+            name: name.to_owned(),
+            role,
+            practice,
+            users: users.to_vec(),
+        })
+        .await
+    }
+    /// One page of live workstations, oldest first: those of [`ListQuery::practice`] if
+    /// given, whose name contains [`ListQuery::search`] if given.
+    async fn workstations_page(&self, query: &ListQuery) -> StoreResult<Page<Workstation>>;
+    /// The live workstation called `name` in `practice` (`None`: installation-wide), if any.
+    async fn workstation_named(
+        &self,
+        practice: Option<&PracticeId>,
+        name: &str,
+    ) -> StoreResult<Option<Workstation>>;
     /// The live (not revoked) workstation holding `token`.
     async fn authenticate(&self, token: &WorkstationToken) -> StoreResult<Option<Workstation>>;
     /// One workstation (revoked ones included).
@@ -162,6 +194,71 @@ pub trait ScheduleRepo: Send + Sync {
     async fn set_schedule(&self, user: &UserId, schedule: &UserSchedule) -> StoreResult<()>;
 }
 
+/// A doctor to import: the profile, the practice it joins (created when missing) and,
+/// optionally, the credentials.
+#[derive(Clone, Debug)]
+pub struct ImportedUser {
+    /// The practice the doctor joins.
+    pub practice: PracticeId,
+    /// The practice's name, when the import creates or renames it.
+    pub practice_name: Option<String>,
+    /// The profile (created or updated).
+    pub profile: UserProfile,
+    /// Password and PIN, set when given and different from the stored ones.
+    pub credentials: Option<(Password, Pin)>,
+}
+
+/// What an import batch changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportCounts {
+    /// Users that did not exist.
+    pub users_created: u64,
+    /// Users whose profile or credentials changed.
+    pub users_updated: u64,
+    /// Users already exactly as imported.
+    pub users_unchanged: u64,
+    /// Memberships added.
+    pub memberships_added: u64,
+    /// Practices created.
+    pub practices_created: u64,
+}
+
+impl std::ops::AddAssign for ImportCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.users_created += o.users_created;
+        self.users_updated += o.users_updated;
+        self.users_unchanged += o.users_unchanged;
+        self.memberships_added += o.memberships_added;
+        self.practices_created += o.practices_created;
+    }
+}
+
+/// Practices and their members.
+#[async_trait]
+pub trait PracticeRepo: Send + Sync {
+    /// Creates `id` or renames it; returns it.
+    async fn put_practice(&self, id: &PracticeId, name: &str) -> StoreResult<Practice>;
+    /// One practice.
+    async fn practice(&self, id: &PracticeId) -> StoreResult<Option<Practice>>;
+    /// One page of practices by id (search on id and name).
+    async fn practices_page(&self, query: &ListQuery) -> StoreResult<Page<Practice>>;
+    /// Members, live workstations and active sessions of `id`.
+    async fn practice_counts(&self, id: &PracticeId) -> StoreResult<PracticeCounts>;
+    /// Makes `user` a member of `practice` (nothing if it is already). `NotFound` when
+    /// either does not exist.
+    async fn add_member(&self, practice: &PracticeId, user: &UserId) -> StoreResult<()>;
+    /// Ends a membership; the user's lists on the practice's workstations lose it too.
+    /// `false` if it was not a member.
+    async fn remove_member(&self, practice: &PracticeId, user: &UserId) -> StoreResult<bool>;
+    /// Whether `user` is a member of `practice`: one indexed lookup.
+    async fn is_member(&self, practice: &PracticeId, user: &UserId) -> StoreResult<bool>;
+    /// The practices `user` belongs to, by id.
+    async fn practices_of(&self, user: &UserId) -> StoreResult<Vec<PracticeId>>;
+    /// Creates or updates doctors with their memberships in one transaction (all or
+    /// nothing). Idempotent: importing the same rows again changes nothing.
+    async fn import_users(&self, rows: &[ImportedUser]) -> StoreResult<ImportCounts>;
+}
+
 /// Whether the backend answers (for `/readyz`).
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -171,13 +268,21 @@ pub trait Health: Send + Sync {
 
 /// Everything a tsgate backend provides.
 pub trait Store:
-    SessionStore + AuditLog + UserDirectory + WorkstationRepo + MailboxRepo + ScheduleRepo + Health
+    SessionStore
+    + AuditLog
+    + UserDirectory
+    + WorkstationRepo
+    + PracticeRepo
+    + MailboxRepo
+    + ScheduleRepo
+    + Health
 {
 }
 
 impl<T> Store for T where
     T: SessionStore
         + AuditLog
+        + PracticeRepo
         + UserDirectory
         + WorkstationRepo
         + MailboxRepo

@@ -272,8 +272,9 @@ async fn workstations_tokens_are_hashed_and_revocable() {
     assert!(!format!("{token:?} {token}").contains(token.expose_secret()));
     let found = store.authenticate(&token).await.unwrap().unwrap();
     assert_eq!(found, ws);
-    assert!(found.may_act_for(&uid("ROSSI")) && !found.may_act_for(&uid("VERDI")));
-    assert!(found.may_see_code_of(&uid("ROSSI")));
+    assert!(found.acts_for(&uid("ROSSI"), &store).await.unwrap());
+    assert!(!found.acts_for(&uid("VERDI"), &store).await.unwrap());
+    assert!(found.sees_code_of(&uid("ROSSI"), &store).await.unwrap());
     assert!(
         store
             .authenticate(&WorkstationToken::new("tsg_wrong"))
@@ -301,7 +302,7 @@ async fn workstations_tokens_are_hashed_and_revocable() {
         .await
         .unwrap();
     assert_eq!(staff.role, WorkstationRole::Staff);
-    assert!(!staff.may_see_code_of(&uid("ROSSI")));
+    assert!(!staff.sees_code_of(&uid("ROSSI"), &store).await.unwrap());
     assert_eq!(store.list_workstations().await.unwrap().len(), 2);
 
     assert!(store.revoke_workstation(&ws.id).await.unwrap());
@@ -313,7 +314,9 @@ async fn workstations_tokens_are_hashed_and_revocable() {
             .await
             .unwrap()
             .unwrap()
-            .may_act_for(&uid("ROSSI"))
+            .acts_for(&uid("ROSSI"), &store)
+            .await
+            .unwrap()
     );
     assert!(matches!(
         store

@@ -32,6 +32,12 @@ pub enum Command {
     /// Workstations and their tokens.
     #[command(subcommand)]
     Workstation(WorkstationCommand),
+    /// Practices (studi, AFT) of a vendor's installation and their doctors.
+    #[command(subcommand)]
+    Practice(PracticeCommand),
+    /// Imports doctors (CSV or JSON) and workstations (JSON) in bulk: idempotent, checked
+    /// line by line, with a report of what was refused and why.
+    Import(ImportArgs),
     /// The same session actions as the API, for scripts and support.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -196,6 +202,9 @@ pub struct UserAddArgs {
     /// test or production: which Sistema TS this user's credentials belong to.
     #[arg(long, default_value = "test")]
     pub environment: String,
+    /// The practice the doctor joins (created beforehand with `tsgate practice add`).
+    #[arg(long, default_value = tsgate_session::PracticeId::DEFAULT)]
+    pub practice: String,
     /// Date of the last password change (YYYY-MM-DD), for the 90-day warning.
     #[arg(long, value_name = "DATE")]
     pub password_changed: Option<String>,
@@ -279,12 +288,74 @@ pub struct WorkstationAddArgs {
     /// Name ("Ambulatorio 1", "Reception").
     #[arg(long)]
     pub name: String,
-    /// admin, doctor or staff.
+    /// admin, doctor, staff, backend (a vendor's server acting for every doctor of its
+    /// practice) or vendor (provisioning of every practice, never a code).
     #[arg(long, default_value = "doctor")]
     pub role: String,
-    /// Users it may act for (comma-separated Sistema TS user ids).
+    /// Users it may act for (comma-separated Sistema TS user ids; admin, doctor, staff).
     #[arg(long, value_delimiter = ',')]
     pub users: Vec<String>,
+    /// The practice it belongs to (not for a vendor workstation).
+    #[arg(long, default_value = tsgate_session::PracticeId::DEFAULT)]
+    pub practice: String,
+    /// A backend acting for the doctors of every practice.
+    #[arg(long)]
+    pub all_practices: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate practice …`.
+#[derive(Debug, Subcommand)]
+pub enum PracticeCommand {
+    /// Creates a practice, or renames it.
+    Add(PracticeAddArgs),
+    /// Lists the practices with their counts.
+    List(ConfigArgs),
+    /// A doctor already in tsgate joins a practice (one session, one code for all).
+    AddMember(PracticeMemberArgs),
+    /// A doctor leaves a practice (its workstations stop acting for them).
+    RemoveMember(PracticeMemberArgs),
+}
+
+/// `tsgate practice add`.
+#[derive(Debug, Args)]
+pub struct PracticeAddArgs {
+    /// Identifier: lower-case letters, digits, '-', '_', '.' (e.g. studio-rossi).
+    pub id: String,
+    /// Name shown to people ("Studio associato Rossi").
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate practice add-member|remove-member`.
+#[derive(Debug, Args)]
+pub struct PracticeMemberArgs {
+    /// The practice.
+    pub practice: String,
+    /// The Sistema TS user.
+    pub user: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file: CSV (doctors, one per line, with a header) or JSON (doctors and
+    /// workstations). `-` reads standard input.
+    pub file: PathBuf,
+    /// The practice of rows that name none.
+    #[arg(long)]
+    pub practice: Option<String>,
+    /// Checks the file and prints the report without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Writes the report as JSON to this file (workstation tokens included: keep it safe).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

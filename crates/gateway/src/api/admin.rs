@@ -11,11 +11,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tsgate_session::{
-    AdminAction, AuditEntry, Caller, Environment, Role as UserRole, UserId, UserProfile,
-    Workstation, WorkstationId, WorkstationRole,
+    AdminAction, AdminScope, AuditEntry, Caller, Environment, PracticeId, PracticeRule,
+    Role as UserRole, UserId, UserProfile, Workstation, WorkstationId, WorkstationRole,
+    WorkstationSpec,
 };
 
-use super::ApiJson;
+use super::paging::{PageParams, paged};
+use super::{ApiJson, ApiQuery};
 use crate::auth::AdminAuthed;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,9 +29,16 @@ pub struct NewWorkstation {
     pub name: String,
     /// Role.
     pub role: WorkstationRole,
-    /// Users it may act for.
+    /// Users it may act for (roles that list them).
     #[serde(default)]
     pub users: Vec<String>,
+    /// Its practice: an admin workstation's own; the vendor names it (absent: the default
+    /// practice). A vendor workstation has none.
+    #[serde(default)]
+    pub practice: Option<String>,
+    /// A backend acting for every practice (vendor only).
+    #[serde(default)]
+    pub all_practices: bool,
 }
 
 /// A Sistema TS user to create (`POST /api/v1/users`). Secrets stay masked in `Debug`.
@@ -63,6 +72,10 @@ pub struct NewUser {
     /// Sistema TS PIN.
     #[serde(deserialize_with = "de_pin")]
     pub pin: sistemats::Pin,
+    /// The practice the doctor joins: an admin workstation's own when absent; the vendor
+    /// names it (absent: the default practice).
+    #[serde(default)]
+    pub practice: Option<String>,
 }
 
 fn default_user_role() -> UserRole {
@@ -115,10 +128,76 @@ impl From<UserProfile> for UserRecord {
     }
 }
 
-/// Records an administration change by `caller` in the audit (and the log).
+/// The practice an administration request works in: an admin workstation's own (asking
+/// for another is refused), or for the vendor the one it names (`None`: every practice).
+pub(crate) fn practice_scope(
+    caller: &Caller,
+    requested: Option<&str>,
+) -> Result<Option<PracticeId>, ApiError> {
+    let requested = requested
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| PracticeId::new(p).map_err(|e| ApiError::Invalid(e.to_string())))
+        .transpose()?;
+    match caller.workstation.admin_scope() {
+        Some(AdminScope::Practice(own)) => match requested {
+            Some(p) if &p != own => Err(ApiError::OtherPractice),
+            _ => Ok(Some(own.clone())),
+        },
+        Some(AdminScope::Installation) => Ok(requested),
+        None => Err(ApiError::AdminOnly),
+    }
+}
+
+/// Like [`practice_scope`], for a change that must happen in one practice: the vendor's
+/// default is the default practice.
+pub(crate) fn one_practice(
+    caller: &Caller,
+    requested: Option<&str>,
+) -> Result<PracticeId, ApiError> {
+    Ok(practice_scope(caller, requested)?.unwrap_or_else(PracticeId::default_practice))
+}
+
+/// `user` if the caller administers it: a member of the admin's practice, any user for the
+/// vendor. Anything else is an unknown user, so that an admin learns nothing of other
+/// practices.
+pub(crate) async fn administered_user(
+    state: &AppState,
+    caller: &Caller,
+    user: &str,
+) -> Result<UserId, ApiError> {
+    let id = UserId::new(user).map_err(|_| ApiError::UnknownUser)?;
+    match caller.workstation.admin_scope() {
+        Some(AdminScope::Installation) => Ok(id),
+        Some(AdminScope::Practice(p)) => {
+            if state.backends().store.is_member(p, &id).await? {
+                Ok(id)
+            } else {
+                Err(ApiError::UnknownUser)
+            }
+        }
+        None => Err(ApiError::AdminOnly),
+    }
+}
+
+/// Records an administration change by `caller` in the audit (and the log), in the
+/// caller's practice.
 pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,
+    action: AdminAction,
+    user: Option<UserId>,
+    outcome: String,
+) -> Result<(), ApiError> {
+    let practice = caller.workstation.practice.clone();
+    audit_in(state, caller, practice, action, user, outcome).await
+}
+
+/// [`audit`] in a named practice (the vendor's changes).
+pub(crate) async fn audit_in(
+    state: &AppState,
+    caller: &Caller,
+    practice: Option<PracticeId>,
     action: AdminAction,
     user: Option<UserId>,
     outcome: String,
@@ -137,7 +216,8 @@ pub(crate) async fn audit(
         action,
         user,
         outcome,
-    );
+    )
+    .in_practice(practice);
     state.backends().store.append(&entry).await?;
     Ok(())
 }
@@ -149,26 +229,37 @@ fn user_ids(users: &[String]) -> Result<Vec<UserId>, ApiError> {
         .collect()
 }
 
-/// Every user, for the admin listing (`GET /api/v1/users?all=true`).
-pub(crate) async fn all_users(state: &AppState) -> Result<Vec<UserRecord>, ApiError> {
-    let users = state.backends().store.list_users().await?;
-    Ok(users.into_iter().map(UserRecord::from).collect())
-}
-
-/// Every live workstation, oldest first.
-pub(crate) async fn live_workstations(state: &AppState) -> Result<Vec<Workstation>, ApiError> {
-    let all = state.backends().store.list_workstations().await?;
-    Ok(all.into_iter().filter(Workstation::is_live).collect())
-}
-
+/// One page of the users the caller administers (`GET /api/v1/users?all=true`).
 pub(crate) async fn list_all_users(
     state: &AppState,
     caller: &Caller,
+    practice: Option<&str>,
+    page: &PageParams,
 ) -> Result<Response, ApiError> {
-    if !caller.workstation.may_administer() {
-        return Err(ApiError::AdminOnly);
-    }
-    Ok(Json(all_users(state).await?).into_response())
+    let practice = practice_scope(caller, practice)?;
+    let users = state
+        .backends()
+        .store
+        .users_page(&page.query(practice))
+        .await?;
+    Ok(paged(users.map(UserRecord::from)))
+}
+
+/// Whether `given` are the credentials already stored for `user`.
+async fn same_credentials(
+    state: &AppState,
+    user: &UserId,
+    given: &NewUser,
+) -> Result<bool, ApiError> {
+    Ok(state
+        .backends()
+        .store
+        .credentials(user)
+        .await?
+        .is_some_and(|c| {
+            c.password.expose_secret() == given.password.expose_secret()
+                && c.pin.expose_secret() == given.pin.expose_secret()
+        }))
 }
 
 pub(crate) async fn add_user(
@@ -181,30 +272,63 @@ pub(crate) async fn add_user(
             "manca l'utente Sistema TS (user_id).".into(),
         ));
     }
+    let practice = one_practice(&actor, user.practice.as_deref())?;
     let store = &state.backends().store;
-    let id = UserId::new(user.user_id.as_str()).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    if store.user(&id).await?.is_some() {
-        return Err(tsgate_session::StoreError::Conflict.into());
+    if store.practice(&practice).await?.is_none() {
+        return Err(ApiError::Invalid(format!(
+            "lo studio {practice} non esiste: crealo prima (tsgate practice add)."
+        )));
     }
+    let id = UserId::new(user.user_id.as_str()).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let profile = UserProfile {
         user_id: id.clone(),
-        fiscal_code: user.cf,
-        region: user.region,
-        asl: user.asl,
-        ssa: user.ssa.unwrap_or_else(|| "000000".into()),
-        specialization: user.specialization,
-        display_name: user.display_name,
+        fiscal_code: user.cf.clone(),
+        region: user.region.clone(),
+        asl: user.asl.clone(),
+        ssa: user.ssa.clone().unwrap_or_else(|| "000000".into()),
+        specialization: user.specialization.clone(),
+        display_name: user.display_name.clone(),
         environment: user.environment,
         role: user.role,
         password_changed_at: None,
     };
+    if let Some(existing) = store.user(&id).await? {
+        if store.is_member(&practice, &id).await? {
+            return Err(tsgate_session::StoreError::Conflict.into());
+        }
+        // A doctor of another practice (a sostituto here, titolare there) joins this one
+        // with ONE session: only who already knows the credentials may add them, and
+        // nothing of theirs is changed.
+        let vendor = matches!(
+            actor.workstation.admin_scope(),
+            Some(AdminScope::Installation)
+        );
+        if !vendor && !same_credentials(&state, &id, &user).await? {
+            return Err(ApiError::UserOfAnotherPractice {
+                user: id.to_string(),
+            });
+        }
+        store.add_member(&practice, &id).await?;
+        audit_in(
+            &state,
+            &actor,
+            Some(practice),
+            AdminAction::UserAdded,
+            Some(id),
+            "ok (member)".into(),
+        )
+        .await?;
+        return Ok((StatusCode::CREATED, Json(UserRecord::from(existing))).into_response());
+    }
     store.put_user(&profile).await?;
     store
         .set_credentials(&id, &user.password, &user.pin, None)
         .await?;
-    audit(
+    store.add_member(&practice, &id).await?;
+    audit_in(
         &state,
         &actor,
+        Some(practice),
         AdminAction::UserAdded,
         Some(id),
         "ok".into(),
@@ -214,20 +338,45 @@ pub(crate) async fn add_user(
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
+/// The query string of `DELETE /api/v1/users/{user}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RemoveParams {
+    /// The vendor's: remove from this practice only (absent: from tsgate altogether).
+    practice: Option<String>,
+}
+
+/// Removes `user` from the caller's practice; a doctor left in no practice is removed from
+/// tsgate with credentials, mailbox and session (the audit stays).
 pub(crate) async fn remove_user(
     State(state): State<AppState>,
     AdminAuthed(actor): AdminAuthed,
     Path(user): Path<String>,
+    ApiQuery(params): ApiQuery<RemoveParams>,
 ) -> Result<StatusCode, ApiError> {
-    let id = UserId::new(user.as_str()).map_err(|_| ApiError::NotFound)?;
-    let removed = state.backends().store.remove_user(&id).await?;
+    let id = match administered_user(&state, &actor, &user).await {
+        Err(ApiError::UnknownUser) => return Err(ApiError::NotFound),
+        other => other?,
+    };
+    let store = &state.backends().store;
+    let practice = practice_scope(&actor, params.practice.as_deref())?;
+    let removed = match &practice {
+        Some(p) => {
+            let left = store.remove_member(p, &id).await?;
+            if left && store.practices_of(&id).await?.is_empty() {
+                store.remove_user(&id).await?;
+            }
+            left
+        }
+        None => store.remove_user(&id).await?,
+    };
     state.workstations().forget_all();
     if !removed {
         return Err(ApiError::NotFound);
     }
-    audit(
+    audit_in(
         &state,
         &actor,
+        practice,
         AdminAction::UserRemoved,
         Some(id),
         "ok".into(),
@@ -236,11 +385,27 @@ pub(crate) async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The query string of `GET /api/v1/workstations`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WorkstationsParams {
+    /// The vendor's: only this practice.
+    practice: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
 pub(crate) async fn list_workstations(
     State(state): State<AppState>,
-    AdminAuthed(_actor): AdminAuthed,
-) -> Result<Json<Vec<Workstation>>, ApiError> {
-    Ok(Json(live_workstations(&state).await?))
+    AdminAuthed(actor): AdminAuthed,
+    ApiQuery(params): ApiQuery<WorkstationsParams>,
+) -> Result<Response, ApiError> {
+    let practice = practice_scope(&actor, params.practice.as_deref())?;
+    let page = state
+        .backends()
+        .store
+        .workstations_page(&params.page.query(practice))
+        .await?;
+    Ok(paged(page))
 }
 
 #[derive(Serialize)]
@@ -250,26 +415,79 @@ struct CreatedWorkstation {
     token: String,
 }
 
+/// Checks a workstation to create against the caller's rights and the practice's members;
+/// returns what to register.
+async fn workstation_spec(
+    state: &AppState,
+    caller: &Caller,
+    new: &NewWorkstation,
+) -> Result<WorkstationSpec, ApiError> {
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::BadRequest(
+            "manca il nome della postazione (name).".into(),
+        ));
+    }
+    let vendor = matches!(
+        caller.workstation.admin_scope(),
+        Some(AdminScope::Installation)
+    );
+    if new.role == WorkstationRole::Vendor && !vendor {
+        return Err(ApiError::Invalid(
+            "solo il fornitore del gestionale può creare postazioni di tipo vendor.".into(),
+        ));
+    }
+    let practice = match new.role.practice_rule() {
+        PracticeRule::Forbidden => None,
+        PracticeRule::Optional if new.all_practices => {
+            if !vendor {
+                return Err(ApiError::Invalid(
+                    "solo il fornitore del gestionale può creare un server che agisce per tutti gli studi.".into(),
+                ));
+            }
+            None
+        }
+        _ => Some(one_practice(caller, new.practice.as_deref())?),
+    };
+    let users = user_ids(&new.users)?;
+    if !users.is_empty() && !new.role.lists_users() {
+        return Err(ApiError::Invalid(format!(
+            "una postazione di tipo {} non elenca i medici: agisce per tutti quelli del suo studio. Togli 'users'.",
+            new.role
+        )));
+    }
+    if let Some(p) = &practice {
+        if state.backends().store.practice(p).await?.is_none() {
+            return Err(ApiError::Invalid(format!("lo studio {p} non esiste.")));
+        }
+        for user in &users {
+            if !state.backends().store.is_member(p, user).await? {
+                return Err(ApiError::Invalid(format!(
+                    "l'utente {user} non è un medico dello studio {p}: aggiungilo prima allo studio."
+                )));
+            }
+        }
+    }
+    Ok(WorkstationSpec {
+        name: name.to_owned(),
+        role: new.role,
+        practice,
+        users,
+    })
+}
+
 pub(crate) async fn add_workstation(
     State(state): State<AppState>,
     AdminAuthed(actor): AdminAuthed,
     ApiJson(new): ApiJson<NewWorkstation>,
 ) -> Result<Response, ApiError> {
-    if new.name.trim().is_empty() {
-        return Err(ApiError::BadRequest(
-            "manca il nome della postazione (name).".into(),
-        ));
-    }
-    let users = user_ids(&new.users)?;
-    let (workstation, token) = state
-        .backends()
-        .store
-        .create_workstation(new.name.trim(), new.role, &users)
-        .await?;
+    let spec = workstation_spec(&state, &actor, &new).await?;
+    let (workstation, token) = state.backends().store.register_workstation(&spec).await?;
     let token = token.expose_secret().to_owned();
-    audit(
+    audit_in(
         &state,
         &actor,
+        workstation.practice.clone(),
         AdminAction::WorkstationAdded,
         None,
         format!(
@@ -295,18 +513,23 @@ pub(crate) async fn revoke_workstation(
     AdminAuthed(actor): AdminAuthed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let revoked = state
-        .backends()
-        .store
-        .revoke_workstation(&WorkstationId(id.clone()))
-        .await?;
+    let store = &state.backends().store;
+    let id = WorkstationId(id);
+    let found = store.workstation(&id).await?.ok_or(ApiError::NotFound)?;
+    if let Some(AdminScope::Practice(own)) = actor.workstation.admin_scope()
+        && found.practice.as_ref() != Some(own)
+    {
+        return Err(ApiError::NotFound);
+    }
+    let revoked = store.revoke_workstation(&id).await?;
     state.workstations().forget_all();
     if !revoked {
         return Err(ApiError::NotFound);
     }
-    audit(
+    audit_in(
         &state,
         &actor,
+        found.practice,
         AdminAction::WorkstationRevoked,
         None,
         format!("workstation {id}"),

@@ -31,6 +31,8 @@ pub(crate) struct AuditParams {
     to: Option<OffsetDateTime>,
     /// At most this many, newest first.
     limit: Option<u32>,
+    /// The vendor's: only this practice (an admin workstation always sees its own).
+    practice: Option<String>,
 }
 
 impl AuditParams {
@@ -48,6 +50,7 @@ impl AuditParams {
         };
         Some(AuditFilter {
             user,
+            practice: None,
             actor: self
                 .workstation
                 .map(|w| Actor::Workstation(WorkstationId(w))),
@@ -65,9 +68,10 @@ impl AuditParams {
 
 pub(crate) async fn query(
     State(state): State<AppState>,
-    AdminAuthed(_actor): AdminAuthed,
+    AdminAuthed(actor): AdminAuthed,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let practice = super::admin::practice_scope(&actor, params.practice.as_deref())?;
     if let (Some(from), Some(to)) = (params.from, params.to)
         && from > to
     {
@@ -75,8 +79,9 @@ pub(crate) async fn query(
             "la data iniziale (from) è successiva a quella finale (to).".into(),
         ));
     }
-    let Some(filter) = params.filter() else {
+    let Some(mut filter) = params.filter() else {
         return Ok(Json(Vec::new()));
     };
+    filter.practice = practice;
     Ok(Json(state.backends().store.query(&filter).await?))
 }

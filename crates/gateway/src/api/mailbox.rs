@@ -25,9 +25,9 @@ pub(crate) async fn status(
     Path(user): Path<String>,
 ) -> Result<Json<MailboxView>, ApiError> {
     let user = if caller.workstation.may_administer() {
-        tsgate_session::UserId::new(user.as_str()).map_err(|_| ApiError::UnknownUser)?
+        super::admin::administered_user(&state, &caller, &user).await?
     } else {
-        act_for(&caller, &user)?
+        act_for(&state, &caller, &user).await?
     };
     Ok(Json(service(&state)?.status(&user).await?))
 }
@@ -38,7 +38,7 @@ pub(crate) async fn configure(
     Path(user): Path<String>,
     ApiJson(settings): ApiJson<Value>,
 ) -> Result<Json<MailboxView>, ApiError> {
-    let user = tsgate_session::UserId::new(user.as_str()).map_err(|_| ApiError::UnknownUser)?;
+    let user = super::admin::administered_user(&state, &caller, &user).await?;
     if !settings.is_object() {
         return Err(ApiError::BadRequest(
             "le impostazioni della casella vanno inviate come oggetto JSON.".into(),

@@ -3,8 +3,11 @@
 pub(crate) mod admin;
 mod audit;
 pub(crate) mod events;
+pub(crate) mod import;
 mod mailbox;
 pub(crate) mod ops;
+mod paging;
+mod practices;
 pub(crate) mod requests;
 mod schedule;
 mod session;
@@ -118,6 +121,20 @@ pub(crate) fn api_routes() -> RouteTable {
             "/api/v1/workstations/{id}",
             admin::revoke_workstation,
         )
+        .add(Method::GET, "/api/v1/practices", practices::list)
+        .add(Method::POST, "/api/v1/practices", practices::put)
+        .add(Method::GET, "/api/v1/practices/{id}", practices::show)
+        .add(
+            Method::PUT,
+            "/api/v1/practices/{id}/members/{user}",
+            practices::add_member,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/practices/{id}/members/{user}",
+            practices::remove_member,
+        )
+        .add(Method::POST, import::IMPORT_PATH, import::import)
         .add(Method::GET, "/api/v1/audit", audit::query)
         .add(Method::GET, EVENTS_PATH, events::stream)
         .add(Method::GET, "/api/v1/openapi.json", ops::openapi)

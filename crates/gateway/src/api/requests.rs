@@ -121,7 +121,7 @@ pub(crate) async fn list(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Json<Vec<RequestLine>>, ApiError> {
-    let user = act_for(&actor, &user)?;
+    let user = act_for(&state, &actor, &user).await?;
     Ok(Json(recent(&state, &user).await?))
 }
 

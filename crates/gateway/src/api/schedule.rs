@@ -100,6 +100,16 @@ pub(crate) async fn set_practice(
     if pilot.hours_from_file() {
         return Err(ApiError::HoursFromFile);
     }
+    // The default hours are one setting of the installation: an admin of another practice
+    // may not change them for everybody (its doctors' own hours are per user).
+    if caller
+        .workstation
+        .practice
+        .as_ref()
+        .is_some_and(|p| p.as_str() != tsgate_session::PracticeId::DEFAULT)
+    {
+        return Err(ApiError::OtherPractice);
+    }
     let hours = spec.build().map_err(invalid)?;
     state.backends().store.set_practice_hours(&hours).await?;
     super::admin::audit(
@@ -173,9 +183,9 @@ pub(crate) async fn schedule(
     Path(user): Path<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let user = if caller.workstation.may_administer() {
-        UserId::new(user.as_str()).map_err(|_| ApiError::UnknownUser)?
+        super::admin::administered_user(&state, &caller, &user).await?
     } else {
-        act_for(&caller, &user)?
+        act_for(&state, &caller, &user).await?
     };
     Ok(Json(schedule_view(&state, &user).await?))
 }
@@ -209,7 +219,7 @@ pub(crate) async fn set_schedule(
     ApiJson(update): ApiJson<ScheduleUpdate>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let pilot = pilot(&state)?;
-    let user = UserId::new(user.as_str()).map_err(|_| ApiError::UnknownUser)?;
+    let user = super::admin::administered_user(&state, &caller, &user).await?;
     let mut schedule = stored_schedule(&state, &user).await?;
     if let Some(mode) = &update.auto {
         schedule.auto = AutoMode::parse(mode.trim()).ok_or_else(|| {

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sistemats::SessionCode;
 
-use tsgate_session::{SessionError, SessionView};
+use tsgate_session::{Page, Reach, SessionError, SessionView, UserId};
 
+use super::paging::{PageParams, paged};
 use super::{ApiJson, ApiQuery};
 use crate::auth::{Authed, act_for};
 use crate::error::ApiError;
@@ -23,21 +24,68 @@ struct UserEntry {
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct UsersQuery {
-    /// Admin only: every configured user (without session), from the admin directory.
-    #[serde(default)]
+    /// Admin only: the configured users (without session), from the admin directory.
+    #[serde(default, deserialize_with = "super::paging::flag")]
     all: bool,
+    /// The vendor's `all=true`: only this practice.
+    practice: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
+/// `GET /api/v1/users`: one page of the users this workstation acts for, with their
+/// sessions (a backend's are its practice's members, read a page at a time).
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     Authed(actor): Authed,
     ApiQuery(query): ApiQuery<UsersQuery>,
 ) -> Result<Response, ApiError> {
     if query.all {
-        return super::admin::list_all_users(&state, &actor).await;
+        return super::admin::list_all_users(
+            &state,
+            &actor,
+            query.practice.as_deref(),
+            &query.page,
+        )
+        .await;
     }
-    let mut out = Vec::with_capacity(actor.workstation.users.len());
-    for user in &actor.workstation.users {
+    let ws = &actor.workstation;
+    let users: Page<UserId> = match ws.reach() {
+        Reach::Listed(users) => {
+            let q = query.page.query(None);
+            let needle = q.needle();
+            let rows = users
+                .iter()
+                .filter(|u| q.after.as_deref().is_none_or(|a| u.as_str() > a))
+                .filter(|u| {
+                    needle
+                        .as_deref()
+                        .is_none_or(|n| u.as_str().to_lowercase().contains(n))
+                })
+                .take(q.effective_limit() as usize + 1)
+                .cloned()
+                .collect();
+            Page::from_rows(rows, q.effective_limit(), UserId::to_string)
+        }
+        Reach::Practice(practice) => state
+            .backends()
+            .store
+            .users_page(&query.page.query(Some(practice.clone())))
+            .await?
+            .map(|p| p.user_id),
+        Reach::Everyone => state
+            .backends()
+            .store
+            .users_page(&query.page.query(None))
+            .await?
+            .map(|p| p.user_id),
+        Reach::Nobody => Page {
+            items: Vec::new(),
+            next: None,
+        },
+    };
+    let mut out = Vec::with_capacity(users.items.len());
+    for user in &users.items {
         match state.backends().sessions.status(user).await {
             Ok(session) => out.push(UserEntry {
                 user: user.to_string(),
@@ -45,12 +93,15 @@ pub(crate) async fn list_users(
             }),
             // A user removed after the workstation was configured: not listed.
             Err(SessionError::UnknownUser(_)) => {
-                tracing::warn!(%user, workstation = %actor.workstation.id, "workstation lists an unknown user");
+                tracing::warn!(%user, workstation = %ws.id, "workstation lists an unknown user");
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Json(out).into_response())
+    Ok(paged(Page {
+        items: out,
+        next: users.next,
+    }))
 }
 
 pub(crate) async fn status(
@@ -58,7 +109,7 @@ pub(crate) async fn status(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = act_for(&actor, &user)?;
+    let user = act_for(&state, &actor, &user).await?;
     Ok(Json(state.backends().sessions.status(&user).await?))
 }
 
@@ -82,7 +133,7 @@ pub(crate) async fn request(
     Path(user): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let user = act_for(&actor, &user)?;
+    let user = act_for(&state, &actor, &user).await?;
     // The body is optional: no body means `{"replace": false}`.
     let replace = if body.iter().all(u8::is_ascii_whitespace) {
         false
@@ -131,7 +182,7 @@ pub(crate) async fn submit_code(
     Path(user): Path<String>,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = act_for(&actor, &user)?;
+    let user = act_for(&state, &actor, &user).await?;
     let session = state
         .backends()
         .sessions
@@ -145,7 +196,7 @@ pub(crate) async fn revoke(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = act_for(&actor, &user)?;
+    let user = act_for(&state, &actor, &user).await?;
     Ok(Json(
         state
             .backends()
@@ -168,8 +219,8 @@ pub(crate) async fn reveal_code(
     Authed(actor): Authed,
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = act_for(&actor, &user)?;
-    if !actor.workstation.may_see_code_of(&user) {
+    let user = act_for(&state, &actor, &user).await?;
+    if !crate::auth::sees_code_of(&state, &actor, &user).await? {
         return Err(ApiError::CodeNotVisible);
     }
     let code = state

@@ -116,8 +116,19 @@ async fn forward(
     let service = services::find(service_path).ok_or_else(refusal::unknown_path)?;
     let user = sistema_ts_user(&parts.headers)?;
     let user = match UserId::new(user.as_str()) {
-        Ok(id) if actor.workstation.may_act_for(&id) => id,
-        _ => return Err(refusal::not_allowed(&user)),
+        Ok(id) => match actor
+            .workstation
+            .acts_for(&id, state.backends().store.as_ref())
+            .await
+        {
+            Ok(true) => id,
+            Ok(false) => return Err(refusal::not_allowed(&user)),
+            Err(cause) => {
+                tracing::error!(cause = %sistemats::error::describe_chain(&cause), "membership lookup failed");
+                return Err(refusal::internal());
+            }
+        },
+        Err(_) => return Err(refusal::not_allowed(&user)),
     };
     let limit = state.config().limits.proxy_body_bytes;
     if content_length(&parts.headers).is_some_and(|len| len > limit as u64) {

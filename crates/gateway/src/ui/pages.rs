@@ -203,17 +203,22 @@ fn failure(e: ApiError) -> Response {
 }
 
 /// Display names of the configured users.
-async fn display_names(state: &AppState) -> HashMap<UserId, String> {
-    match state.backends().store.list_users().await {
-        Ok(users) => users
-            .into_iter()
-            .filter_map(|u| u.display_name.map(|n| (u.user_id, n)))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(cause = %sistemats::error::describe_chain(&e), "ui: user names not available");
-            HashMap::new()
+async fn display_names(state: &AppState, users: &[UserId]) -> HashMap<UserId, String> {
+    let mut names = HashMap::new();
+    for user in users {
+        match state.backends().store.user(user).await {
+            Ok(Some(profile)) => {
+                if let Some(name) = profile.display_name {
+                    names.insert(profile.user_id, name);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(cause = %sistemats::error::describe_chain(&e), "ui: user names not available");
+            }
         }
     }
+    names
 }
 
 /// `GET /`: one card per user this workstation acts for.
@@ -227,7 +232,7 @@ pub(crate) async fn doctor(
         Ok(None) => return see_other("/login"),
         Err(e) => return failure(e),
     };
-    let names = display_names(&state).await;
+    let names = display_names(&state, &signed.workstation.users).await;
     let now = state.backends().sessions.now();
     let this_workstation = signed.workstation.id.to_string();
     let mut cards = Vec::new();
@@ -268,11 +273,7 @@ pub(crate) async fn doctor(
     }
     let page = DoctorPage {
         chrome: Chrome::new("Codici ID-SESSIONE", "home", Some(&signed)),
-        can_copy: signed
-            .workstation
-            .users
-            .iter()
-            .any(|u| signed.workstation.may_see_code_of(u)),
+        can_copy: signed.workstation.role_sees_codes() && !signed.workstation.users.is_empty(),
         workstation_id: this_workstation,
         server_now: now
             .format(&time::format_description::well_known::Rfc3339)

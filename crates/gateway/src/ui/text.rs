@@ -303,5 +303,7 @@ pub(crate) fn role_word(role: Role) -> &'static str {
         Role::Admin => "amministrazione",
         Role::Doctor => "medico",
         Role::Staff => "segreteria",
+        Role::Backend => "gestionale (server)",
+        Role::Vendor => "fornitore",
     }
 }

@@ -592,6 +592,7 @@ async fn a_caller_set_by_a_server_layer_is_accepted() {
             id: WorkstationId("ws-ui".into()),
             name: "browser".into(),
             role: tsgate_session::WorkstationRole::Staff,
+            practice: Some(tsgate_session::PracticeId::default_practice()),
             users: vec![uid(U1)],
             created_at: time::OffsetDateTime::now_utc(),
             revoked_at: None,

@@ -8,6 +8,7 @@ mod helpers;
 mod limits;
 mod logs;
 mod openapi;
+mod practices;
 mod proxy;
 mod requests;
 mod schedule;

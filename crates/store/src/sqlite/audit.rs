@@ -2,23 +2,20 @@
 //! changes, in one table.
 
 use async_trait::async_trait;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, SqliteConnection};
 use tsgate_session::{
-    Application, AuditEntry, AuditEntryKind, AuditFilter, AuditLog, StoreResult, UserId,
+    Application, AuditEntry, AuditEntryKind, AuditFilter, AuditLog, PracticeId, StoreResult, UserId,
 };
 
 use super::{SqliteStore, from_ms, ms};
 use crate::error::{Error, Result};
 
 const INSERT: &str =
-    "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome, code_hint)
-     VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome, code_hint, practice_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// Writes one line inside `tx` (a session commit's transaction, or its own).
-pub(crate) async fn insert_audit(
-    tx: &mut Transaction<'_, Sqlite>,
-    entry: &AuditEntry,
-) -> Result<()> {
+pub(crate) async fn insert_audit(tx: &mut SqliteConnection, entry: &AuditEntry) -> Result<()> {
     sqlx::query(INSERT)
         .bind(ms(entry.at))
         .bind(entry.user.as_ref().map(UserId::as_str))
@@ -27,7 +24,8 @@ pub(crate) async fn insert_audit(
         .bind(entry.kind.as_str())
         .bind(&entry.outcome)
         .bind(&entry.code_hint)
-        .execute(&mut **tx)
+        .bind(entry.practice.as_ref().map(PracticeId::as_str))
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -42,12 +40,15 @@ impl SqliteStore {
 
     async fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
-            "SELECT at_ms, user_id, application, actor, kind, outcome, code_hint FROM audit
+            "SELECT at_ms, user_id, application, actor, kind, outcome, code_hint, practice_id
+             FROM audit
              WHERE (?1 IS NULL OR user_id = ?1)
                AND (?2 IS NULL OR actor = ?2)
                AND (?3 IS NULL OR kind = ?3)
                AND (?4 IS NULL OR at_ms >= ?4)
                AND (?5 IS NULL OR at_ms < ?5)
+               AND (?7 IS NULL OR practice_id = ?7 OR user_id IN
+                    (SELECT user_id FROM practice_members WHERE practice_id = ?7))
              ORDER BY at_ms DESC, id DESC
              LIMIT ?6",
         )
@@ -58,6 +59,7 @@ impl SqliteStore {
         .bind(filter.since.map(ms))
         .bind(filter.until.map(ms))
         .bind(i64::from(filter.effective_limit()))
+        .bind(filter.practice.as_ref().map(PracticeId::as_str))
         .fetch_all(&self.pool)
         .await?;
         let corrupt = |e: &dyn std::fmt::Display| Error::Corrupt(format!("audit: {e}"));
@@ -85,6 +87,11 @@ impl SqliteStore {
                         .map_err(|e| corrupt(&e))?,
                     outcome: row.try_get("outcome")?,
                     code_hint: row.try_get("code_hint")?,
+                    practice: row
+                        .try_get::<Option<String>, _>("practice_id")?
+                        .map(PracticeId::new)
+                        .transpose()
+                        .map_err(|e| corrupt(&e))?,
                 })
             })
             .collect()

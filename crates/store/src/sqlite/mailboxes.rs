@@ -24,17 +24,18 @@ impl SqliteStore {
             },
         );
         let settings = settings_json(m)?;
-        sqlx::query(
-            "INSERT INTO mailboxes (user_id, settings, password_enc, updated_at_ms)
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO mailboxes (user_id, settings, password_enc, updated_at_ms)
              VALUES (?, ?, ?, ?)
              ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,
                  password_enc = excluded.password_enc, updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(user.as_str())
+            .bind(settings)
+            .bind(password_enc)
+            .bind(ms(OffsetDateTime::now_utc())),
         )
-        .bind(user.as_str())
-        .bind(settings)
-        .bind(password_enc)
-        .bind(ms(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -78,25 +79,24 @@ impl SqliteStore {
 
     async fn write_watch_state(&self, mailbox: &str, state: &WatchState) -> Result<()> {
         let json = serde_json::to_string(state).map_err(|e| Error::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO mailbox_watch_state (mailbox, state, updated_at_ms) VALUES (?, ?, ?)
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO mailbox_watch_state (mailbox, state, updated_at_ms) VALUES (?, ?, ?)
              ON CONFLICT (mailbox) DO UPDATE SET state = excluded.state,
                  updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(mailbox)
+            .bind(json)
+            .bind(ms(OffsetDateTime::now_utc())),
         )
-        .bind(mailbox)
-        .bind(json)
-        .bind(ms(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn delete_mailbox(&self, user: &UserId) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM mailboxes WHERE user_id = ?")
-            .bind(user.as_str())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = self
+            .write_one(sqlx::query("DELETE FROM mailboxes WHERE user_id = ?").bind(user.as_str()))
+            .await?;
         Ok(n > 0)
     }
 }

@@ -9,6 +9,7 @@
 
 mod audit;
 mod mailboxes;
+mod practices;
 mod schedules;
 mod sessions;
 mod users;
@@ -25,7 +26,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use time::OffsetDateTime;
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, OwnedMutexGuard, RwLock};
 use tsgate_session::{Health, StoreResult};
 
 use crate::crypto::{KeyRing, MasterKey, Slot};
@@ -37,11 +38,44 @@ const KEY_CHECK: Slot<'static> = Slot {
     row: "key_check",
 };
 
-/// The SQLite store. Cheap to clone (a pool and a shared key ring).
+/// The SQLite store. Cheap to clone (a pool, a shared key ring and the writers' turn).
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     keys: Arc<RwLock<KeyRing>>,
+    /// SQLite has one writer at a time. Writers of this process take turns here (a fair
+    /// queue, in order of arrival) instead of polling the file lock; the busy timeout is
+    /// left for writers of other processes (the command line next to a running server).
+    writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction holding the writers' turn ([`SqliteStore::write_tx`]). Derefs to
+/// the connection, like a `sqlx::Transaction`; dropped without [`WriteTx::commit`], it rolls
+/// back.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// Commits, then gives the turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl fmt::Debug for SqliteStore {
@@ -75,7 +109,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(8)
             .connect_with(options)
             .await?;
         #[cfg(unix)]
@@ -87,6 +121,7 @@ impl SqliteStore {
         let store = Self {
             pool,
             keys: Arc::new(RwLock::new(keys)),
+            writer: Arc::new(Mutex::new(())),
         };
         store.check_key().await?;
         Ok(store)
@@ -97,12 +132,27 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// A write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`).
-    /// A deferred one that reads first and then writes fails at once with "database is
-    /// locked" when another process (the command line next to a running server) wrote in
-    /// between, whatever the busy timeout; an immediate one waits for the lock instead.
-    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A write transaction: it waits for this process's writers' turn, then takes the
+    /// database's write lock at once (`BEGIN IMMEDIATE`). A deferred one that reads first and
+    /// then writes fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT) when
+    /// another connection wrote in between, whatever the busy timeout; an immediate one
+    /// waits for the lock instead. EVERY write of this store goes through here.
+    pub(crate) async fn write_tx(&self) -> Result<WriteTx> {
+        let turn = Arc::clone(&self.writer).lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// Runs one write statement in its own [`SqliteStore::write_tx`]; returns the rows it
+    /// changed.
+    pub(crate) async fn write_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        let n = query.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Closes the pool, checkpointing the WAL.
@@ -124,11 +174,12 @@ impl SqliteStore {
             }
             None => {
                 let sealed = keys.seal(b"tsgate key check", KEY_CHECK);
-                sqlx::query(
-                    "INSERT INTO meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING",
+                self.write_one(
+                    sqlx::query(
+                        "INSERT INTO meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(sealed),
                 )
-                .bind(sealed)
-                .execute(&self.pool)
                 .await?;
                 Ok(())
             }

@@ -47,17 +47,17 @@ impl ScheduleRepo for SqliteStore {
     }
 
     async fn set_practice_hours(&self, hours: &WorkingHours) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO practice_settings (key, value, updated_at_ms) VALUES (?, ?, ?)
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO practice_settings (key, value, updated_at_ms) VALUES (?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value,
                  updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(PRACTICE_HOURS)
+            .bind(to_json(hours)?)
+            .bind(ms(OffsetDateTime::now_utc())),
         )
-        .bind(PRACTICE_HOURS)
-        .bind(to_json(hours)?)
-        .bind(ms(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await
-        .map_err(Error::from)?;
+        .await?;
         Ok(())
     }
 
@@ -79,17 +79,17 @@ impl ScheduleRepo for SqliteStore {
         if !self.user_exists(user).await? {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
-        sqlx::query(
-            "INSERT INTO user_schedules (user_id, schedule, updated_at_ms) VALUES (?, ?, ?)
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO user_schedules (user_id, schedule, updated_at_ms) VALUES (?, ?, ?)
              ON CONFLICT (user_id) DO UPDATE SET schedule = excluded.schedule,
                  updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(user.as_str())
+            .bind(to_json(schedule)?)
+            .bind(ms(OffsetDateTime::now_utc())),
         )
-        .bind(user.as_str())
-        .bind(to_json(schedule)?)
-        .bind(ms(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await
-        .map_err(Error::from)?;
+        .await?;
         Ok(())
     }
 }

@@ -332,7 +332,7 @@ impl SqliteStore {
             .rows_affected()
         };
         if affected != 1 {
-            tx.rollback().await?;
+            drop(tx);
             return Err(Error::Conflict);
         }
         for entry in audit {

@@ -1,12 +1,13 @@
 //! Users and their credentials.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use tsgate_session::{
-    Credentials, Environment, Password, Pin, Role, StoreResult, UserDirectory, UserId, UserProfile,
+    Credentials, Environment, ListQuery, Page, Password, Pin, Role, StoreResult, UserDirectory,
+    UserId, UserProfile,
 };
 
 use super::{SqliteStore, ms};
@@ -16,7 +17,11 @@ use crate::error::{Error, Result};
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]");
 
-fn profile_from_row(row: &SqliteRow) -> Result<UserProfile> {
+/// The columns [`profile_from_row`] reads, prefixed by the `users` table's alias `u`.
+pub(crate) const PROFILE_COLUMNS: &str = "u.user_id, u.fiscal_code, u.region, u.asl, u.ssa,
+    u.specialization, u.display_name, u.environment, u.role, u.password_changed_on";
+
+pub(crate) fn profile_from_row(row: &SqliteRow) -> Result<UserProfile> {
     let corrupt = |what: &str| Error::Corrupt(format!("user: {what}"));
     let changed: Option<String> = row.try_get("password_changed_on")?;
     Ok(UserProfile {
@@ -37,7 +42,7 @@ fn profile_from_row(row: &SqliteRow) -> Result<UserProfile> {
     })
 }
 
-fn date_text(d: Date) -> Result<String> {
+pub(crate) fn date_text(d: Date) -> Result<String> {
     d.format(DATE).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
@@ -70,7 +75,7 @@ impl SqliteStore {
 
     async fn upsert_user(&self, p: &UserProfile) -> Result<()> {
         let now = ms(OffsetDateTime::now_utc());
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO users (user_id, fiscal_code, region, asl, ssa, specialization, display_name,
                  environment, role, password_changed_on, created_at_ms, updated_at_ms)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -92,9 +97,7 @@ impl SqliteStore {
         .bind(p.role.as_str())
         .bind(p.password_changed_at.map(date_text).transpose()?)
         .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .bind(now)).await?;
         Ok(())
     }
 
@@ -119,6 +122,47 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn page_of_users(&self, q: &ListQuery) -> Result<Page<UserProfile>> {
+        let limit = q.effective_limit();
+        // A practice's members through their primary key (practice_id, user_id), everybody
+        // through the users' own; either way the cursor is a range on the index, so a page
+        // costs the same at the end of 100,000 rows as at the start. The search scans rows
+        // in that order (an admin typing a name).
+        let mut sql = QueryBuilder::<Sqlite>::new(format!("SELECT {PROFILE_COLUMNS} FROM "));
+        let order = match &q.practice {
+            Some(practice) => {
+                sql.push("practice_members m JOIN users u ON u.user_id = m.user_id WHERE m.practice_id = ")
+                    .push_bind(practice.as_str().to_owned());
+                "m.user_id"
+            }
+            None => {
+                sql.push("users u WHERE 1 = 1");
+                "u.user_id"
+            }
+        };
+        if let Some(after) = &q.after {
+            sql.push(format_args!(" AND {order} > "))
+                .push_bind(after.clone());
+        }
+        if let Some(needle) = q.needle() {
+            sql.push(" AND (instr(lower(u.user_id), ")
+                .push_bind(needle.clone())
+                .push(") > 0 OR instr(lower(u.fiscal_code), ")
+                .push_bind(needle.clone())
+                .push(") > 0 OR instr(lower(coalesce(u.display_name, '')), ")
+                .push_bind(needle)
+                .push(") > 0)");
+        }
+        sql.push(format_args!(" ORDER BY {order} LIMIT "))
+            .push_bind(i64::from(limit) + 1);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        let rows = rows
+            .iter()
+            .map(profile_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, limit, |p| p.user_id.to_string()))
     }
 
     async fn delete_user(&self, user: &UserId) -> Result<bool> {
@@ -207,6 +251,10 @@ impl UserDirectory for SqliteStore {
 
     async fn list_users(&self) -> StoreResult<Vec<UserProfile>> {
         Ok(self.all_users().await?)
+    }
+
+    async fn users_page(&self, query: &ListQuery) -> StoreResult<Page<UserProfile>> {
+        Ok(self.page_of_users(query).await?)
     }
 
     async fn remove_user(&self, user: &UserId) -> StoreResult<bool> {

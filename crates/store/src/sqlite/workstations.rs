@@ -1,37 +1,50 @@
 //! Registered workstations.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use tsgate_session::{
-    StoreResult, UserId, Workstation, WorkstationId, WorkstationRepo, WorkstationRole,
-    WorkstationToken,
+    ListQuery, Page, PracticeId, StoreResult, UserId, Workstation, WorkstationId, WorkstationRepo,
+    WorkstationRole, WorkstationSpec, WorkstationToken,
 };
 
 use super::{SqliteStore, from_ms, ms};
 use crate::error::{Error, Result};
 
+const COLUMNS: &str = "id, name, role, practice_id, created_at_ms, revoked_at_ms";
+
 impl SqliteStore {
     async fn workstation_from_row(&self, row: &SqliteRow) -> Result<Workstation> {
         let id: String = row.try_get("id")?;
-        let users = sqlx::query(
-            "SELECT user_id FROM workstation_users WHERE workstation_id = ? ORDER BY user_id",
-        )
-        .bind(&id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            UserId::new(r.try_get::<String, _>("user_id")?)
-                .map_err(|e| Error::Corrupt(e.to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+        let role = WorkstationRole::parse(&row.try_get::<String, _>("role")?)
+            .ok_or_else(|| Error::Corrupt("workstation role".into()))?;
+        // Only roles that name their users have a list; a backend's reach is its practice.
+        let users = if role.lists_users() {
+            sqlx::query(
+                "SELECT user_id FROM workstation_users WHERE workstation_id = ? ORDER BY user_id",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                UserId::new(r.try_get::<String, _>("user_id")?)
+                    .map_err(|e| Error::Corrupt(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
         Ok(Workstation {
             id: WorkstationId(id),
             name: row.try_get("name")?,
-            role: WorkstationRole::parse(&row.try_get::<String, _>("role")?)
-                .ok_or_else(|| Error::Corrupt("workstation role".into()))?,
+            role,
+            practice: row
+                .try_get::<Option<String>, _>("practice_id")?
+                .map(PracticeId::new)
+                .transpose()
+                .map_err(|e| Error::Corrupt(e.to_string()))?,
             users,
             created_at: from_ms(row.try_get("created_at_ms")?)?,
             revoked_at: row
@@ -41,35 +54,45 @@ impl SqliteStore {
         })
     }
 
+    async fn workstations_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Workstation>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.workstation_from_row(row).await?);
+        }
+        Ok(out)
+    }
+
     async fn insert_workstation(
         &self,
-        name: &str,
-        role: WorkstationRole,
-        users: &[UserId],
+        spec: &WorkstationSpec,
     ) -> Result<(Workstation, WorkstationToken)> {
         let token = WorkstationToken::generate();
         let id = uuid::Uuid::new_v4().to_string();
         let now = OffsetDateTime::now_utc();
         let mut tx = self.write_tx().await?;
+        if let Some(practice) = &spec.practice {
+            let exists = sqlx::query("SELECT 1 FROM practices WHERE id = ?")
+                .bind(practice.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if !exists {
+                return Err(Error::NotFound(format!("practice {practice}")));
+            }
+        }
         sqlx::query(
-            "INSERT INTO workstations (id, name, token_hash, role, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO workstations (id, name, token_hash, role, practice_id, created_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
-        .bind(name)
+        .bind(&spec.name)
         .bind(token.hash().as_slice())
-        .bind(role.as_str())
+        .bind(spec.role.as_str())
+        .bind(spec.practice.as_ref().map(PracticeId::as_str))
         .bind(ms(now))
         .execute(&mut *tx)
         .await?;
-        for user in users {
-            sqlx::query(
-                "INSERT OR IGNORE INTO workstation_users (workstation_id, user_id) VALUES (?, ?)",
-            )
-            .bind(&id)
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_users(&mut tx, &id, &spec.users).await?;
         tx.commit().await?;
         let ws = self
             .workstation_by_id(&WorkstationId(id))
@@ -79,10 +102,9 @@ impl SqliteStore {
     }
 
     async fn workstation_by_token(&self, token: &WorkstationToken) -> Result<Option<Workstation>> {
-        let row = sqlx::query(
-            "SELECT id, name, role, created_at_ms, revoked_at_ms FROM workstations
-             WHERE token_hash = ? AND revoked_at_ms IS NULL",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM workstations WHERE token_hash = ? AND revoked_at_ms IS NULL"
+        )))
         .bind(token.hash().as_slice())
         .fetch_optional(&self.pool)
         .await?;
@@ -93,9 +115,9 @@ impl SqliteStore {
     }
 
     async fn workstation_by_id(&self, id: &WorkstationId) -> Result<Option<Workstation>> {
-        let row = sqlx::query(
-            "SELECT id, name, role, created_at_ms, revoked_at_ms FROM workstations WHERE id = ?",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM workstations WHERE id = ?"
+        )))
         .bind(&id.0)
         .fetch_optional(&self.pool)
         .await?;
@@ -106,16 +128,64 @@ impl SqliteStore {
     }
 
     async fn all_workstations(&self) -> Result<Vec<Workstation>> {
-        let rows = sqlx::query(
-            "SELECT id, name, role, created_at_ms, revoked_at_ms FROM workstations ORDER BY created_at_ms, id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM workstations ORDER BY created_at_ms, id"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.workstation_from_row(row).await?);
+        self.workstations_from_rows(&rows).await
+    }
+
+    async fn page_of_workstations(&self, q: &ListQuery) -> Result<Page<Workstation>> {
+        let limit = q.effective_limit();
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {COLUMNS} FROM workstations WHERE revoked_at_ms IS NULL"
+        ));
+        if let Some(practice) = &q.practice {
+            sql.push(" AND practice_id = ")
+                .push_bind(practice.as_str().to_owned());
         }
-        Ok(out)
+        // The cursor is the last row's (creation time, id): the order of the index.
+        if let Some((at, id)) = q.after.as_deref().and_then(|a| a.split_once('.')) {
+            let at: i64 = at.parse().unwrap_or(i64::MAX);
+            sql.push(" AND (created_at_ms, id) > (")
+                .push_bind(at)
+                .push(", ")
+                .push_bind(id.to_owned())
+                .push(")");
+        }
+        if let Some(needle) = q.needle() {
+            sql.push(" AND instr(lower(name), ")
+                .push_bind(needle)
+                .push(") > 0");
+        }
+        sql.push(" ORDER BY created_at_ms, id LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        let rows = self.workstations_from_rows(&rows).await?;
+        Ok(Page::from_rows(rows, limit, |ws| {
+            format!("{}.{}", ms(ws.created_at), ws.id)
+        }))
+    }
+
+    async fn live_workstation_named(
+        &self,
+        practice: Option<&PracticeId>,
+        name: &str,
+    ) -> Result<Option<Workstation>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM workstations
+             WHERE practice_id IS ? AND name = ? AND revoked_at_ms IS NULL
+             ORDER BY created_at_ms LIMIT 1"
+        )))
+        .bind(practice.map(PracticeId::as_str))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => self.workstation_from_row(&row).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn replace_workstation_users(&self, id: &WorkstationId, users: &[UserId]) -> Result<()> {
@@ -132,41 +202,58 @@ impl SqliteStore {
             .bind(&id.0)
             .execute(&mut *tx)
             .await?;
-        for user in users {
-            sqlx::query(
-                "INSERT OR IGNORE INTO workstation_users (workstation_id, user_id) VALUES (?, ?)",
-            )
-            .bind(&id.0)
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_users(&mut tx, &id.0, users).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn mark_workstation_revoked(&self, id: &WorkstationId) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE workstations SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
-        )
-        .bind(ms(OffsetDateTime::now_utc()))
-        .bind(&id.0)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let n = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE workstations SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+                )
+                .bind(ms(OffsetDateTime::now_utc()))
+                .bind(&id.0),
+            )
+            .await?;
         Ok(n > 0)
     }
 }
 
+/// Lists `users` on the workstation `id`.
+async fn insert_users(tx: &mut sqlx::SqliteConnection, id: &str, users: &[UserId]) -> Result<()> {
+    for user in users {
+        sqlx::query(
+            "INSERT OR IGNORE INTO workstation_users (workstation_id, user_id) VALUES (?, ?)",
+        )
+        .bind(id)
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl WorkstationRepo for SqliteStore {
-    async fn create_workstation(
+    async fn register_workstation(
         &self,
-        name: &str,
-        role: WorkstationRole,
-        users: &[UserId],
+        spec: &WorkstationSpec,
     ) -> StoreResult<(Workstation, WorkstationToken)> {
-        Ok(self.insert_workstation(name, role, users).await?)
+        Ok(self.insert_workstation(spec).await?)
+    }
+
+    async fn workstations_page(&self, query: &ListQuery) -> StoreResult<Page<Workstation>> {
+        Ok(self.page_of_workstations(query).await?)
+    }
+
+    async fn workstation_named(
+        &self,
+        practice: Option<&PracticeId>,
+        name: &str,
+    ) -> StoreResult<Option<Workstation>> {
+        Ok(self.live_workstation_named(practice, name).await?)
     }
 
     async fn authenticate(&self, token: &WorkstationToken) -> StoreResult<Option<Workstation>> {

@@ -3,6 +3,8 @@
 mod check;
 mod demo;
 mod hours;
+mod import;
+mod practice;
 mod secrets;
 mod serve;
 mod session;
@@ -53,6 +55,8 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::Sim(args) => sim::run(args).await,
         Command::User(command) => user::run(command).await,
         Command::Workstation(command) => workstation::run(command).await,
+        Command::Practice(command) => practice::run(command).await,
+        Command::Import(args) => import::run(args).await,
         Command::Session(command) => session::run(command).await,
         Command::Hours(command) => hours::run(command).await,
         Command::Check(args) => check::run(args).await,

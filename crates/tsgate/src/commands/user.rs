@@ -6,7 +6,7 @@ use time::Date;
 use time::macros::format_description;
 use tsgate_mailbox::MailboxSettings;
 use tsgate_session::mailbox::UserMailbox;
-use tsgate_session::{Actor, Environment, Role, UserId, UserProfile};
+use tsgate_session::{Actor, Environment, PracticeRepo as _, Role, UserId, UserProfile};
 use tsgate_session::{
     AdminAction, AuditEntry, AuditLog as _, MailboxRepo as _, UserDirectory as _,
 };
@@ -47,9 +47,29 @@ pub async fn audit(
     user: Option<&UserId>,
     outcome: impl Into<String>,
 ) -> Result<(), Failure> {
-    audit_as(store, Actor::Cli, action, user, outcome)
+    audit_in(store, None, action, user, outcome).await
+}
+
+/// [`audit`] of a change in one practice.
+pub async fn audit_in(
+    store: &SqliteStore,
+    practice: Option<&tsgate_session::PracticeId>,
+    action: AdminAction,
+    user: Option<&UserId>,
+    outcome: impl Into<String>,
+) -> Result<(), Failure> {
+    let entry = AuditEntry::admin(
+        time::OffsetDateTime::now_utc(),
+        Actor::Cli,
+        action,
+        user.cloned(),
+        outcome,
+    )
+    .in_practice(practice.cloned());
+    store
+        .append(&entry)
         .await
-        .map_err(Failure::Refused)
+        .map_err(|e| Failure::Refused(e.into()))
 }
 
 /// Records an administration change made by `actor` (`cli`, or `system` for the demo's
@@ -122,6 +142,7 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
         role,
         password_changed_at,
     };
+    let practice = super::practice::practice_id(&args.practice)?;
     let password = Password::new(read_secret("Password Sistema TS: ").map_err(Failure::Refused)?);
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
     let store = store(&args.config).await?;
@@ -138,6 +159,12 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
         .set_credentials(&id, &password, &pin, password_changed_at)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
+    store.add_member(&practice, &id).await.map_err(|e| match e {
+        tsgate_session::StoreError::NotFound(_) => Failure::Refused(anyhow!(
+            "practice {practice} does not exist: create it first with `tsgate practice add {practice} --name …` (the user was saved, without a practice)"
+        )),
+        e => Failure::Refused(e.into()),
+    })?;
     let action = if existed {
         AdminAction::UserUpdated
     } else {

@@ -3,10 +3,10 @@
 use anyhow::anyhow;
 use tsgate_session::WorkstationId;
 use tsgate_session::audit::AdminAction;
-use tsgate_session::{WorkstationRepo, WorkstationRole};
+use tsgate_session::{PracticeRule, WorkstationRepo, WorkstationRole, WorkstationSpec};
 
 use super::Failure;
-use super::user::{audit, store, user_id};
+use super::user::{audit, audit_in, store, user_id};
 use crate::cli::{ConfigArgs, WorkstationAddArgs, WorkstationCommand, WorkstationRefArgs};
 
 /// Runs one `workstation` subcommand.
@@ -19,14 +19,11 @@ pub async fn run(command: WorkstationCommand) -> Result<(), Failure> {
 }
 
 fn role(value: &str) -> Result<WorkstationRole, Failure> {
-    match value {
-        "admin" => Ok(WorkstationRole::Admin),
-        "doctor" => Ok(WorkstationRole::Doctor),
-        "staff" => Ok(WorkstationRole::Staff),
-        _ => Err(Failure::Config(anyhow!(
-            "--role must be admin, doctor or staff"
-        ))),
-    }
+    WorkstationRole::parse(value).ok_or_else(|| {
+        Failure::Config(anyhow!(
+            "--role must be admin, doctor, staff, backend or vendor"
+        ))
+    })
 }
 
 async fn add(args: WorkstationAddArgs) -> Result<(), Failure> {
@@ -36,14 +33,31 @@ async fn add(args: WorkstationAddArgs) -> Result<(), Failure> {
         .iter()
         .map(|u| user_id(u))
         .collect::<Result<Vec<_>, _>>()?;
+    if !users.is_empty() && !role.lists_users() {
+        return Err(Failure::Config(anyhow!(
+            "a {role} workstation lists no users: it acts for every doctor of its practice"
+        )));
+    }
+    let practice = match role.practice_rule() {
+        PracticeRule::Forbidden => None,
+        PracticeRule::Optional if args.all_practices => None,
+        _ => Some(super::practice::practice_id(&args.practice)?),
+    };
     let store = store(&args.config).await?;
+    let spec = WorkstationSpec {
+        name: args.name.clone(),
+        role,
+        practice: practice.clone(),
+        users,
+    };
     let (workstation, token) = store
-        .create_workstation(&args.name, role, &users)
+        .register_workstation(&spec)
         .await
         .map_err(|e| Failure::Refused(e.into()))?;
     // The id names it in the audit; the token never goes there.
-    audit(
+    audit_in(
         &store,
+        practice.as_ref(),
         AdminAction::WorkstationAdded,
         None,
         format!("workstation {} ({})", workstation.id.0, role.as_str()),
@@ -76,11 +90,13 @@ async fn list(args: ConfigArgs) -> Result<(), Failure> {
         } else {
             "active"
         };
+        let practice = ws.practice.as_ref().map_or("*", |p| p.as_str());
         println!(
-            "{}  {:<7}  {:<7}  {:<24}  {}",
+            "{}  {:<7}  {:<7}  {:<16}  {:<24}  {}",
             ws.id.0,
-            format!("{:?}", ws.role).to_lowercase(),
+            ws.role.as_str(),
             state,
+            practice,
             ws.name,
             users.join(",")
         );

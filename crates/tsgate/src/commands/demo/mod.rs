@@ -37,6 +37,7 @@ use crate::app;
 use crate::cli::{DemoArgs, ImapSecurity};
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
+use tsgate_session::PracticeRepo as _;
 
 /// The demo's clock can jump hours at a time: periodic work runs every second, so that a
 /// moved clock shows on the cards at once.
@@ -351,6 +352,9 @@ async fn seed_users(
                     &Pin::new(user.pin.as_str()),
                     None,
                 )
+                .await?;
+            store
+                .add_member(&tsgate_session::PracticeId::default_practice(), &id)
                 .await?;
             audit_as(
                 store,

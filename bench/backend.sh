@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# A vendor's backend with one credential for many doctors (issue #16): one node, embedded
+# SQLite, `tsgate sim` upstream.
+#
+# For each N (default 10, 10000, 100000): a fresh data folder; N doctors of the practice
+# `bench` created with the bulk import (`tsgate import FILE --practice bench`, a generated
+# CSV), timed (the command's own "took X s" and from outside); ONE backend workstation
+# (`workstation add --role backend --practice bench`), acting for every doctor of the
+# practice; `tsgate serve` with the per-workstation API rate lifted (`api_rate_per_second =
+# 0`); then `wrk -t2 -c$CONNS` GETting /api/v1/users/<random doctor>/session with that token
+# (bench/backend.lua, which counts the non-2xx answers: they must be 0); req/s, p50, p99,
+# server RSS after the run.
+#
+# At the largest N, after its wrk run: the server's idle CPU over IDLE_SECONDS (utime+stime
+# from /proc/<pid>/stat, % of one core) and RSS, sampled every 50 ms so that the bursts of
+# the periodic passes (the session tick and the automatic-request pass, every 15 s) show,
+# with their wall time and CPU. No session is active: the simulator knows only its own test
+# users, so no code can be obtained for the imported doctors (the output says so). Then
+# whether /metrics or a debug log (RUST_LOG=debug, for DEBUG_SECONDS) names a tick.
+#
+# Usage: bench/backend.sh [seconds per wrk run] [N …]
+#   CONNS=32 THREADS=2 IDLE_SECONDS=60 DEBUG_SECONDS=35
+#   BIN_DIR=<folder with a prebuilt tsgate> skips the build; otherwise the release build
+#   goes to $CARGO_TARGET_DIR (default target/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SECONDS_RUN=${1:-15}
+shift || true
+COUNTS=("$@")
+[ ${#COUNTS[@]} -eq 0 ] && COUNTS=(10 10000 100000)
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+IDLE_SECONDS=${IDLE_SECONDS:-60}
+DEBUG_SECONDS=${DEBUG_SECONDS:-35}
+GW_PORT=${GW_PORT:-18492}
+SIM_PORT=${SIM_PORT:-18493}
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+command -v python3 >/dev/null || { echo "python3 is needed (idle CPU sampling)" >&2; exit 2; }
+
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$BIN_DIR/tsgate
+else
+  cargo build --release -q -p tsgate --bin tsgate
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tsgate
+fi
+work=$(mktemp -d)
+pids=()
+GW_PID=
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
+wait_url() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "$1 not up" >&2; return 1; }
+load() { echo "(load: $(cut -d' ' -f1-3 /proc/loadavg))"; }
+rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+stop_server() {
+  if [ -n "$GW_PID" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=; fi
+}
+start_server() {  # config log [RUST_LOG]
+  RUST_LOG=${3:-warn} "$BIN" serve -c "$1" >"$2" 2>&1 &
+  GW_PID=$!; pids+=($GW_PID)
+  if ! wait_url http://127.0.0.1:$GW_PORT/readyz; then cat "$2" >&2; exit 1; fi
+}
+
+RUST_LOG=warn "$BIN" sim --mode test --listen 127.0.0.1:$SIM_PORT >"$work/sim.log" 2>&1 &
+pids+=($!)
+wait_url http://127.0.0.1:$SIM_PORT/sim/users
+export RUST_LOG=warn
+
+largest=$(printf '%s\n' "${COUNTS[@]}" | sort -n | tail -1)
+rows=()
+idle_lines=()
+echo "tsgate: $BIN"
+echo "wrk -t$THREADS -c$CONNS -d${SECONDS_RUN}s per N; doctors: ${COUNTS[*]}"
+
+for N in "${COUNTS[@]}"; do
+  dir=$work/n$N
+  mkdir -p "$dir"
+  cat >"$dir/tsgate.toml" <<TOML
+listen = "127.0.0.1:$GW_PORT"
+data_dir = "$dir/data"
+environment = "custom"
+a2f_base = "http://127.0.0.1:$SIM_PORT"
+dem_base = "http://127.0.0.1:$SIM_PORT"
+sanitel_certificate_url = "http://127.0.0.1:$SIM_PORT/sim/certificate"
+
+[limits]
+api_rate_per_second = 0
+TOML
+  # user_id B + 7 digits; cf 16 upper-case letters and digits, one per doctor.
+  awk -v n="$N" 'BEGIN {
+    print "practice;user_id;cf;region;asl;display_name;password;pin"
+    for (i = 1; i <= n; i++)
+      printf "bench;B%07d;PRVBN%07dH50X;130;201;Dott. Bench %d;pw-%d;%04d\n", i, i, i, i, i % 10000
+  }' >"$dir/doctors.csv"
+
+  echo
+  echo "== N = $N doctors: import $(load)"
+  start=$(date +%s%N)
+  if ! "$BIN" import "$dir/doctors.csv" --practice bench -c "$dir/tsgate.toml" >"$dir/import.out" 2>&1; then
+    echo "import FAILED:"; cat "$dir/import.out"; exit 1
+  fi
+  end=$(date +%s%N)
+  import_wall=$(awk -v ns=$((end - start)) 'BEGIN {printf "%.2f", ns / 1e9}')
+  # The summary lines, and the first refused lines if any.
+  grep -E '^(doctors|workstations|refused|took)' "$dir/import.out"
+  grep -E '^  line ' "$dir/import.out" | head -5 || true
+  took=$(sed -n 's/^took \([0-9.]*\) s$/\1/p' "$dir/import.out")
+  refused=$(sed -n 's/^refused: \([0-9]*\) lines$/\1/p' "$dir/import.out")
+  echo "import: ${took:-?} s by its own clock, ${import_wall} s from outside (process start to exit) $(load)"
+  [ "${refused:-0}" = 0 ] || echo "WARNING: the import refused $refused lines"
+
+  out=$("$BIN" workstation add --name Gestionale --role backend --practice bench -c "$dir/tsgate.toml" 2>&1) \
+    || { echo "workstation add FAILED:"; echo "$out"; exit 1; }
+  TOKEN=$(sed -n 's/.*: \(tsg_.*\)$/\1/p' <<<"$out")
+  [ -n "$TOKEN" ] || { echo "no token in the output of workstation add:"; echo "$out"; exit 1; }
+  grep -v token <<<"$out"
+
+  start_server "$dir/tsgate.toml" "$dir/serve.log"
+  echo "server ready, RSS $(rss_mib $GW_PID) MiB $(load)"
+  # One request by hand: the run counts only if the session of a doctor comes back.
+  probe=B$(printf '%07d' "$N")
+  code=$(curl -s -o "$dir/probe.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    http://127.0.0.1:$GW_PORT/api/v1/users/$probe/session)
+  echo "GET /api/v1/users/$probe/session: HTTP $code $(head -c 400 "$dir/probe.json")"
+  [ "$code" = 200 ] || { echo "session status FAILED (HTTP $code)"; tail -20 "$dir/serve.log"; exit 1; }
+
+  echo "-- wrk -t$THREADS -c$CONNS -d${SECONDS_RUN}s --latency $(load)"
+  out=$(DOCTORS=$N TOKEN=$TOKEN wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_RUN}s" --latency \
+    -s bench/backend.lua "http://127.0.0.1:$GW_PORT")
+  grep -E 'Requests/sec|Latency  |^ +(50|90|99)%|Non-2xx|Socket errors|statuses|non-2xx' <<<"$out"
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  bad=$(sed -n 's/^non-2xx: //p' <<<"$out")
+  rss=$(rss_mib $GW_PID)
+  echo "server RSS after the run: $rss MiB $(load)"
+  [ "${bad:-1}" = 0 ] || echo "WARNING: ${bad:-?} non-2xx answers"
+  rows+=("| $N | $rps | $p50 | $p99 | ${took:-?} (${import_wall} outside) | $rss | ${bad:-?} |")
+
+  if [ "$N" = "$largest" ]; then
+    echo
+    echo "== idle at N = $N: ${IDLE_SECONDS} s, no request, 0 % of sessions active $(load)"
+    echo "   (10 % active is not reachable here: \`tsgate sim\` knows only its own test users, so"
+    echo "   no code can be issued or verified for the imported doctors; measured with 0 % active)"
+    sleep 3  # let the last requests' work settle
+    idle=$(python3 - "$GW_PID" "$IDLE_SECONDS" <<'PY'
+import os, sys, time
+pid, seconds = int(sys.argv[1]), float(sys.argv[2])
+hz = os.sysconf("SC_CLK_TCK")
+def ticks():
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+step = 0.05
+t0 = time.monotonic(); c0 = ticks()
+samples = []  # (seconds since start, ticks used in the step before)
+prev = c0
+while True:
+    now = time.monotonic()
+    if now - t0 >= seconds:
+        break
+    time.sleep(step)
+    c = ticks()
+    samples.append((time.monotonic() - t0, c - prev))
+    prev = c
+t1 = time.monotonic(); c1 = ticks()
+cpu = (c1 - c0) / hz
+print(f"CPU {cpu:.2f} s in {t1 - t0:.1f} s = {cpu / (t1 - t0) * 100:.2f} % of one core")
+# Bursts: busy steps, joined across a gap of at most 2 idle steps (100 ms).
+bursts, cur, gap = [], None, 0
+for t, d in samples:
+    if d > 0:
+        if cur is None:
+            cur = [t - step, t, d]
+        else:
+            cur[1] = t; cur[2] += d
+        gap = 0
+    elif cur is not None:
+        gap += 1
+        if gap > 2:
+            bursts.append(cur); cur, gap = None, 0
+if cur is not None:
+    bursts.append(cur)
+big = [b for b in bursts if b[2] / hz >= 0.05]
+print(f"bursts of CPU >= 50 ms: {len(big)} (of {len(bursts)} busy stretches)")
+for start, end, d in big:
+    print(f"  at {start:5.1f} s: {end - start:5.2f} s wall, {d / hz:5.2f} s CPU")
+if big:
+    walls = sorted(b[1] - b[0] for b in big)
+    print(f"BURST_WALL_MEDIAN {walls[len(walls) // 2]:.2f}")
+PY
+)
+    sed 's/^/   /' <<<"$idle" | grep -v BURST_WALL_MEDIAN
+    idle_rss=$(rss_mib $GW_PID)
+    echo "   server RSS after the idle period: $idle_rss MiB $(load)"
+    idle_lines+=("- idle at $N doctors (0 % of sessions active; 10 % not reachable with the simulator): $(head -1 <<<"$idle"), RSS $idle_rss MiB $(load)")
+    burst=$(sed -n 's/^BURST_WALL_MEDIAN //p' <<<"$idle")
+    if [ -n "$burst" ]; then
+      idle_lines+=("- periodic pass at $N doctors, from the CPU bursts while idle (not a metric): median ${burst} s wall; $(sed -n 's/^bursts of CPU/bursts of CPU/p' <<<"$idle")")
+    fi
+
+    echo
+    echo "== tick duration at N = $N"
+    curl -s http://127.0.0.1:$GW_PORT/metrics >"$dir/metrics.txt"
+    found=$(grep -iE 'tick|pass|autopilot|automatic' "$dir/metrics.txt" | grep -v '^#' || true)
+    if [ -n "$found" ]; then
+      echo "   /metrics lines about ticks or passes:"
+      head -20 <<<"$found" | sed 's/^/     /'
+      idle_lines+=("- /metrics names a tick or pass (see above)")
+    else
+      echo "   /metrics: no tick or pass metric (metric families: $(grep -c '^# TYPE' "$dir/metrics.txt"))"
+      idle_lines+=("- tick duration: no metric in /metrics")
+    fi
+    stop_server
+    echo "   restarting with RUST_LOG=debug,sqlx=warn for ${DEBUG_SECONDS} s (idle) to look for a tick line in the log"
+    start_server "$dir/tsgate.toml" "$dir/serve-debug.log" "debug,sqlx=warn"
+    sleep "$DEBUG_SECONDS"
+    stop_server
+    lines=$(wc -l <"$dir/serve-debug.log")
+    found=$(grep -iE '\btick|\bpass(es)?\b' "$dir/serve-debug.log" || true)
+    if [ -n "$found" ]; then
+      echo "   debug log ($lines lines), lines naming a tick or pass (first 10 of $(wc -l <<<"$found")):"
+      head -10 <<<"$found" | cut -c1-300 | sed 's/^/     /'
+      idle_lines+=("- debug log: $(wc -l <<<"$found") lines name a tick or pass (see above)")
+    else
+      echo "   debug log ($lines lines in ${DEBUG_SECONDS} s): no line names a tick or pass; last lines:"
+      tail -5 "$dir/serve-debug.log" | cut -c1-300 | sed 's/^/     /'
+      idle_lines+=("- tick duration: no line of the debug log (RUST_LOG=debug,sqlx=warn, ${DEBUG_SECONDS} s idle) names it")
+    fi
+  fi
+  stop_server
+  rm -rf "$dir/data"
+done
+
+echo
+echo "## Summary: one backend token for a practice of N doctors (wrk -t$THREADS -c$CONNS -d${SECONDS_RUN}s, GET …/session of a random doctor)"
+echo
+echo "| doctors the token acts for | status req/s | p50 | p99 | import s | RSS MiB | non-2xx |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${rows[@]}"
+echo
+printf '%s\n' "${idle_lines[@]}"
+echo "- load at the end $(load)"
