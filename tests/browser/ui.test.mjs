@@ -563,6 +563,43 @@ try {
     await ctx.close();
   });
 
+  await test("admin pages through 450 imported doctors and finds one by searching", async () => {
+    await desktop.goto(BASE + "/admin");
+    await desktop.locator('[data-testid="workstation-row"]').first().waitFor({ timeout: WAIT });
+    // A vendor-size list, imported in bulk through the API with the page's own session.
+    const lines = ["practice;user_id;cf;region;asl;display_name"];
+    for (let i = 1; i <= 450; i++) {
+      const n = String(i).padStart(5, "0");
+      lines.push(`default;PAG${n};PRVPGN80A01H${n.slice(2)}X;130;201;Dott. Pagina ${n}`);
+    }
+    const report = await desktop.evaluate(async (csv) => {
+      const csrf = document.querySelector('meta[name="csrf-token"]').content;
+      const r = await fetch("/api/v1/import", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "text/csv", "X-CSRF-Token": csrf }, body: csv });
+      return { status: r.status, body: await r.json() };
+    }, lines.join("\n") + "\n");
+    assert(report.status === 200, `import: ${JSON.stringify(report)}`);
+    assert(report.body.users_accepted === 450, `import: ${JSON.stringify(report.body).slice(0, 300)}`);
+    await desktop.reload();
+    const rows = desktop.locator('[data-role="users"] tr');
+    const more = desktop.locator('[data-testid="users-more"]');
+    await more.waitFor({ state: "visible", timeout: WAIT });
+    const first = await rows.count();
+    assert(first === 200, `first page: ${first} rows`);
+    await more.click();
+    await desktop.waitForFunction(() => document.querySelectorAll('[data-role="users"] tr').length === 400, null, { timeout: WAIT });
+    await more.click();
+    await desktop.waitForFunction(() => document.querySelectorAll('[data-role="users"] tr').length > 400, null, { timeout: WAIT });
+    assert(await more.isHidden(), "a 'more' button after the last page");
+    await desktop.fill('[data-testid="users-search"]', "pagina 00449");
+    await desktop.press('[data-testid="users-search"]', "Enter");
+    await desktop.waitForFunction(() => document.querySelectorAll('[data-role="users"] tr').length === 1, null, { timeout: WAIT });
+    assert(/PAG00449/.test(await rows.first().textContent()), "search did not find PAG00449");
+    await shot(desktop, "16b-admin-search");
+    await desktop.fill('[data-testid="users-search"]', "");
+    await desktop.press('[data-testid="users-search"]', "Enter");
+  });
+
   await test("audit shows the operations, with filters", async () => {
     await desktop.selectOption('[data-role="audit-filter"] select[name="kind"]', "requested");
     await desktop.click('[data-role="audit-filter"] button[type="submit"]');

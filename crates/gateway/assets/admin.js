@@ -56,17 +56,27 @@
   }
 
   // ------------------------------------------------------------------ users
-  async function loadUsers() {
+  // One page at a time (a vendor's practice may have 100,000 doctors): a search narrows the
+  // list on the server, "Mostra altri medici" appends the next page.
+  let usersNext = null;
+  let usersSearch = "";
+
+  async function loadUsers(more) {
     const tbody = $("users");
-    const res = await T.api("GET", "/api/v1/users?all=true");
-    tbody.textContent = "";
+    let path = "/api/v1/users?all=true&limit=200";
+    if (usersSearch) path += "&search=" + encodeURIComponent(usersSearch);
+    if (more && usersNext) path += "&after=" + encodeURIComponent(usersNext);
+    const res = await T.api("GET", path);
+    if (!more) { tbody.textContent = ""; users = []; }
     if (res.status !== 200 || !Array.isArray(res.body)) {
       tbody.appendChild(row([T.errorMessage(res), "", "", ""]));
       return;
     }
-    users = res.body;
-    if (!users.length) tbody.appendChild(row(["Nessun medico configurato.", "", "", ""]));
-    users.forEach(function (u) {
+    users = users.concat(res.body);
+    usersNext = res.next;
+    $("users-more").hidden = !usersNext;
+    if (!users.length) tbody.appendChild(row([usersSearch ? "Nessun medico trovato." : "Nessun medico configurato.", "", "", ""]));
+    res.body.forEach(function (u) {
       const actions = document.createElement("div");
       actions.className = "actions";
       actions.appendChild(button("Casella", "", function () { selectMailbox(u.user_id); }));
@@ -79,6 +89,13 @@
     });
     fillUserChoices();
   }
+
+  $("users-search").addEventListener("submit", function (e) {
+    e.preventDefault();
+    usersSearch = e.target.elements.search.value.trim();
+    loadUsers(false);
+  });
+  $("users-more").addEventListener("click", function () { loadUsers(true); });
 
   function fillUserChoices() {
     const sel = $("mailbox-user");

@@ -26,7 +26,8 @@
       // Session ended (logout elsewhere, workstation revoked): back to sign-in.
       window.location.assign("/login");
     }
-    return { status: response.status, body: parsed };
+    // Long lists come a page at a time: the next page's cursor, when there is one.
+    return { status: response.status, body: parsed, next: response.headers.get("X-Next-Cursor") };
   }
 
   /** The Italian message of an API error answer. */

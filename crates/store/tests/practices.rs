@@ -352,7 +352,11 @@ async fn thirty_two_concurrent_writers_of_every_kind_never_fail() {
                             .await
                             .map_err(|e| step("user", e))?;
                         store
-                            .create_workstation(&id, WorkstationRole::Doctor, std::slice::from_ref(&user))
+                            .create_workstation(
+                                &id,
+                                WorkstationRole::Doctor,
+                                std::slice::from_ref(&user),
+                            )
                             .await
                             .map_err(|e| step("workstation", e))?;
                     }
