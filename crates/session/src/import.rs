@@ -335,7 +335,7 @@ impl Defaults<'_> {
 struct Validator<'a> {
     defaults: Defaults<'a>,
     plan: ImportPlan,
-    users_seen: HashMap<UserId, usize>,
+    users_seen: HashMap<(UserId, PracticeId), usize>,
     workstations_seen: HashMap<(Option<PracticeId>, String), usize>,
 }
 
@@ -377,16 +377,6 @@ impl<'a> Validator<'a> {
                 }
             },
         };
-        if let Some(id) = &user_id {
-            match self.users_seen.entry(id.clone()) {
-                Entry::Occupied(first) => {
-                    problems.push(format!("user_id già presente alla riga {}", first.get()));
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(line);
-                }
-            }
-        }
 
         let fiscal_code = match f.take(Field::Cf) {
             None => {
@@ -458,6 +448,21 @@ impl<'a> Validator<'a> {
                 fallback
             }
         };
+        // The same doctor may be in two practices (titolare here, sostituto there): only the
+        // same (user, practice) twice is a mistake.
+        if let (Some(id), Some(p)) = (&user_id, &practice) {
+            match self.users_seen.entry((id.clone(), p.clone())) {
+                Entry::Occupied(first) => {
+                    problems.push(format!(
+                        "user_id già presente per lo stesso studio alla riga {}",
+                        first.get()
+                    ));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
+            }
+        }
         let credentials = match (f.password.take(), f.pin.take()) {
             (None, None) => None,
             (Some(_), None) => {
@@ -1233,14 +1238,31 @@ mod tests {
         assert_eq!(
             refused(&plan),
             [
-                (4, Some("DUP00001"), "User_id già presente alla riga 2."),
+                (
+                    4,
+                    Some("DUP00001"),
+                    "User_id già presente per lo stesso studio alla riga 2."
+                ),
                 (
                     5,
                     Some("DUP00001"),
-                    "User_id già presente alla riga 2; asl non valido: servono esattamente 3 lettere o cifre (es. 201)."
+                    "Asl non valido: servono esattamente 3 lettere o cifre (es. 201); user_id già presente per lo stesso studio alla riga 2."
                 ),
             ]
         );
+        // The same doctor in two practices is two memberships, not a mistake.
+        let two = parse_import(
+            "practice,user_id,cf,region,asl
+             studio-a,DUP00001,PROVAX00X00X000Y,130,202
+             studio-b,DUP00001,PROVAX00X00X000Y,130,202
+"
+            .as_bytes(),
+            ImportFormat::Csv,
+            None,
+        )
+        .unwrap();
+        assert_eq!(lines(&two.users), [2, 3]);
+        assert!(two.refused.is_empty());
     }
 
     #[test]
