@@ -320,7 +320,9 @@ impl AuditEntry {
 pub struct AuditFilter {
     /// Only this user.
     pub user: Option<UserId>,
-    /// Only lines of this practice: its administration and its members' session events.
+    /// Only lines of this practice: its administration and its members' session events
+    /// (the default practice also sees the installation's own lines: no practice, no user,
+    /// such as the command line's working hours).
     pub practice: Option<PracticeId>,
     /// Only this actor.
     pub actor: Option<Actor>,

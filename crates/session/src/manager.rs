@@ -80,6 +80,8 @@ struct Inner {
     /// What the autopilot last resolved for each user (see [`crate::auto`]): the views
     /// show the next automatic action, and held calls may start a request.
     auto: Mutex<HashMap<UserId, AutoInputs>>,
+    /// What applies to a user with no entry in `auto`, once an autopilot runs.
+    auto_fallback: Mutex<Option<AutoInputs>>,
     /// The automatic request started for held calls, per user: the calls that arrive while
     /// it is being started wait on its outcome instead of each asking (and auditing) again.
     held: Mutex<HashMap<UserId, HeldRequest>>,
@@ -150,6 +152,7 @@ impl SessionManager {
                     incarnation: uuid::Uuid::new_v4().to_string(),
                 },
                 auto: Mutex::new(HashMap::new()),
+                auto_fallback: Mutex::new(None),
                 held: Mutex::new(HashMap::new()),
             }),
         }
@@ -281,7 +284,9 @@ impl SessionManager {
         let now = self.inner.ports.clock.now();
         let auto = lock(&self.inner.auto)
             .get(&profile.user_id)
-            .map(|inputs| auto::plan(record, inputs, now, &self.inner.policy).view(now));
+            .cloned()
+            .or_else(|| lock(&self.inner.auto_fallback).clone())
+            .map(|inputs| auto::plan(record, &inputs, now, &self.inner.policy).view(now));
         SessionView::build(record, now, &self.inner.policy, self.warning(profile)).with_auto(auto)
     }
 
@@ -848,6 +853,24 @@ impl SessionManager {
         lock(&self.inner.auto).insert(user.clone(), inputs.clone()) != Some(inputs)
     }
 
+    /// Forgets what was recorded for `user`: the fallback applies again (see
+    /// [`Self::set_auto_fallback`]). Returns `true` when something was recorded.
+    pub fn clear_auto_inputs(&self, user: &UserId) -> bool {
+        lock(&self.inner.auto).remove(user).is_some()
+    }
+
+    /// The users with inputs recorded.
+    pub fn auto_users(&self) -> Vec<UserId> {
+        lock(&self.inner.auto).keys().cloned().collect()
+    }
+
+    /// What the views show for a user the autopilot does not visit (no mailbox, no choice of
+    /// their own): automatic requests off, and why. Kept once instead of once per user, so
+    /// that 100,000 doctors without a mailbox cost nothing.
+    pub fn set_auto_fallback(&self, inputs: AutoInputs) {
+        *lock(&self.inner.auto_fallback) = Some(inputs);
+    }
+
     /// Tells every workstation of `user` the current view (after a change that is not a
     /// session event, such as automatic requests turned on).
     pub async fn announce(&self, user: &UserId) -> Result<(), SessionError> {
@@ -975,7 +998,10 @@ impl SessionManager {
         if let Err(e) = self.flush_uses(false).await {
             tracing::warn!(error = %describe_chain(&e), "use summaries not audited");
         }
+        let started = std::time::Instant::now();
         let keys = self.inner.ports.store.keys().await.map_err(internal)?;
+        metrics::gauge!("tsgate_periodic_visited", "work" => "tick").set(keys.len() as f64);
+        let _timer = PassTimer("tick", started);
         for key in keys {
             let Ok(profile) = self.profile(&key.user).await else {
                 continue;
@@ -1045,3 +1071,14 @@ fn candidates_in(raw: &str) -> Result<Vec<SessionCode>, FormatError> {
 /// Beyond this many characters (after cleaning) a paste is a text that may contain a code,
 /// not a mistyped code.
 const PASTE_LENGTH: usize = 40;
+
+/// Records how long one periodic pass took (`tsgate_periodic_duration_seconds{work}`), when
+/// dropped: a pass that fails half-way is measured too.
+pub(crate) struct PassTimer(pub(crate) &'static str, pub(crate) std::time::Instant);
+
+impl Drop for PassTimer {
+    fn drop(&mut self) {
+        metrics::histogram!("tsgate_periodic_duration_seconds", "work" => self.0)
+            .record(self.1.elapsed().as_secs_f64());
+    }
+}

@@ -165,6 +165,9 @@ impl AuditLog for MemoryStore {
                     || e.user
                         .as_ref()
                         .is_some_and(|u| inner.members.contains(&(p.clone(), u.clone())))
+                    || (p.as_str() == PracticeId::DEFAULT
+                        && e.practice.is_none()
+                        && e.user.is_none())
             })
         };
         let mut found: Vec<AuditEntry> = inner
@@ -201,6 +204,13 @@ impl UserDirectory for MemoryStore {
 
     async fn list_users(&self) -> StoreResult<Vec<UserProfile>> {
         Ok(self.lock().users.values().cloned().collect())
+    }
+
+    async fn auto_candidates(&self) -> StoreResult<Vec<UserId>> {
+        let inner = self.lock();
+        let mut users: BTreeSet<UserId> = inner.mailboxes.keys().cloned().collect();
+        users.extend(inner.schedules.keys().cloned());
+        Ok(users.into_iter().collect())
     }
 
     async fn users_page(&self, query: &ListQuery) -> StoreResult<Page<UserProfile>> {

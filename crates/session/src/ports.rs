@@ -100,6 +100,18 @@ pub trait UserDirectory: Send + Sync {
     /// One page of users by id: the members of [`ListQuery::practice`] if given, whose id,
     /// name or fiscal code contains [`ListQuery::search`] if given.
     async fn users_page(&self, query: &ListQuery) -> StoreResult<Page<UserProfile>>;
+    /// The users whose automatic requests may be on: those with a certified mailbox or a
+    /// choice of their own (mode or hours). Everybody else is off for want of a mailbox, and
+    /// the periodic pass of [`crate::auto::Autopilot`] need not visit them. The default
+    /// answers every user (correct, not fast); backends answer from their indexes.
+    async fn auto_candidates(&self) -> StoreResult<Vec<UserId>> {
+        Ok(self
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|p| p.user_id)
+            .collect())
+    }
     /// Removes a user with credentials, mailbox and session (the audit stays). `false` if
     /// absent.
     async fn remove_user(&self, user: &UserId) -> StoreResult<bool>;

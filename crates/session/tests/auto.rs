@@ -415,3 +415,54 @@ async fn off_means_never_and_the_view_says_why() {
     assert!(matches!(held, Err(SessionError::NoCode(_))));
     assert!(e.issuer.create_times().is_empty());
 }
+
+/// A vendor's 100,000 doctors mostly have no mailbox: the periodic pass visits only those
+/// whose automatic requests may be on, and one shared fallback tells every other card why
+/// they are off.
+#[tokio::test]
+async fn the_pass_visits_only_doctors_with_a_mailbox_or_a_choice() {
+    let e = env(Duration::hours(8), false).await;
+    let others: Vec<UserId> = (0..500)
+        .map(|i| UserId::new(format!("NOMAIL{i:04}")).unwrap())
+        .collect();
+    for user in &others {
+        e.store.insert_user(testing::profile(user));
+    }
+    e.pass().await;
+    assert_eq!(e.manager.auto_users(), vec![e.user.clone()]);
+    let view = e.manager.status(&others[7]).await.unwrap();
+    let auto = view.auto.expect("the fallback tells the card");
+    assert!(!auto.enabled);
+    assert!(
+        auto.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("configura la casella"),
+        "{auto:?}"
+    );
+
+    // A doctor who chooses automatic requests is visited from the next pass.
+    e.store
+        .set_schedule(
+            &others[7],
+            &UserSchedule {
+                auto: AutoMode::On,
+                hours: None,
+            },
+        )
+        .await
+        .unwrap();
+    e.pass().await;
+    let mut visited = e.manager.auto_users();
+    visited.sort();
+    assert_eq!(visited, vec![others[7].clone(), e.user.clone()]);
+    assert!(
+        e.manager
+            .status(&others[7])
+            .await
+            .unwrap()
+            .auto
+            .unwrap()
+            .enabled
+    );
+}

@@ -41,6 +41,10 @@ impl std::fmt::Debug for Autopilot {
     }
 }
 
+/// Why automatic requests are off for a user without a certified mailbox.
+const NOT_CONFIGURED: &str = "Richieste automatiche non attive: configura la casella di posta \
+     certificata, così tsgate richiede e inserisce i codici da solo.";
+
 fn internal(e: StoreError) -> SessionError {
     SessionError::internal(e)
 }
@@ -127,13 +131,18 @@ impl Autopilot {
         })
     }
 
+    /// The inputs of a user without mailbox and without a choice of their own.
+    fn fallback(&self) -> AutoInputs {
+        AutoInputs {
+            enabled: false,
+            off_reason: Some(NOT_CONFIGURED.to_owned()),
+            hours: self.inner.file_hours.clone().unwrap_or_default(),
+        }
+    }
+
     /// `default` mode: on when the mailbox is configured and its last check did not fail.
     async fn mailbox_working(&self, user: &UserId) -> (bool, Option<String>) {
-        let not_configured = Some(
-            "Richieste automatiche non attive: configura la casella di posta certificata, \
-             così tsgate richiede e inserisce i codici da solo."
-                .to_owned(),
-        );
+        let not_configured = Some(NOT_CONFIGURED.to_owned());
         let Some(mailboxes) = &self.inner.mailboxes else {
             return (false, not_configured);
         };
@@ -158,13 +167,34 @@ impl Autopilot {
         }
     }
 
-    /// One pass over every user: refreshes the inputs the views show and performs what is
-    /// due (each request in its own task). Returns how many requests were started.
+    /// One pass over the users whose automatic requests may be on (a mailbox, or a choice
+    /// of their own: [`UserDirectory::auto_candidates`]): refreshes the inputs the views show
+    /// and performs what is due (each request in its own task). Everybody else is off for want
+    /// of a mailbox, which one shared fallback tells the views. Returns how many requests
+    /// were started.
     pub async fn run_once(&self) -> Result<usize, SessionError> {
-        let users = self.inner.directory.list_users().await.map_err(internal)?;
+        let _timer = crate::manager::PassTimer("autopilot", std::time::Instant::now());
+        let manager = &self.inner.manager;
+        manager.set_auto_fallback(self.fallback());
+        let users = self
+            .inner
+            .directory
+            .auto_candidates()
+            .await
+            .map_err(internal)?;
+        metrics::gauge!("tsgate_periodic_visited", "work" => "autopilot").set(users.len() as f64);
+        // Users visited last time who no longer are (mailbox removed): back to the fallback.
+        let visited: HashSet<&UserId> = users.iter().collect();
+        for user in manager.auto_users() {
+            if !visited.contains(&user) && manager.clear_auto_inputs(&user) {
+                match manager.announce(&user).await {
+                    Ok(()) | Err(SessionError::UnknownUser(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let mut started = 0;
-        for profile in users {
-            let user = profile.user_id.clone();
+        for user in users {
             let inputs = match self.inputs(&user).await {
                 Ok(i) => i,
                 Err(SessionError::UnknownUser(_)) => continue,
