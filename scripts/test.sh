@@ -13,6 +13,8 @@ log() { printf '\n==> %s\n' "$*"; }
 # - xmllint validates every message against the official XSDs; libxml2-dev + pkg-config
 #   build the simulator's in-process validator;
 # - Dovecot is the real IMAP server of the mailbox tests (each test starts a private one);
+# - PostgreSQL is the server of the PostgreSQL store's tests (each test binary starts a
+#   throwaway cluster, as the postgres user when run as root);
 # - tesseract reads codes drawn as images; DejaVu is the font the simulator draws them with;
 # - Chromium (driven by npm playwright-core) runs the web UI tests; nginx and wrk are used
 #   only by the benchmarks under bench/, which install them themselves.
@@ -23,6 +25,7 @@ dpkg -s libxml2-dev >/dev/null 2>&1 || need_pkgs+=(libxml2-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need_pkgs+=(fonts-dejavu-core)
 command -v dovecot >/dev/null 2>&1 || need_pkgs+=(dovecot-imapd)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
 command -v tesseract >/dev/null 2>&1 || need_pkgs+=(tesseract-ocr)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs npm)

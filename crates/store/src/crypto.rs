@@ -23,8 +23,8 @@
 //!
 //! 1. Generate the new key into a new file: [`MasterKey::create_file`]`("master.key.new")`.
 //! 2. Open the store with a ring holding the current key, and call
-//!    [`crate::SqliteStore::rotate_key`] with the new one: every secret is re-encrypted under
-//!    it in ONE transaction, then the store uses it.
+//!    [`crate::AnyStore::rotate_key`] (SQLite or PostgreSQL) with the new one: every secret
+//!    is re-encrypted under it in ONE transaction, then the store uses it.
 //! 3. Replace the old key file by the new one (`rename`), keep a copy of the old one until a
 //!    backup made after the rotation exists.
 //!

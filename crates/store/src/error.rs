@@ -2,7 +2,7 @@
 //! goes to logs. No message contains a secret: sqlx errors carry SQL text, never bound values.
 //!
 //! [`Error`] is what the store's own operations return (opening the database, key files,
-//! [`rotate_key`](crate::SqliteStore::rotate_key)); the ports return the domain's
+//! [`rotate_key`](crate::AnyStore::rotate_key)); the ports return the domain's
 //! [`StoreError`], into which [`Error`] converts with its cause kept as the source.
 
 use std::path::PathBuf;
@@ -58,6 +58,11 @@ pub enum Error {
     /// A master key given in the wrong form.
     #[error("Chiave principale non valida: {0}.")]
     InvalidKey(String),
+    /// A `database_url` that names no backend of this store (the password already masked).
+    #[error(
+        "URL del database non valido: «{0}». Usa postgres://utente:password@host:porta/database per PostgreSQL, oppure sqlite://percorso/tsgate.db per SQLite."
+    )]
+    InvalidDatabaseUrl(String),
     /// Stored data that does not parse.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -1,7 +1,7 @@
 //! Fixtures for tests of the store and of the crates that use it (gateway, binary): a
-//! temporary SQLite store with a fresh master key, and a sample user. Behind the `testing`
-//! feature: `tsgate-store = { workspace = true, features = ["testing"] }` in
-//! `[dev-dependencies]`.
+//! temporary SQLite store with a fresh master key, a sample user, and ([`pg`]) a throwaway
+//! PostgreSQL server with a fresh database per test. Behind the `testing` feature:
+//! `tsgate-store = { workspace = true, features = ["testing"] }` in `[dev-dependencies]`.
 //!
 //! They panic on failure, as test set-up does.
 
@@ -12,6 +12,8 @@ use time::macros::date;
 use tsgate_session::{Environment, Role, UserId, UserProfile};
 
 use crate::{KeyRing, MasterKey, SqliteStore};
+
+pub mod pg;
 
 /// The database file name inside a fixture's folder.
 pub const DB_FILE: &str = "tsgate.db";

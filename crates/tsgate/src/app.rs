@@ -10,7 +10,7 @@ use sistemats::sanitel::SanitelCertificate;
 use time::OffsetDateTime;
 use tsgate_gateway::{Backends, GatewayConfig, UiSessionKey};
 use tsgate_session::{Policy, Ports, SessionManager};
-use tsgate_store::{KeyRing, MasterKey, SqliteStore};
+use tsgate_store::{AnyStore, KeyRing, MasterKey};
 
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
@@ -34,13 +34,14 @@ pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     }
 }
 
-/// Opens (creating on first run) the data folder, the master key and the database.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+/// Opens (creating on first run) the data folder, the master key and the database: the
+/// SQLite file, or the PostgreSQL database of `database_url`.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<AnyStore>> {
     let key = master_key(config)?;
-    let path = config.database_path();
-    let store = SqliteStore::open(&path, KeyRing::new(key))
+    let database = config.database()?;
+    let store = AnyStore::open(&database, KeyRing::new(key))
         .await
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
+        .with_context(|| format!("cannot open the database {database}"))?;
     Ok(Arc::new(store))
 }
 
@@ -124,7 +125,7 @@ pub const CLI_NODE: &str = "cli";
 /// The session manager over `store`, calling Sistema TS as configured.
 pub async fn manager(
     config: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<AnyStore>,
     node: &str,
 ) -> anyhow::Result<SessionManager> {
     let certificate = load_certificate(config).await?;
@@ -142,7 +143,7 @@ pub async fn manager(
 /// The session manager over `store` with any upstream and clock (the demo passes the
 /// simulator's, so that moving the simulated time moves the cards too).
 pub fn manager_with(
-    store: Arc<SqliteStore>,
+    store: Arc<AnyStore>,
     upstream: Arc<dyn tsgate_session::Upstream>,
     policy: Policy,
     node: &str,
@@ -167,7 +168,7 @@ pub async fn shutdown_session(manager: &SessionManager) {
 }
 
 /// What the gateway serves: the manager, and the store behind it.
-pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends {
+pub fn backends(store: &Arc<AnyStore>, manager: &SessionManager) -> Backends {
     Backends {
         sessions: manager.clone(),
         store: store.clone(),
@@ -180,7 +181,7 @@ pub fn backends(store: &Arc<SqliteStore>, manager: &SessionManager) -> Backends 
 /// The first pass runs before this returns, so that a proxied call arriving right after the
 /// start already knows whether it may be held for an automatic request.
 pub async fn start_autopilot(
-    store: &Arc<SqliteStore>,
+    store: &Arc<AnyStore>,
     manager: &SessionManager,
     mailboxes: &tsgate_mailbox::Mailboxes,
     file_hours: Option<tsgate_session::hours::WorkingHours>,
@@ -203,7 +204,7 @@ pub async fn start_autopilot(
 /// Starts the certified-mailbox watchers of every configured user and registers them with
 /// the gateway (`GET`/`PUT …/mailbox`).
 pub async fn start_mailboxes(
-    store: &Arc<SqliteStore>,
+    store: &Arc<AnyStore>,
     manager: &SessionManager,
     state: &tsgate_gateway::AppState,
 ) -> anyhow::Result<tsgate_mailbox::Mailboxes> {

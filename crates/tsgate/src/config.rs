@@ -21,6 +21,18 @@ use tsgate_session::hours::{HoursSpec, WorkingHours};
 #[cfg(test)]
 pub const EXAMPLE: &str = include_str!("../../../docs/tsgate.example.toml");
 
+/// A database URL (`database_url`). It may hold the database password: `Debug` never shows
+/// it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", tsgate_store::redact_url(&self.0))
+    }
+}
+
 /// Which Sistema TS to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +55,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// SQLite database file (default `<data_dir>/tsgate.db`).
     pub database: Option<PathBuf>,
+    /// The database as a URL, instead of `database`: `postgres://user:password@host/db`
+    /// (PostgreSQL: several nodes on one database) or `sqlite://path`. Absent: the SQLite
+    /// file of `database`. `Debug` hides its password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
     /// Master key file (default `<data_dir>/master.key`); `TSGATE_MASTER_KEY` (base64) wins.
     pub master_key_file: Option<PathBuf>,
     /// `test`, `production` or `custom`.
@@ -465,6 +482,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("tsgate-data"),
             database: None,
+            database_url: None,
             master_key_file: None,
             environment: UpstreamKind::Test,
             a2f_base: None,
@@ -523,6 +541,7 @@ impl Config {
         if self.tls_certificate.is_some() != self.tls_key.is_some() {
             bail!("tls_certificate and tls_key go together: give both, or neither for plain HTTP");
         }
+        self.database()?;
         if self.http_workers > 256 {
             bail!(
                 "http_workers must be between 0 (one per CPU core) and 256 (found {})",
@@ -582,7 +601,19 @@ impl Config {
         }
     }
 
-    /// The database file.
+    /// The database: `database_url` if given, otherwise the SQLite file of
+    /// [`Config::database_path`].
+    pub fn database(&self) -> anyhow::Result<tsgate_store::Database> {
+        match &self.database_url {
+            None => Ok(tsgate_store::Database::Sqlite(self.database_path())),
+            Some(_) if self.database.is_some() => {
+                bail!("database (a SQLite file) and database_url name the database twice: keep one")
+            }
+            Some(url) => Ok(tsgate_store::Database::from_url(&url.0)?),
+        }
+    }
+
+    /// The SQLite database file, when no `database_url` is given.
     pub fn database_path(&self) -> PathBuf {
         self.database
             .clone()
@@ -634,6 +665,45 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn database_url_selects_the_backend_and_hides_its_password() {
+        use tsgate_store::Database;
+        let url = "postgres://tsgate:s3cret@db.example.it:5432/tsgate";
+        let config = from_toml(&format!("{CERTIFICATE}database_url = \"{url}\"\n")).unwrap();
+        assert_eq!(config.database().unwrap(), Database::Postgres(url.into()));
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("db.example.it"),
+            "{shown}"
+        );
+        let config = from_toml(&format!(
+            "{CERTIFICATE}database_url = \"sqlite:///var/lib/tsgate/tsgate.db\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.database().unwrap(),
+            Database::Sqlite("/var/lib/tsgate/tsgate.db".into())
+        );
+        // Absent: the SQLite file of the data folder.
+        assert_eq!(
+            from_toml(CERTIFICATE).unwrap().database().unwrap(),
+            Database::Sqlite(PathBuf::from("tsgate-data").join("tsgate.db"))
+        );
+        for (toml, error) in [
+            (
+                "database_url = \"mysql://db/tsgate\"\n",
+                "URL del database non valido",
+            ),
+            (
+                "database = \"x.db\"\ndatabase_url = \"postgres://db/tsgate\"\n",
+                "keep one",
+            ),
+        ] {
+            let e = from_toml(&format!("{CERTIFICATE}{toml}")).unwrap_err();
+            assert!(format!("{e:#}").contains(error), "{e:#}");
+        }
     }
 
     #[test]
@@ -836,6 +906,10 @@ mod tests {
             .env("TSGATE_LIMITS__MAX_CONNECTIONS_PER_IP", "16")
             .env("TSGATE_AUTOMATIC__DAILY_CAP", "2")
             .env(
+                "TSGATE_DATABASE_URL",
+                "postgres://tsgate:pw@db.example.it/tsgate",
+            )
+            .env(
                 "TSGATE_WORKING_HOURS__WEEK",
                 "lun-ven 08:00-13:00 15:00-19:30",
             )
@@ -866,6 +940,11 @@ mod tests {
         assert_eq!(config.limits.proxy_rate_burst, 9, "from the file");
         assert_eq!(config.limits.api_body_bytes, 4096);
         assert_eq!(config.limits.max_connections_per_ip, 16);
+        assert_eq!(
+            config.database().unwrap(),
+            tsgate_store::Database::Postgres("postgres://tsgate:pw@db.example.it/tsgate".into()),
+            "TSGATE_DATABASE_URL"
+        );
         assert_eq!(
             config.automatic.daily_cap, 2,
             "[automatic] from the environment"

@@ -2,13 +2,14 @@
 //! changes, in one table.
 
 use async_trait::async_trait;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{FromRow, SqliteConnection};
 use tsgate_session::{
     Application, AuditEntry, AuditEntryKind, AuditFilter, AuditLog, PracticeId, StoreResult, UserId,
 };
 
-use super::{SqliteStore, from_ms, ms};
-use crate::error::{Error, Result};
+use super::{SqliteStore, ms};
+use crate::error::Result;
+use crate::stored::AuditRow;
 
 const INSERT: &str =
     "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome, code_hint, practice_id)
@@ -48,7 +49,8 @@ impl SqliteStore {
                AND (?4 IS NULL OR at_ms >= ?4)
                AND (?5 IS NULL OR at_ms < ?5)
                AND (?7 IS NULL OR practice_id = ?7 OR user_id IN
-                    (SELECT user_id FROM practice_members WHERE practice_id = ?7))
+                    (SELECT user_id FROM practice_members WHERE practice_id = ?7)
+                    OR (?7 = 'default' AND practice_id IS NULL AND user_id IS NULL))
              ORDER BY at_ms DESC, id DESC
              LIMIT ?6",
         )
@@ -62,38 +64,8 @@ impl SqliteStore {
         .bind(filter.practice.as_ref().map(PracticeId::as_str))
         .fetch_all(&self.pool)
         .await?;
-        let corrupt = |e: &dyn std::fmt::Display| Error::Corrupt(format!("audit: {e}"));
-        rows.into_iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    at: from_ms(row.try_get("at_ms")?)?,
-                    user: row
-                        .try_get::<Option<String>, _>("user_id")?
-                        .map(UserId::new)
-                        .transpose()
-                        .map_err(|e| corrupt(&e))?,
-                    application: row
-                        .try_get::<Option<String>, _>("application")?
-                        .map(|a| a.parse::<Application>())
-                        .transpose()
-                        .map_err(|e| corrupt(&e))?,
-                    actor: row
-                        .try_get::<String, _>("actor")?
-                        .parse()
-                        .map_err(|e| corrupt(&e))?,
-                    kind: row
-                        .try_get::<String, _>("kind")?
-                        .parse()
-                        .map_err(|e| corrupt(&e))?,
-                    outcome: row.try_get("outcome")?,
-                    code_hint: row.try_get("code_hint")?,
-                    practice: row
-                        .try_get::<Option<String>, _>("practice_id")?
-                        .map(PracticeId::new)
-                        .transpose()
-                        .map_err(|e| corrupt(&e))?,
-                })
-            })
+        rows.iter()
+            .map(|row| AuditEntry::try_from(AuditRow::from_row(row)?))
             .collect()
     }
 }

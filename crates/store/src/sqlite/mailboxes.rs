@@ -5,25 +5,21 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
-use tsgate_session::mailbox::{MailboxSettings, UserMailbox, WatchState};
-use tsgate_session::{MailboxRepo, Password, StoreResult, UserId};
+use tsgate_session::mailbox::{UserMailbox, WatchState};
+use tsgate_session::{MailboxRepo, StoreResult, UserId};
 
 use super::{SqliteStore, ms};
-use crate::crypto::Slot;
 use crate::error::{Error, Result};
+use crate::stored::{mailbox_from_stored, mailbox_settings_json, mailbox_slot};
 
 impl SqliteStore {
     async fn write_mailbox(&self, user: &UserId, m: &UserMailbox) -> Result<()> {
         let keys = self.keys.read().await;
         let password_enc = keys.seal(
             m.settings.password.expose_secret().as_bytes(),
-            Slot {
-                table: "mailboxes",
-                column: "password_enc",
-                row: user.as_str(),
-            },
+            mailbox_slot(user.as_str()),
         );
-        let settings = settings_json(m)?;
+        let settings = mailbox_settings_json(m)?;
         self.write_one(
             sqlx::query(
                 "INSERT INTO mailboxes (user_id, settings, password_enc, updated_at_ms)
@@ -101,42 +97,13 @@ impl SqliteStore {
     }
 }
 
-/// The non-secret settings as stored: the watcher's settings (its serializer never writes
-/// the password) plus the certified address.
-fn settings_json(m: &UserMailbox) -> Result<String> {
-    let mut value = serde_json::to_value(&m.settings).map_err(|e| Error::Corrupt(e.to_string()))?;
-    if let serde_json::Value::Object(map) = &mut value {
-        map.remove("password");
-        map.insert(
-            "address".into(),
-            m.address
-                .clone()
-                .map_or(serde_json::Value::Null, Into::into),
-        );
-    }
-    Ok(value.to_string())
-}
-
 impl SqliteStore {
     async fn mailbox_from_row(&self, user: &str, row: &SqliteRow) -> Result<UserMailbox> {
         let password = self.keys.read().await.open_string(
             &row.try_get::<Vec<u8>, _>("password_enc")?,
-            Slot {
-                table: "mailboxes",
-                column: "password_enc",
-                row: user,
-            },
+            mailbox_slot(user),
         )?;
-        let corrupt = |e: serde_json::Error| Error::Corrupt(format!("mailbox settings: {e}"));
-        let mut value: serde_json::Value =
-            serde_json::from_str(&row.try_get::<String, _>("settings")?).map_err(corrupt)?;
-        let address = value
-            .as_object_mut()
-            .and_then(|map| map.remove("address"))
-            .and_then(|a| a.as_str().map(str::to_owned));
-        let mut settings: MailboxSettings = serde_json::from_value(value).map_err(corrupt)?;
-        settings.password = Password::new(password.as_str());
-        Ok(UserMailbox { settings, address })
+        mailbox_from_stored(&row.try_get::<String, _>("settings")?, &password)
     }
 }
 

@@ -25,12 +25,12 @@ use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use time::OffsetDateTime;
 use tokio::sync::{Mutex, OwnedMutexGuard, RwLock};
 use tsgate_session::{Health, StoreResult};
 
 use crate::crypto::{KeyRing, MasterKey, Slot};
 use crate::error::{Error, Result};
+pub(crate) use crate::stored::ms;
 
 const KEY_CHECK: Slot<'static> = Slot {
     table: "meta",
@@ -82,15 +82,6 @@ impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
-}
-
-pub(crate) fn ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn from_ms(v: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000)
-        .map_err(|e| Error::Corrupt(format!("timestamp {v}: {e}")))
 }
 
 impl SqliteStore {

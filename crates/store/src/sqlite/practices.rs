@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, FromRow, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use tsgate_session::{
     ImportCounts, ImportedUser, ListQuery, Page, Practice, PracticeCounts, PracticeId,
@@ -10,21 +10,13 @@ use tsgate_session::{
 };
 
 use super::users::{PROFILE_COLUMNS, date_text, profile_from_row};
-use super::{SqliteStore, from_ms, ms};
+use super::{SqliteStore, ms};
 use crate::crypto::{KeyRing, Slot};
 use crate::error::{Error, Result};
+use crate::stored::{PracticeRow, count};
 
 fn practice_from_row(row: &SqliteRow) -> Result<Practice> {
-    Ok(Practice {
-        id: PracticeId::new(row.try_get::<String, _>("id")?)
-            .map_err(|e| Error::Corrupt(e.to_string()))?,
-        name: row.try_get("name")?,
-        created_at: from_ms(row.try_get("created_at_ms")?)?,
-    })
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+    Practice::try_from(PracticeRow::from_row(row)?)
 }
 
 impl SqliteStore {

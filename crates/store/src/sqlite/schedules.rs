@@ -2,8 +2,6 @@
 //! both as JSON (nothing secret in them).
 
 use async_trait::async_trait;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use tsgate_session::auto::UserSchedule;
 use tsgate_session::hours::WorkingHours;
@@ -11,16 +9,7 @@ use tsgate_session::{ScheduleRepo, StoreError, StoreResult, UserId};
 
 use super::{SqliteStore, ms};
 use crate::error::{Error, Result};
-
-const PRACTICE_HOURS: &str = "working_hours";
-
-fn to_json(value: &impl Serialize) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Corrupt(e.to_string()))
-}
-
-fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
-}
+use crate::stored::{PRACTICE_HOURS, from_json, to_json};
 
 impl SqliteStore {
     async fn user_exists(&self, user: &UserId) -> Result<bool> {

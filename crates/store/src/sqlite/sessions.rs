@@ -1,246 +1,16 @@
-//! Session records: JSON of the non-secret part + the encrypted code, CAS on `version`.
+//! Session records ([`crate::stored::session`]: JSON of the non-secret part + the encrypted
+//! code), CAS on `version`.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
-use time::serde::rfc3339;
-use tsgate_session::auto::AutoState;
 use tsgate_session::{
-    Actor, Application, AuditEntry, BlockKind, CodeRequest, CodeSlot, CredentialsBlock,
-    CurrentCode, EndReason, Level, RecordedError, RequestStage, SessionCode, SessionKey,
-    SessionRecord, SessionStore, StoreResult, UpstreamHealth, UserId,
+    Application, AuditEntry, SessionKey, SessionRecord, SessionStore, StoreResult, UserId,
 };
 
 use super::{SqliteStore, audit::insert_audit, ms};
-use crate::crypto::Slot;
 use crate::error::{Error, Result};
-
-#[derive(Serialize, Deserialize)]
-struct Validity {
-    #[serde(with = "rfc3339")]
-    valid_from: OffsetDateTime,
-    #[serde(with = "rfc3339")]
-    valid_until: OffsetDateTime,
-    #[serde(with = "rfc3339")]
-    verified_at: OffsetDateTime,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum StoredSlot {
-    Empty,
-    Active(Validity),
-    Suspect {
-        #[serde(flatten)]
-        validity: Validity,
-        #[serde(with = "rfc3339")]
-        since: OffsetDateTime,
-        #[serde(with = "rfc3339")]
-        last_check_at: OffsetDateTime,
-    },
-    Ended {
-        reason: String,
-        #[serde(with = "rfc3339")]
-        at: OffsetDateTime,
-    },
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredRequest {
-    #[serde(with = "rfc3339")]
-    requested_at: OffsetDateTime,
-    by: Actor,
-    #[serde(with = "rfc3339::option")]
-    creating_since: Option<OffsetDateTime>,
-    /// The process whose `create` it is (absent in records written before 0.1.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    creating_owner: Option<String>,
-    #[serde(with = "rfc3339::option")]
-    sent_at: Option<OffsetDateTime>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredBlock {
-    kind: String,
-    #[serde(with = "rfc3339")]
-    at: OffsetDateTime,
-    revision: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredError {
-    code: String,
-    message: String,
-    #[serde(with = "rfc3339")]
-    at: OffsetDateTime,
-}
-
-/// The record without its code: nothing secret, so it can be plain JSON.
-#[derive(Serialize, Deserialize)]
-struct StoredState {
-    slot: StoredSlot,
-    request: Option<StoredRequest>,
-    #[serde(with = "rfc3339::option")]
-    last_create_at: Option<OffsetDateTime>,
-    blocked: Option<StoredBlock>,
-    last_error: Option<StoredError>,
-    #[serde(with = "rfc3339::option")]
-    last_success_at: Option<OffsetDateTime>,
-    #[serde(with = "rfc3339::option")]
-    down_since: Option<OffsetDateTime>,
-    announced_level: Option<Level>,
-    #[serde(default, with = "rfc3339::option")]
-    newest_valid_from: Option<OffsetDateTime>,
-    /// Automatic requests of the day (absent in records written before 0.2).
-    #[serde(default, skip_serializing_if = "AutoState::is_empty")]
-    auto: AutoState,
-}
-
-fn validity(c: &CurrentCode) -> Validity {
-    Validity {
-        valid_from: c.valid_from,
-        valid_until: c.valid_until,
-        verified_at: c.verified_at,
-    }
-}
-
-fn to_stored(r: &SessionRecord) -> StoredState {
-    StoredState {
-        slot: match &r.code {
-            CodeSlot::Empty => StoredSlot::Empty,
-            CodeSlot::Active(c) => StoredSlot::Active(validity(c)),
-            CodeSlot::Suspect {
-                code,
-                since,
-                last_check_at,
-            } => StoredSlot::Suspect {
-                validity: validity(code),
-                since: *since,
-                last_check_at: *last_check_at,
-            },
-            CodeSlot::Ended { reason, at } => StoredSlot::Ended {
-                reason: reason.as_str().to_owned(),
-                at: *at,
-            },
-        },
-        request: r.request.as_ref().map(|q| StoredRequest {
-            requested_at: q.requested_at,
-            by: q.by.clone(),
-            creating_since: match q.stage {
-                RequestStage::Creating { started_at, .. } => Some(started_at),
-                RequestStage::Sent { .. } => None,
-            },
-            creating_owner: match &q.stage {
-                RequestStage::Creating { owner, .. } => owner.clone(),
-                RequestStage::Sent { .. } => None,
-            },
-            sent_at: match q.stage {
-                RequestStage::Sent { sent_at } => Some(sent_at),
-                RequestStage::Creating { .. } => None,
-            },
-        }),
-        last_create_at: r.last_create_at,
-        blocked: r.blocked.as_ref().map(|b| StoredBlock {
-            kind: b.kind.as_str().to_owned(),
-            at: b.at,
-            revision: b.revision,
-        }),
-        last_error: r.last_error.as_ref().map(|e| StoredError {
-            code: e.code.clone(),
-            message: e.message.clone(),
-            at: e.at,
-        }),
-        last_success_at: r.upstream.last_success_at,
-        down_since: r.upstream.down_since,
-        announced_level: r.announced_level,
-        newest_valid_from: r.newest_valid_from,
-        auto: r.auto.clone(),
-    }
-}
-
-fn from_stored(
-    key: SessionKey,
-    version: u64,
-    s: StoredState,
-    code: Option<SessionCode>,
-) -> Result<SessionRecord> {
-    let corrupt = |what: &str| Error::Corrupt(format!("session {key}: {what}"));
-    let current = |v: Validity, code: Option<SessionCode>| -> Result<CurrentCode> {
-        Ok(CurrentCode {
-            code: code.ok_or_else(|| corrupt("code missing"))?,
-            valid_from: v.valid_from,
-            valid_until: v.valid_until,
-            verified_at: v.verified_at,
-        })
-    };
-    let slot = match s.slot {
-        StoredSlot::Empty => CodeSlot::Empty,
-        StoredSlot::Active(v) => CodeSlot::Active(current(v, code)?),
-        StoredSlot::Suspect {
-            validity,
-            since,
-            last_check_at,
-        } => CodeSlot::Suspect {
-            code: current(validity, code)?,
-            since,
-            last_check_at,
-        },
-        StoredSlot::Ended { reason, at } => CodeSlot::Ended {
-            reason: EndReason::parse(&reason).ok_or_else(|| corrupt("end reason"))?,
-            at,
-        },
-    };
-    let request = match s.request {
-        None => None,
-        Some(q) => Some(CodeRequest {
-            requested_at: q.requested_at,
-            by: q.by,
-            stage: match (q.creating_since, q.sent_at) {
-                (Some(started_at), _) => RequestStage::Creating {
-                    started_at,
-                    owner: q.creating_owner,
-                },
-                (None, Some(sent_at)) => RequestStage::Sent { sent_at },
-                (None, None) => return Err(corrupt("request stage")),
-            },
-        }),
-    };
-    let blocked = match s.blocked {
-        None => None,
-        Some(b) => Some(CredentialsBlock {
-            kind: BlockKind::parse(&b.kind).ok_or_else(|| corrupt("block kind"))?,
-            at: b.at,
-            revision: b.revision,
-        }),
-    };
-    Ok(SessionRecord {
-        key,
-        version,
-        code: slot,
-        request,
-        last_create_at: s.last_create_at,
-        blocked,
-        last_error: s.last_error.map(|e| RecordedError {
-            code: e.code,
-            message: e.message,
-            at: e.at,
-        }),
-        upstream: UpstreamHealth {
-            last_success_at: s.last_success_at,
-            down_since: s.down_since,
-        },
-        announced_level: s.announced_level,
-        newest_valid_from: s.newest_valid_from,
-        auto: s.auto,
-    })
-}
-
-fn row_key(key: &SessionKey) -> String {
-    format!("{}/{}", key.user, key.application)
-}
-
-const CODE_COLUMN: &str = "code_enc";
+use crate::stored::session::{decode_record, encode_state, seal_code};
 
 impl SqliteStore {
     async fn load_record(&self, key: &SessionKey) -> Result<Option<SessionRecord>> {
@@ -254,29 +24,9 @@ impl SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let version: i64 = row.try_get("version")?;
         let state: String = row.try_get("state")?;
-        let sealed: Option<Vec<u8>> = row.try_get(CODE_COLUMN)?;
-        let stored: StoredState = serde_json::from_str(&state)
-            .map_err(|e| Error::Corrupt(format!("session {key}: {e}")))?;
-        let code = match sealed {
-            None => None,
-            Some(sealed) => {
-                let rk = row_key(key);
-                let slot = Slot {
-                    table: "sessions",
-                    column: CODE_COLUMN,
-                    row: &rk,
-                };
-                let clear = self.keys.read().await.open_string(&sealed, slot)?;
-                Some(SessionCode::new(clear.as_str()))
-            }
-        };
-        from_stored(
-            key.clone(),
-            u64::try_from(version).unwrap_or(0),
-            stored,
-            code,
-        )
-        .map(Some)
+        let sealed: Option<Vec<u8>> = row.try_get("code_enc")?;
+        let keys = self.keys.read().await;
+        decode_record(key, version, &state, sealed.as_deref(), &keys).map(Some)
     }
 
     async fn commit_record(
@@ -285,20 +35,9 @@ impl SqliteStore {
         expected: u64,
         audit: &[AuditEntry],
     ) -> Result<()> {
-        let state =
-            serde_json::to_string(&to_stored(record)).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let rk = row_key(&record.key);
+        let state = encode_state(record)?;
         let keys = self.keys.read().await;
-        let sealed = record.usable_code().map(|c| {
-            keys.seal(
-                c.code.expose_secret().as_bytes(),
-                Slot {
-                    table: "sessions",
-                    column: CODE_COLUMN,
-                    row: &rk,
-                },
-            )
-        });
+        let sealed = seal_code(record, &keys);
         let expected = i64::try_from(expected).map_err(|_| Error::Conflict)?;
         let now = ms(OffsetDateTime::now_utc());
         let mut tx = self.write_tx().await?;

@@ -2,48 +2,21 @@
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
-use time::macros::format_description;
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
 use time::{Date, OffsetDateTime};
 use tsgate_session::{
-    Credentials, Environment, ListQuery, Page, Password, Pin, Role, StoreResult, UserDirectory,
-    UserId, UserProfile,
+    Credentials, ListQuery, Page, Password, Pin, StoreResult, UserDirectory, UserId, UserProfile,
 };
 
 use super::{SqliteStore, ms};
 use crate::crypto::Slot;
 use crate::error::{Error, Result};
+use crate::stored::ProfileRow;
 
-const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]");
-
-/// The columns [`profile_from_row`] reads, prefixed by the `users` table's alias `u`.
-pub(crate) const PROFILE_COLUMNS: &str = "u.user_id, u.fiscal_code, u.region, u.asl, u.ssa,
-    u.specialization, u.display_name, u.environment, u.role, u.password_changed_on";
+pub(crate) use crate::stored::{PROFILE_COLUMNS, date_text};
 
 pub(crate) fn profile_from_row(row: &SqliteRow) -> Result<UserProfile> {
-    let corrupt = |what: &str| Error::Corrupt(format!("user: {what}"));
-    let changed: Option<String> = row.try_get("password_changed_on")?;
-    Ok(UserProfile {
-        user_id: UserId::new(row.try_get::<String, _>("user_id")?)
-            .map_err(|_| corrupt("user id"))?,
-        fiscal_code: row.try_get("fiscal_code")?,
-        region: row.try_get("region")?,
-        asl: row.try_get("asl")?,
-        ssa: row.try_get("ssa")?,
-        specialization: row.try_get("specialization")?,
-        display_name: row.try_get("display_name")?,
-        environment: Environment::parse(&row.try_get::<String, _>("environment")?)
-            .ok_or_else(|| corrupt("environment"))?,
-        role: Role::parse(&row.try_get::<String, _>("role")?).ok_or_else(|| corrupt("role"))?,
-        password_changed_at: changed
-            .map(|d| Date::parse(&d, DATE).map_err(|_| corrupt("password_changed_on")))
-            .transpose()?,
-    })
-}
-
-pub(crate) fn date_text(d: Date) -> Result<String> {
-    d.format(DATE).map_err(|e| Error::Corrupt(e.to_string()))
+    UserProfile::try_from(ProfileRow::from_row(row)?)
 }
 
 impl SqliteStore {
@@ -251,6 +224,21 @@ impl UserDirectory for SqliteStore {
 
     async fn list_users(&self) -> StoreResult<Vec<UserProfile>> {
         Ok(self.all_users().await?)
+    }
+
+    async fn auto_candidates(&self) -> StoreResult<Vec<UserId>> {
+        // Both tables are keyed by user: two index scans, whatever the number of doctors
+        // without a mailbox.
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM mailboxes UNION SELECT user_id FROM user_schedules ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| UserId::new(id).map_err(|e| Error::Corrupt(e.to_string())))
+            .collect::<Result<Vec<_>>>()?)
     }
 
     async fn users_page(&self, query: &ListQuery) -> StoreResult<Page<UserProfile>> {

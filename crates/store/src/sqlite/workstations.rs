@@ -2,56 +2,32 @@
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
+use sqlx::{AssertSqlSafe, FromRow, QueryBuilder, Sqlite};
 use time::OffsetDateTime;
 use tsgate_session::{
     ListQuery, Page, PracticeId, StoreResult, UserId, Workstation, WorkstationId, WorkstationRepo,
-    WorkstationRole, WorkstationSpec, WorkstationToken,
+    WorkstationSpec, WorkstationToken,
 };
 
-use super::{SqliteStore, from_ms, ms};
+use super::{SqliteStore, ms};
 use crate::error::{Error, Result};
-
-const COLUMNS: &str = "id, name, role, practice_id, created_at_ms, revoked_at_ms";
+use crate::stored::{WORKSTATION_COLUMNS as COLUMNS, WorkstationRow};
 
 impl SqliteStore {
     async fn workstation_from_row(&self, row: &SqliteRow) -> Result<Workstation> {
-        let id: String = row.try_get("id")?;
-        let role = WorkstationRole::parse(&row.try_get::<String, _>("role")?)
-            .ok_or_else(|| Error::Corrupt("workstation role".into()))?;
+        let row = WorkstationRow::from_row(row)?;
         // Only roles that name their users have a list; a backend's reach is its practice.
-        let users = if role.lists_users() {
-            sqlx::query(
+        let users = if row.role()?.lists_users() {
+            sqlx::query_scalar(
                 "SELECT user_id FROM workstation_users WHERE workstation_id = ? ORDER BY user_id",
             )
-            .bind(&id)
+            .bind(&row.id)
             .fetch_all(&self.pool)
             .await?
-            .iter()
-            .map(|r| {
-                UserId::new(r.try_get::<String, _>("user_id")?)
-                    .map_err(|e| Error::Corrupt(e.to_string()))
-            })
-            .collect::<Result<Vec<_>>>()?
         } else {
             Vec::new()
         };
-        Ok(Workstation {
-            id: WorkstationId(id),
-            name: row.try_get("name")?,
-            role,
-            practice: row
-                .try_get::<Option<String>, _>("practice_id")?
-                .map(PracticeId::new)
-                .transpose()
-                .map_err(|e| Error::Corrupt(e.to_string()))?,
-            users,
-            created_at: from_ms(row.try_get("created_at_ms")?)?,
-            revoked_at: row
-                .try_get::<Option<i64>, _>("revoked_at_ms")?
-                .map(from_ms)
-                .transpose()?,
-        })
+        row.into_workstation(users)
     }
 
     async fn workstations_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Workstation>> {

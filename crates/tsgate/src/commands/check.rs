@@ -27,9 +27,10 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     match app::open_store(&config).await {
         Ok(store) => {
             match store.ping().await {
+                // The path of a SQLite file, or the URL without its password.
                 Ok(()) => println!(
                     "ok    master key and database {}",
-                    config.database_path().display()
+                    config.database().map(|d| d.to_string()).unwrap_or_default()
                 ),
                 Err(e) => {
                     failed += 1;

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use tsgate_session::auto::{self, HoursSource, UserSchedule};
 use tsgate_session::hours::{Closure, HoursSpec, Week, WorkingHours, parse_date};
 use tsgate_session::{AdminAction, ScheduleRepo as _, StoreError, UserId};
-use tsgate_store::SqliteStore;
+use tsgate_store::AnyStore;
 
 use super::Failure;
 use super::user::{audit, user_id};
@@ -33,7 +33,7 @@ pub async fn run(command: HoursCommand) -> Result<(), Failure> {
 
 /// The configuration's database and the practice hours of its file, if any.
 struct Ctx {
-    store: Arc<SqliteStore>,
+    store: Arc<AnyStore>,
     file_hours: Option<WorkingHours>,
 }
 

@@ -81,7 +81,7 @@ pub struct Pace {
 pub async fn run_gateway(
     gateway: tsgate_gateway::GatewayConfig,
     listener: tokio::net::TcpListener,
-    store: &std::sync::Arc<tsgate_store::SqliteStore>,
+    store: &std::sync::Arc<tsgate_store::AnyStore>,
     manager: &tsgate_session::SessionManager,
     pace: Pace,
     on_ready: impl FnOnce(&tsgate_session::auto::Autopilot),

@@ -10,7 +10,7 @@ use tsgate_session::{Actor, Environment, PracticeRepo as _, Role, UserId, UserPr
 use tsgate_session::{
     AdminAction, AuditEntry, AuditLog as _, MailboxRepo as _, UserDirectory as _,
 };
-use tsgate_store::SqliteStore;
+use tsgate_store::AnyStore;
 
 use super::Failure;
 use super::secrets::read_secret;
@@ -32,9 +32,7 @@ pub async fn run(command: UserCommand) -> Result<(), Failure> {
 }
 
 /// Opens the store of the configuration named by `args`.
-pub async fn store(
-    args: &ConfigArgs,
-) -> Result<std::sync::Arc<tsgate_store::SqliteStore>, Failure> {
+pub async fn store(args: &ConfigArgs) -> Result<std::sync::Arc<tsgate_store::AnyStore>, Failure> {
     let config = Config::load(args.config.as_deref()).map_err(Failure::Config)?;
     app::open_store(&config).await.map_err(Failure::Config)
 }
@@ -42,7 +40,7 @@ pub async fn store(
 /// Records an administration change made from the command line (actor `cli`) in the audit
 /// table, after the change itself. `outcome` names what changed, never a secret.
 pub async fn audit(
-    store: &SqliteStore,
+    store: &AnyStore,
     action: AdminAction,
     user: Option<&UserId>,
     outcome: impl Into<String>,
@@ -52,7 +50,7 @@ pub async fn audit(
 
 /// [`audit`] of a change in one practice.
 pub async fn audit_in(
-    store: &SqliteStore,
+    store: &AnyStore,
     practice: Option<&tsgate_session::PracticeId>,
     action: AdminAction,
     user: Option<&UserId>,
@@ -75,7 +73,7 @@ pub async fn audit_in(
 /// Records an administration change made by `actor` (`cli`, or `system` for the demo's
 /// seeding) in the audit table.
 pub async fn audit_as(
-    store: &SqliteStore,
+    store: &AnyStore,
     actor: Actor,
     action: AdminAction,
     user: Option<&UserId>,
@@ -170,7 +168,7 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
     } else {
         AdminAction::UserAdded
     };
-    audit(&store, action, Some(&id), "ok").await?;
+    audit_in(&store, Some(&practice), action, Some(&id), "ok").await?;
     println!(
         "user {} saved ({}, {})",
         id.as_str(),
@@ -230,7 +228,7 @@ async fn show(args: UserRefArgs) -> Result<(), Failure> {
 
 /// The stored profile of `id`, or the refusal "no user".
 async fn existing_user(
-    store: &tsgate_store::SqliteStore,
+    store: &tsgate_store::AnyStore,
     id: &tsgate_session::UserId,
 ) -> Result<UserProfile, Failure> {
     store
@@ -243,12 +241,24 @@ async fn existing_user(
 async fn remove(args: UserRefArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
+    // The line stays visible to the admin of the practice the doctor was in.
+    let practices = store
+        .practices_of(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
     if store
         .remove_user(&id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?
     {
-        audit(&store, AdminAction::UserRemoved, Some(&id), "ok").await?;
+        audit_in(
+            &store,
+            practices.first(),
+            AdminAction::UserRemoved,
+            Some(&id),
+            "ok",
+        )
+        .await?;
         println!("user {} removed", id.as_str());
         Ok(())
     } else {

@@ -6,7 +6,7 @@ use tsgate_session::audit::AdminAction;
 use tsgate_session::{PracticeRule, WorkstationRepo, WorkstationRole, WorkstationSpec};
 
 use super::Failure;
-use super::user::{audit, audit_in, store, user_id};
+use super::user::{audit_in, store, user_id};
 use crate::cli::{ConfigArgs, WorkstationAddArgs, WorkstationCommand, WorkstationRefArgs};
 
 /// Runs one `workstation` subcommand.
@@ -107,13 +107,19 @@ async fn list(args: ConfigArgs) -> Result<(), Failure> {
 async fn revoke(args: WorkstationRefArgs) -> Result<(), Failure> {
     let store = store(&args.config).await?;
     let id = WorkstationId(args.id.clone());
+    let practice = store
+        .workstation(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .and_then(|ws| ws.practice);
     if store
         .revoke_workstation(&id)
         .await
         .map_err(|e| Failure::Refused(e.into()))?
     {
-        audit(
+        audit_in(
             &store,
+            practice.as_ref(),
             AdminAction::WorkstationRevoked,
             None,
             format!("workstation {}", args.id),

@@ -28,7 +28,7 @@ use tsgate_session::{
     ScheduleRepo as _, UserDirectory as _, WorkstationRepo as _, WorkstationRole, WorkstationToken,
 };
 use tsgate_sim::{SimConfig, TestUser};
-use tsgate_store::SqliteStore;
+use tsgate_store::AnyStore;
 
 use super::secrets::read_secret;
 use super::user::audit_as;
@@ -311,7 +311,7 @@ fn titolari(sim_users: &[TestUser]) -> Vec<(String, UserId)> {
 
 /// Adds the simulator's titolare and substitute (with their credentials) if missing.
 async fn seed_users(
-    store: &SqliteStore,
+    store: &AnyStore,
     sim_users: &[TestUser],
     titolare_auto: bool,
 ) -> anyhow::Result<Vec<DemoUser>> {
@@ -384,7 +384,7 @@ async fn seed_users(
 /// Points every demo user's mailbox at the IMAP server `imap` (`HOST:PORT`) that serves the
 /// simulator's Maildirs: login = the user's simulator address, one password for all.
 async fn set_demo_mailboxes(
-    store: &SqliteStore,
+    store: &AnyStore,
     sim_users: &[TestUser],
     imap: &str,
     security: ImapSecurity,
@@ -432,7 +432,7 @@ pub const DEMO_IMAP_PASSWORD_ENV: &str = "TSGATE_DEMO_IMAP_PASSWORD";
 /// The demo workstation's token: the one in an earlier `demo.json` if it still works,
 /// otherwise a new admin workstation acting for the seeded users.
 async fn demo_token(
-    store: &SqliteStore,
+    store: &AnyStore,
     data_dir: &Path,
     users: &[DemoUser],
 ) -> anyhow::Result<WorkstationToken> {
