@@ -111,6 +111,12 @@ pub enum Event {
         /// `node#incarnation` of the gone process.
         owner: String,
     },
+    /// The process `owner` is still waiting for the answer to its `create`: its lease is
+    /// renewed from now (nothing if the request is no longer its own).
+    CreateStillRunning {
+        /// `node#incarnation` of the process that sent it.
+        owner: String,
+    },
     /// The credentials now have revision `revision`.
     CredentialsChanged {
         /// The new revision.
@@ -256,11 +262,8 @@ impl Ctx<'_> {
                 at: self.now,
             });
         }
-        if let Some(CodeRequest {
-            stage: RequestStage::Creating { started_at, .. },
-            ..
-        }) = &self.next.request
-            && self.now - *started_at >= self.policy.create_timeout
+        if let Some(alive) = self.next.create_alive_at()
+            && self.now - alive >= self.policy.create_timeout
         {
             self.create_lost();
         }
@@ -277,6 +280,23 @@ impl Ctx<'_> {
                 .into(),
             at: self.now,
         });
+    }
+
+    fn create_still_running(&mut self, running: &str) {
+        let now = self.now;
+        if let Some(CodeRequest {
+            stage:
+                RequestStage::Creating {
+                    owner: Some(owner),
+                    renewed_at,
+                    ..
+                },
+            ..
+        }) = &mut self.next.request
+            && owner == running
+        {
+            *renewed_at = Some(now);
+        }
     }
 
     fn owner_gone(&mut self, gone: &str) {
@@ -373,6 +393,7 @@ impl Ctx<'_> {
             stage: RequestStage::Creating {
                 started_at: self.now,
                 owner: None,
+                renewed_at: None,
             },
         });
         self.next.last_create_at = Some(self.now);
@@ -792,6 +813,10 @@ pub fn decide(
         }
         Event::OwnerGone { owner } => {
             cx.owner_gone(&owner);
+            Ok(())
+        }
+        Event::CreateStillRunning { owner } => {
+            cx.create_still_running(&owner);
             Ok(())
         }
         Event::CredentialsChanged { revision } => {

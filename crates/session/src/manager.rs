@@ -22,7 +22,7 @@ use crate::machine::{Decision, Effect, Event, decide};
 use crate::policy::Policy;
 use crate::ports::{AuditLog, EventSink, SessionChanged, SessionStore, StoreError, UserDirectory};
 use crate::record::{CodeRequest, RequestStage, SessionRecord};
-use crate::upstream::Upstream;
+use crate::upstream::{CreateResult, Upstream, UpstreamError};
 use crate::user::{Identity, UserProfile};
 use crate::view::SessionView;
 use hot::{CachedCode, CodeCache, UseTracker};
@@ -388,7 +388,7 @@ impl SessionManager {
             let upstream = &self.inner.ports.upstream;
             let by = by.clone();
             let event = match effect {
-                Effect::CallCreate => match upstream.create(&ident).await {
+                Effect::CallCreate => match self.create_renewing(profile, key, &ident).await {
                     Ok(result) => Event::CreateSucceeded { result, by },
                     Err(error) => Event::CreateFailed {
                         error,
@@ -421,6 +421,40 @@ impl SessionManager {
             queue.extend(decision.effects);
         }
         outcome
+    }
+
+    /// Calls `create` and, while it has not answered, renews this process's lease on the
+    /// request every [`Policy::create_renew_every`]: on one node or several, nobody takes a
+    /// slow `create` for a lost one and sends a second (a known failure of token brokers whose
+    /// lock expires mid-refresh); if this process dies, the renewals stop and the lease runs
+    /// out [`Policy::create_timeout`] after the last one.
+    async fn create_renewing(
+        &self,
+        profile: &UserProfile,
+        key: &SessionKey,
+        ident: &Identity,
+    ) -> Result<CreateResult, UpstreamError> {
+        let every = std::time::Duration::try_from(self.inner.policy.create_renew_every)
+            .unwrap_or(std::time::Duration::from_secs(30))
+            .max(std::time::Duration::from_millis(10));
+        let call = self.inner.ports.upstream.create(ident);
+        tokio::pin!(call);
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                result = &mut call => return result,
+                _ = renew.tick() => {
+                    let owner = self.inner.instance.tag();
+                    if let Err(e) = self
+                        .step(profile, key, Event::CreateStillRunning { owner }, |_| {})
+                        .await
+                    {
+                        tracing::warn!(%key, error = %describe_chain(&e), "create lease not renewed");
+                    }
+                }
+            }
+        }
     }
 
     /// Runs [`Self::execute`] in its own task so that it finishes even if the caller is dropped.

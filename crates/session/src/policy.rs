@@ -10,8 +10,13 @@ pub struct Policy {
     /// Minimum time between two `create` for the same key (default 60 s): repeated requests
     /// from many places can make Sistema TS revoke the account.
     pub min_create_interval: Duration,
-    /// A `create` without an answer after this long is considered lost (default 120 s).
+    /// A `create` without an answer after this long is considered lost (default 120 s),
+    /// counted from when its process last said it is still waiting
+    /// ([`Policy::create_renew_every`]): a slow call keeps its lease, a dead process loses it.
     pub create_timeout: Duration,
+    /// How often the process waiting for a `create` renews its lease (default 30 s, well
+    /// inside `create_timeout`).
+    pub create_renew_every: Duration,
     /// How often a suspect code is re-verified while Sistema TS does not answer (default 30 s).
     pub recheck_interval: Duration,
     /// Sistema TS passwords last this long (90 days).
@@ -50,6 +55,7 @@ impl Default for Policy {
             yellow_before: Duration::hours(1),
             min_create_interval: Duration::seconds(60),
             create_timeout: Duration::seconds(120),
+            create_renew_every: Duration::seconds(30),
             recheck_interval: Duration::seconds(30),
             password_max_age: Duration::days(90),
             password_warn_before: Duration::days(10),

@@ -67,8 +67,24 @@ impl SessionRecord {
 
     /// Whether a `create` is in flight and not yet considered lost.
     pub fn create_in_flight(&self, now: OffsetDateTime, timeout: time::Duration) -> bool {
-        matches!(&self.request, Some(CodeRequest { stage: RequestStage::Creating { started_at, .. }, .. })
-            if now - *started_at < timeout)
+        self.create_alive_at()
+            .is_some_and(|alive| now - alive < timeout)
+    }
+
+    /// When the `create` in flight was last known to be running (sent or renewed).
+    pub fn create_alive_at(&self) -> Option<OffsetDateTime> {
+        match &self.request {
+            Some(CodeRequest {
+                stage:
+                    RequestStage::Creating {
+                        started_at,
+                        renewed_at,
+                        ..
+                    },
+                ..
+            }) => Some(renewed_at.map_or(*started_at, |r| r.max(*started_at))),
+            _ => None,
+        }
     }
 }
 
@@ -164,6 +180,10 @@ pub enum RequestStage {
         /// [`crate::SessionManager::with_instance`]): when that process is known to be gone,
         /// its successor settles the request at once instead of waiting for the timeout.
         owner: Option<String>,
+        /// When that process last said the call is still running: the lease runs
+        /// [`crate::Policy::create_timeout`] from here (or from `started_at`), so a slow
+        /// `create` keeps it and a dead process loses it.
+        renewed_at: Option<OffsetDateTime>,
     },
     /// Sistema TS accepted; the code is on its way by mail.
     Sent {

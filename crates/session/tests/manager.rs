@@ -359,6 +359,15 @@ impl Env {
 }
 
 fn manager_on(e: &Env, upstream: Arc<FakeUpstream>, node: &str) -> SessionManager {
+    manager_with(e, upstream, node, Policy::default())
+}
+
+fn manager_with(
+    e: &Env,
+    upstream: Arc<FakeUpstream>,
+    node: &str,
+    policy: Policy,
+) -> SessionManager {
     let ports = Ports {
         store: e.store.clone(),
         audit: e.store.clone(),
@@ -366,7 +375,79 @@ fn manager_on(e: &Env, upstream: Arc<FakeUpstream>, node: &str) -> SessionManage
         upstream,
         clock: Arc::new(e.clock.clone()),
     };
-    SessionManager::new(ports, Policy::default(), None).with_instance(node)
+    SessionManager::new(ports, policy, None).with_instance(node)
+}
+
+/// Two nodes on one store. Node A's `create` takes longer than `create_timeout`: while A
+/// waits it renews its lease, so node B joins instead of sending a second `create` (the
+/// failure of token brokers whose lock expires mid-refresh). When A dies, its renewals stop
+/// and B takes over once the lease has run out.
+#[tokio::test]
+async fn a_slow_create_keeps_its_lease_and_a_dead_nodes_runs_out() {
+    let e = env(FakeUpstream::default());
+    let policy = Policy {
+        create_renew_every: Duration::milliseconds(20),
+        ..Policy::default()
+    };
+    let slow = Arc::new(FakeUpstream {
+        gate: Some(Semaphore::new(0)),
+        ..FakeUpstream::default()
+    });
+    let a = manager_with(&e, slow.clone(), "node-a", policy.clone());
+    let b_upstream = Arc::new(FakeUpstream::default());
+    let b = manager_with(&e, b_upstream.clone(), "node-b", policy.clone());
+    let key = SessionKey::new(e.user.clone(), Application::Prescrittore);
+    let renewed = |e: &Env| match e.store.record(&key).unwrap().request.unwrap().stage {
+        RequestStage::Creating { renewed_at, .. } => renewed_at,
+        other => panic!("{other:?}"),
+    };
+
+    let (m, user) = (a.clone(), e.user.clone());
+    let pending = tokio::spawn(async move { m.request(&user, false, ws(1)).await });
+    while slow.create_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // Three times the timeout pass while A is still waiting; each time A renews first.
+    for _ in 0..3 {
+        e.clock.advance(policy.create_timeout - Duration::seconds(10));
+        let before = renewed(&e);
+        for _ in 0..500 {
+            if renewed(&e) != before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(renewed(&e), Some(e.clock.now()), "A renewed its lease");
+        b.tick().await.unwrap();
+        let outcome = b.request(&e.user, false, ws(2)).await.unwrap();
+        assert!(outcome.joined, "B joins A's slow create");
+    }
+    assert_eq!(b_upstream.create_count(), 0);
+    slow.gate.as_ref().unwrap().add_permits(1);
+    pending.await.unwrap().unwrap();
+    assert_eq!(slow.create_count(), 1);
+
+    // Now A dies in the middle of its next create: no renewal, the lease runs out.
+    e.clock.advance(Duration::hours(1));
+    let dying = Arc::new(FakeUpstream {
+        gate: Some(Semaphore::new(0)),
+        ..FakeUpstream::default()
+    });
+    let a2 = manager_with(&e, dying.clone(), "node-a", policy.clone());
+    let (m, user) = (a2.clone(), e.user.clone());
+    let pending = tokio::spawn(async move { m.request(&user, true, ws(1)).await });
+    while dying.create_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    pending.abort();
+    drop(a2);
+    e.clock.advance(policy.create_timeout - Duration::seconds(1));
+    assert!(b.request(&e.user, true, ws(2)).await.unwrap().joined, "still A's lease");
+    e.clock.advance(Duration::seconds(2));
+    b.tick().await.unwrap();
+    let outcome = b.request(&e.user, true, ws(2)).await.unwrap();
+    assert!(!outcome.joined, "B takes over once the lease ran out");
+    assert_eq!(b_upstream.create_count(), 1);
 }
 
 /// A `create` in flight when its process is killed: the next process of the same node

@@ -111,6 +111,9 @@ struct StoredRequest {
     /// The process whose `create` it is (absent in records written before 0.1.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     creating_owner: Option<String>,
+    /// When its process last said the `create` is still running (absent before 0.2).
+    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    creating_renewed: Option<OffsetDateTime>,
     #[serde(with = "rfc3339::option")]
     sent_at: Option<OffsetDateTime>,
 }
@@ -190,6 +193,10 @@ fn to_stored(r: &SessionRecord) -> StoredState {
                 RequestStage::Creating { owner, .. } => owner.clone(),
                 RequestStage::Sent { .. } => None,
             },
+            creating_renewed: match q.stage {
+                RequestStage::Creating { renewed_at, .. } => renewed_at,
+                RequestStage::Sent { .. } => None,
+            },
             sent_at: match q.stage {
                 RequestStage::Sent { sent_at } => Some(sent_at),
                 RequestStage::Creating { .. } => None,
@@ -255,6 +262,7 @@ fn from_stored(
                 (Some(started_at), _) => RequestStage::Creating {
                     started_at,
                     owner: q.creating_owner,
+                    renewed_at: q.creating_renewed,
                 },
                 (None, Some(sent_at)) => RequestStage::Sent { sent_at },
                 (None, None) => return Err(corrupt("request stage")),

@@ -246,6 +246,8 @@ pub async fn session_records_round_trip_with_cas_and_audit_in_one_transaction(st
             stage: RequestStage::Creating {
                 started_at: t,
                 owner: Some("node-a#1".into()),
+                // The lease renewal survives the round trip.
+                renewed_at: Some(t + Duration::seconds(30)),
             },
         });
         next.blocked = Some(CredentialsBlock {
