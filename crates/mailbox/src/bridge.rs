@@ -29,6 +29,19 @@ use crate::watch::{Expectation, Found, Outcome, WatchEvent, Watcher, WatcherHand
 /// How often the settings are re-read from the store.
 const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Several nodes on one database: each mailbox is watched by the node holding its lease,
+/// renewed this often...
+const LEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// ...and held this long past each renewal: a dead node's mailboxes are taken over within
+/// `LEASE_TTL + LEASE_EVERY` (25 s).
+const LEASE_TTL: time::Duration = time::Duration::seconds(20);
+
+/// The lease of the mailbox `key`.
+fn lease_name(key: &str) -> String {
+    format!("mailbox:{key}")
+}
+
 /// Whether a view means "a code is on its way": a first request, or a replacement
 /// requested while a code is still in use.
 fn awaited_since(view: &SessionView) -> Option<OffsetDateTime> {
@@ -110,6 +123,8 @@ struct Inner {
     store: Arc<dyn Store>,
     manager: SessionManager,
     registry: Mutex<Registry>,
+    /// The mailboxes whose lease this node holds (it watches exactly these).
+    leased: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The running watchers of every configured mailbox. Cheap to clone.
@@ -135,12 +150,40 @@ impl Mailboxes {
                 store,
                 manager,
                 registry: Mutex::new(Registry::default()),
+                leased: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             }),
         };
         this.reload().await?;
         this.resync().await;
         let follower = this.clone();
         tokio::spawn(async move { follower.follow(changes).await });
+        // Leases are renewed often; a mailbox this node gains or loses (another node died,
+        // or took it while this one was stalled) starts or stops its watcher here.
+        let leaser = Arc::downgrade(&this.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(LEASE_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(inner) = leaser.upgrade() else {
+                    return;
+                };
+                let this = Self { inner };
+                let keys: Vec<String> = {
+                    let registry = this.inner.registry.lock().await;
+                    registry.users.values().map(|e| e.key.clone()).collect()
+                };
+                let before = this.leased();
+                if this.lease(keys).await != before {
+                    match this.reload().await {
+                        Ok(()) => this.resync().await,
+                        Err(e) => {
+                            tracing::warn!(error = %sistemats::error::describe_chain(&e), "cannot re-read the mailbox settings")
+                        }
+                    }
+                }
+            }
+        });
         // Settings changed by `tsgate user set-mailbox` (another process) are picked up here;
         // unchanged mailboxes keep their watcher.
         let reloader = Arc::downgrade(&this.inner);
@@ -164,12 +207,74 @@ impl Mailboxes {
         Ok(this)
     }
 
-    /// Stops every watcher (they log out).
+    /// Stops every watcher (they log out) and gives their leases up, so that another node
+    /// watches them at once.
     pub async fn shutdown(&self) {
         let mut registry = self.inner.registry.lock().await;
         for (_, running) in registry.watchers.drain() {
             running.stop();
         }
+        drop(registry);
+        let owner = self.inner.manager.node_name().to_owned();
+        let leased = std::mem::take(&mut *self.leased_lock());
+        for key in leased {
+            if let Err(e) = self
+                .inner
+                .store
+                .release_lease(&lease_name(&key), &owner)
+                .await
+            {
+                tracing::warn!(mailbox = %key, error = %e, "mailbox lease not released");
+            }
+        }
+    }
+
+    fn leased_lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.inner.leased.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The mailboxes this node holds the lease of.
+    fn leased(&self) -> std::collections::BTreeSet<String> {
+        self.leased_lock().clone()
+    }
+
+    /// The mailboxes (`username@host:port`) this node watches now.
+    pub async fn watched(&self) -> Vec<String> {
+        self.inner
+            .registry
+            .lock()
+            .await
+            .watchers
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Takes or renews the lease of each mailbox of `keys`; returns (and remembers) those this
+    /// node holds. A store failure keeps nothing: better no watcher for a while than two.
+    async fn lease(
+        &self,
+        keys: impl IntoIterator<Item = String>,
+    ) -> std::collections::BTreeSet<String> {
+        let owner = self.inner.manager.node_name().to_owned();
+        let now = OffsetDateTime::now_utc();
+        let mut held = std::collections::BTreeSet::new();
+        for key in keys {
+            match self
+                .inner
+                .store
+                .try_lease(&lease_name(&key), &owner, LEASE_TTL, now)
+                .await
+            {
+                Ok(true) => {
+                    held.insert(key);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(mailbox = %key, error = %e, "mailbox lease not renewed"),
+            }
+        }
+        *self.leased_lock() = held.clone();
+        held
     }
 
     /// Re-reads every mailbox from the store: starts watchers for new mailboxes, restarts
@@ -207,6 +312,9 @@ impl Mailboxes {
                 entry.addresses = vec![address.trim().to_lowercase()];
             }
         }
+        // Only the mailboxes whose lease this node holds (one node per mailbox).
+        let held = self.lease(groups.keys().cloned().collect::<Vec<_>>()).await;
+        groups.retain(|key, _| held.contains(key));
         let stale: Vec<String> = registry
             .watchers
             .iter()
@@ -441,5 +549,59 @@ impl MailboxService for Mailboxes {
             self.on_change(user, &view).await;
         }
         Ok(self.status_of(user).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsgate_session::mailbox::{MailboxSettings, Tls};
+    use tsgate_session::testing::{FakeUpstream, TestDomain};
+    use tsgate_session::{MailboxRepo as _, Password, Policy, Ports};
+
+    fn node(domain: &TestDomain, name: &str) -> SessionManager {
+        let ports = Ports {
+            store: domain.store.clone(),
+            audit: domain.store.clone(),
+            directory: domain.store.clone(),
+            upstream: domain.upstream.clone(),
+            clock: Arc::new(domain.clock.clone()),
+        };
+        SessionManager::new(ports, Policy::default(), None).with_instance(name)
+    }
+
+    /// Two nodes on one database: one watches the mailbox, the other does not; when the
+    /// first stops, the second takes the mailbox over.
+    #[tokio::test]
+    async fn each_mailbox_is_watched_by_one_node() {
+        let domain = TestDomain::new(FakeUpstream::default());
+        let user = domain.add_user("PROVAX00X00X000Y");
+        let mailbox = UserMailbox {
+            // Nothing listens there: the watcher retries, which is all this test needs.
+            settings: MailboxSettings::new(
+                "127.0.0.1",
+                Tls::Plain,
+                "medico@pec.example",
+                Password::new("Segreta!1"),
+            ),
+            address: None,
+        };
+        domain.store.set_mailbox(&user, &mailbox).await.unwrap();
+        let store: Arc<dyn Store> = domain.store.clone();
+        let a = Mailboxes::start(store.clone(), node(&domain, "node-a"))
+            .await
+            .unwrap();
+        let b = Mailboxes::start(store.clone(), node(&domain, "node-b"))
+            .await
+            .unwrap();
+        let key = mailbox.mailbox_key();
+        assert_eq!(a.watched().await, vec![key.clone()]);
+        assert!(b.watched().await.is_empty(), "the lease is node A's");
+        b.reload().await.unwrap();
+        assert!(b.watched().await.is_empty());
+        a.shutdown().await;
+        b.reload().await.unwrap();
+        assert_eq!(b.watched().await, vec![key], "node B took the mailbox over");
+        b.shutdown().await;
     }
 }

@@ -23,6 +23,7 @@ pub mod hours;
 pub mod ids;
 pub mod import;
 pub mod italy;
+pub mod lease;
 pub mod level;
 pub mod machine;
 pub mod mailbox;
@@ -52,9 +53,9 @@ pub use manager::{Ports, RequestOutcome, SessionManager};
 pub use memory::MemoryStore;
 pub use policy::Policy;
 pub use ports::{
-    AuditLog, BoxError, EventSink, Health, ImportCounts, ImportedUser, MailboxError, MailboxRepo,
-    MailboxService, PracticeRepo, ScheduleRepo, SessionChanged, SessionStore, Store, StoreError,
-    StoreResult, UserDirectory, WorkstationRepo,
+    AuditLog, BoxError, EventSink, Health, ImportCounts, ImportedUser, LeaseRepo, MailboxError,
+    MailboxRepo, MailboxService, PracticeRepo, ScheduleRepo, SessionChanged, SessionStore, Store,
+    StoreError, StoreResult, UserDirectory, WorkstationRepo,
 };
 pub use practice::{ListQuery, Page, Practice, PracticeCounts, PracticeId};
 pub use record::{

@@ -134,7 +134,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl SessionManager {
     /// A manager over `ports` with `policy`. `sink` receives every change besides the local
-    /// broadcast channel (e.g. a PostgreSQL `NOTIFY` publisher later); pass `None` for now.
+    /// broadcast channel (on PostgreSQL, the store's `NOTIFY` publisher); `None` on one node.
     pub fn new(ports: Ports, policy: Policy, sink: Option<Arc<dyn EventSink>>) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
@@ -174,6 +174,11 @@ impl SessionManager {
             }
         }
         self
+    }
+
+    /// This process's node name (without the incarnation): the owner of its leases.
+    pub fn node_name(&self) -> &str {
+        &self.inner.instance.node
     }
 
     /// This process's tag (`node#incarnation`), as stored on the `create`s it sends.
@@ -231,8 +236,9 @@ impl SessionManager {
         self.inner.events.subscribe()
     }
 
-    /// Feeds a change that happened on another node (received via the future
-    /// LISTEN/NOTIFY) to this node's subscribers.
+    /// Feeds a change that happened on another node (received through PostgreSQL
+    /// LISTEN/NOTIFY) to this node's subscribers, and forgets this node's cached code of
+    /// that user.
     pub fn publish_external(&self, change: SessionChanged) {
         self.inner.codes.invalidate(&change.key.user);
         let _ = self.inner.events.send(change);
@@ -329,7 +335,13 @@ impl SessionManager {
                     _ => None,
                 })
                 .collect();
-            if decision.next == current && audit.is_empty() {
+            if decision.next == current {
+                // Nothing to change (a click that joins a request in flight): the audit line
+                // needs no new version, and writing one would make every such click race the
+                // other nodes' commits (under load, eight lost races in a row were a 500).
+                for entry in &audit {
+                    ports.audit.append(entry).await.map_err(internal)?;
+                }
                 break decision;
             }
             match ports
@@ -1028,9 +1040,18 @@ impl SessionManager {
     /// re-verification of suspect codes, green→yellow. Call it periodically
     /// (see [`Self::spawn_ticker`]).
     pub async fn tick(&self) -> Result<(), SessionError> {
+        self.tick_as(true).await
+    }
+
+    /// [`Self::tick`]; without `acting` (another node holds the periodic lease) only this
+    /// node's own work is done: the use counts it keeps in memory go to the audit.
+    pub async fn tick_as(&self, acting: bool) -> Result<(), SessionError> {
         // A failed summary row must not stop expiry and re-verification.
         if let Err(e) = self.flush_uses(false).await {
             tracing::warn!(error = %describe_chain(&e), "use summaries not audited");
+        }
+        if !acting {
+            return Ok(());
         }
         let started = std::time::Instant::now();
         let keys = self.inner.ports.store.keys().await.map_err(internal)?;
@@ -1057,19 +1078,35 @@ impl SessionManager {
         Ok(())
     }
 
-    /// Runs [`Self::tick`] every `period` until the returned task is aborted.
-    pub fn spawn_ticker(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    /// Runs [`Self::tick`] every `period` until the returned task is aborted; with `lease`
+    /// (several nodes on one database) the passes over every session are the holder's.
+    pub fn spawn_ticker(
+        &self,
+        period: std::time::Duration,
+        lease: Option<Arc<crate::lease::Lease>>,
+    ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                if let Err(e) = this.tick().await {
+                let acting = match &lease {
+                    Some(lease) => lease.hold().await,
+                    None => true,
+                };
+                if let Err(e) = this.tick_as(acting).await {
                     tracing::warn!(error = %describe_chain(&e), "session tick failed");
                 }
             }
         })
+    }
+
+    /// Forgets every cached code (see [`Self::code_for_proxy`]): the next proxied call of
+    /// each user reads the store again. For when changes made elsewhere may have gone
+    /// unseen, such as another node's while the connection that tells of them was down.
+    pub fn invalidate_all_codes(&self) {
+        self.inner.codes.invalidate_all();
     }
 }
 

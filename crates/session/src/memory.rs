@@ -14,8 +14,8 @@ use crate::hours::WorkingHours;
 use crate::ids::{SessionKey, UserId, WorkstationId};
 use crate::mailbox::{UserMailbox, WatchState};
 use crate::ports::{
-    AuditLog, Health, ImportCounts, ImportedUser, MailboxRepo, PracticeRepo, ScheduleRepo,
-    SessionStore, StoreError, StoreResult, UserDirectory, WorkstationRepo,
+    AuditLog, Health, ImportCounts, ImportedUser, LeaseRepo, MailboxRepo, PracticeRepo,
+    ScheduleRepo, SessionStore, StoreError, StoreResult, UserDirectory, WorkstationRepo,
 };
 use crate::practice::{ListQuery, Page, Practice, PracticeCounts, PracticeId};
 use crate::record::SessionRecord;
@@ -37,6 +37,8 @@ struct Inner {
     schedules: BTreeMap<UserId, UserSchedule>,
     practices: BTreeMap<PracticeId, Practice>,
     members: BTreeSet<(PracticeId, UserId)>,
+    /// Lease name → (owner, until).
+    leases: BTreeMap<String, (String, OffsetDateTime)>,
 }
 
 /// A store held in memory.
@@ -578,6 +580,41 @@ impl PracticeRepo for MemoryStore {
             }
         }
         Ok(counts)
+    }
+}
+
+#[async_trait]
+impl LeaseRepo for MemoryStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: time::Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        let free = inner
+            .leases
+            .get(name)
+            .is_none_or(|(holder, until)| holder == owner || *until < now);
+        if free {
+            inner
+                .leases
+                .insert(name.to_owned(), (owner.to_owned(), now + ttl));
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner
+            .leases
+            .get(name)
+            .is_some_and(|(holder, _)| holder == owner)
+        {
+            inner.leases.remove(name);
+        }
+        Ok(())
     }
 }
 

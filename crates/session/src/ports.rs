@@ -271,6 +271,26 @@ pub trait PracticeRepo: Send + Sync {
     async fn import_users(&self, rows: &[ImportedUser]) -> StoreResult<ImportCounts>;
 }
 
+/// Named leases between the processes of one database: the one that holds a lease does the
+/// work it names (the periodic passes, watching one certified mailbox), the others wait. A
+/// holder renews before [`LeaseRepo::try_lease`]'s `ttl` runs out; when it dies, another
+/// takes the lease once it has run out. Times are the callers' wall clocks (keep the nodes
+/// on NTP).
+#[async_trait]
+pub trait LeaseRepo: Send + Sync {
+    /// Takes `name` for `owner` until `now + ttl` if it is free, run out, or already
+    /// `owner`'s (a renewal). Returns whether `owner` holds it now.
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: time::Duration,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Gives `name` up if `owner` holds it (a clean shutdown: the next holder need not wait).
+    async fn release_lease(&self, name: &str, owner: &str) -> StoreResult<()>;
+}
+
 /// Whether the backend answers (for `/readyz`).
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -287,6 +307,7 @@ pub trait Store:
     + PracticeRepo
     + MailboxRepo
     + ScheduleRepo
+    + LeaseRepo
     + Health
 {
 }
@@ -299,6 +320,7 @@ impl<T> Store for T where
         + WorkstationRepo
         + MailboxRepo
         + ScheduleRepo
+        + LeaseRepo
         + Health
 {
 }

@@ -409,7 +409,8 @@ async fn a_slow_create_keeps_its_lease_and_a_dead_nodes_runs_out() {
     }
     // Three times the timeout pass while A is still waiting; each time A renews first.
     for _ in 0..3 {
-        e.clock.advance(policy.create_timeout - Duration::seconds(10));
+        e.clock
+            .advance(policy.create_timeout - Duration::seconds(10));
         let before = renewed(&e);
         for _ in 0..500 {
             if renewed(&e) != before {
@@ -441,8 +442,12 @@ async fn a_slow_create_keeps_its_lease_and_a_dead_nodes_runs_out() {
     }
     pending.abort();
     drop(a2);
-    e.clock.advance(policy.create_timeout - Duration::seconds(1));
-    assert!(b.request(&e.user, true, ws(2)).await.unwrap().joined, "still A's lease");
+    e.clock
+        .advance(policy.create_timeout - Duration::seconds(1));
+    assert!(
+        b.request(&e.user, true, ws(2)).await.unwrap().joined,
+        "still A's lease"
+    );
     e.clock.advance(Duration::seconds(2));
     b.tick().await.unwrap();
     let outcome = b.request(&e.user, true, ws(2)).await.unwrap();

@@ -11,10 +11,11 @@ use tsgate_session::auto::UserSchedule;
 use tsgate_session::hours::WorkingHours;
 use tsgate_session::mailbox::{UserMailbox, WatchState};
 use tsgate_session::{
-    AuditEntry, AuditFilter, AuditLog, Credentials, Health, ImportCounts, ImportedUser, ListQuery,
-    MailboxRepo, Page, Password, Pin, Practice, PracticeCounts, PracticeId, PracticeRepo,
-    ScheduleRepo, SessionKey, SessionRecord, SessionStore, StoreResult, UserDirectory, UserId,
-    UserProfile, Workstation, WorkstationId, WorkstationRepo, WorkstationSpec, WorkstationToken,
+    AuditEntry, AuditFilter, AuditLog, Credentials, Health, ImportCounts, ImportedUser, LeaseRepo,
+    ListQuery, MailboxRepo, Page, Password, Pin, Practice, PracticeCounts, PracticeId,
+    PracticeRepo, ScheduleRepo, SessionKey, SessionRecord, SessionStore, StoreResult,
+    UserDirectory, UserId, UserProfile, Workstation, WorkstationId, WorkstationRepo,
+    WorkstationSpec, WorkstationToken,
 };
 
 use crate::crypto::{KeyRing, MasterKey};
@@ -374,6 +375,23 @@ impl ScheduleRepo for AnyStore {
 
     async fn set_schedule(&self, user: &UserId, schedule: &UserSchedule) -> StoreResult<()> {
         delegate!(self, ScheduleRepo::set_schedule(user, schedule))
+    }
+}
+
+#[async_trait]
+impl LeaseRepo for AnyStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: time::Duration,
+        now: time::OffsetDateTime,
+    ) -> StoreResult<bool> {
+        delegate!(self, LeaseRepo::try_lease(name, owner, ttl, now))
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> StoreResult<()> {
+        delegate!(self, LeaseRepo::release_lease(name, owner))
     }
 }
 

@@ -340,7 +340,9 @@ async fn nodes_starting_together_migrate_once() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    // Each migration once, whatever the number of nodes that started together.
+    let migrations = sqlx::migrate!("migrations/postgres").iter().count();
+    assert_eq!(applied, i64::try_from(migrations).unwrap());
     assert!(
         store
             .practice(&PracticeId::default_practice())

@@ -9,7 +9,8 @@ use sistemats::client::{ClientConfig, SistemaTsClient};
 use sistemats::sanitel::SanitelCertificate;
 use time::OffsetDateTime;
 use tsgate_gateway::{Backends, GatewayConfig, UiSessionKey};
-use tsgate_session::{Policy, Ports, SessionManager};
+use tsgate_session::{EventSink, Policy, Ports, SessionManager};
+use tsgate_store::postgres::events::PgEvents;
 use tsgate_store::{AnyStore, KeyRing, MasterKey};
 
 use crate::config::{Config, UpstreamKind};
@@ -119,6 +120,16 @@ pub fn node_name() -> String {
         .unwrap_or_else(|| "local".to_owned())
 }
 
+/// The node name of `config` (`node_name`), else the host name.
+pub fn node_name_of(config: &Config) -> String {
+    config
+        .node_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map_or_else(node_name, str::to_owned)
+}
+
 /// The node name of the command line's short-lived processes.
 pub const CLI_NODE: &str = "cli";
 
@@ -127,6 +138,36 @@ pub async fn manager(
     config: &Config,
     store: Arc<AnyStore>,
     node: &str,
+) -> anyhow::Result<SessionManager> {
+    manager_telling(config, store, node, None).await
+}
+
+/// The session manager of `serve`: [`manager`], and on PostgreSQL its changes go to the
+/// other nodes on the database and theirs come to it (LISTEN/NOTIFY,
+/// `tsgate_store::postgres::events`), so that every node's workstations see each change at
+/// once and no node's proxy forwards a code that another node replaced.
+pub async fn node_manager(
+    config: &Config,
+    store: Arc<AnyStore>,
+    node: &str,
+) -> anyhow::Result<SessionManager> {
+    let AnyStore::Postgres(pg) = store.as_ref() else {
+        return manager(config, store, node).await;
+    };
+    let events = PgEvents::new(pg);
+    let manager = manager_telling(config, store.clone(), node, Some(events.sink())).await?;
+    events
+        .listen(manager.clone())
+        .await
+        .context("cannot listen to the other nodes' session changes")?;
+    Ok(manager)
+}
+
+async fn manager_telling(
+    config: &Config,
+    store: Arc<AnyStore>,
+    node: &str,
+    sink: Option<Arc<dyn EventSink>>,
 ) -> anyhow::Result<SessionManager> {
     let certificate = load_certificate(config).await?;
     warn_certificate_expiry(&certificate);
@@ -137,17 +178,20 @@ pub async fn manager(
         policy(config),
         node,
         Arc::new(tsgate_session::SystemClock),
+        sink,
     ))
 }
 
 /// The session manager over `store` with any upstream and clock (the demo passes the
-/// simulator's, so that moving the simulated time moves the cards too).
+/// simulator's, so that moving the simulated time moves the cards too), telling `sink` of
+/// every change besides its own subscribers.
 pub fn manager_with(
     store: Arc<AnyStore>,
     upstream: Arc<dyn tsgate_session::Upstream>,
     policy: Policy,
     node: &str,
     clock: Arc<dyn tsgate_session::Clock>,
+    sink: Option<Arc<dyn EventSink>>,
 ) -> SessionManager {
     let ports = Ports {
         store: store.clone(),
@@ -156,7 +200,7 @@ pub fn manager_with(
         upstream,
         clock,
     };
-    SessionManager::new(ports, policy, None).with_instance(node)
+    SessionManager::new(ports, policy, sink).with_instance(node)
 }
 
 /// Writes what the manager keeps in memory before the process ends: the use counts of the
@@ -186,6 +230,7 @@ pub async fn start_autopilot(
     mailboxes: &tsgate_mailbox::Mailboxes,
     file_hours: Option<tsgate_session::hours::WorkingHours>,
     pace: std::time::Duration,
+    lease: Arc<tsgate_session::lease::Lease>,
 ) -> (tsgate_session::auto::Autopilot, tokio::task::JoinHandle<()>) {
     let pilot = tsgate_session::auto::Autopilot::new(
         manager.clone(),
@@ -194,10 +239,10 @@ pub async fn start_autopilot(
         Some(Arc::new(mailboxes.clone())),
         file_hours,
     );
-    if let Err(e) = pilot.run_once().await {
+    if let Err(e) = pilot.run_pass(lease.hold().await).await {
         tracing::warn!(error = %sistemats::error::describe_chain(&e), "automatic requests: first pass failed");
     }
-    let task = pilot.spawn(pace);
+    let task = pilot.spawn(pace, Some(lease));
     (pilot, task)
 }
 

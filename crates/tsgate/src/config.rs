@@ -62,6 +62,10 @@ pub struct Config {
     pub database_url: Option<DatabaseUrl>,
     /// Master key file (default `<data_dir>/master.key`); `TSGATE_MASTER_KEY` (base64) wins.
     pub master_key_file: Option<PathBuf>,
+    /// This node's name among several on one database (default: the host name). It owns
+    /// the node's leases and the `create`s it sends: give each node its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
     /// `test`, `production` or `custom`.
     pub environment: UpstreamKind,
     /// With `custom`: base URL of the A2F service (e.g. `http://127.0.0.1:8089`).
@@ -484,6 +488,7 @@ impl Default for Config {
             database: None,
             database_url: None,
             master_key_file: None,
+            node_name: None,
             environment: UpstreamKind::Test,
             a2f_base: None,
             dem_base: None,

@@ -13,6 +13,7 @@ use crate::error::SessionError;
 use crate::hours::WorkingHours;
 use crate::ids::{Actor, UserId};
 use crate::italy;
+use crate::lease::Lease;
 use crate::manager::SessionManager;
 use crate::ports::{MailboxService, ScheduleRepo, StoreError, UserDirectory};
 use crate::record::SessionRecord;
@@ -173,6 +174,13 @@ impl Autopilot {
     /// of a mailbox, which one shared fallback tells the views. Returns how many requests
     /// were started.
     pub async fn run_once(&self) -> Result<usize, SessionError> {
+        self.run_pass(true).await
+    }
+
+    /// [`Self::run_once`]; when `acting` is false (another node holds the periodic lease),
+    /// only the inputs the views show are refreshed: no request is started and no mail is
+    /// declared late here.
+    pub async fn run_pass(&self, acting: bool) -> Result<usize, SessionError> {
         let _timer = crate::manager::PassTimer("autopilot", std::time::Instant::now());
         let manager = &self.inner.manager;
         manager.set_auto_fallback(self.fallback());
@@ -200,7 +208,7 @@ impl Autopilot {
                 Err(SessionError::UnknownUser(_)) => continue,
                 Err(e) => return Err(e),
             };
-            if self.step(&user, inputs).await? {
+            if self.step_as(&user, inputs, acting).await? {
                 started += 1;
             }
         }
@@ -217,6 +225,16 @@ impl Autopilot {
 
     /// Plans `user` with `inputs` and performs what is due. `true` when a request started.
     async fn step(&self, user: &UserId, inputs: AutoInputs) -> Result<bool, SessionError> {
+        self.step_as(user, inputs, true).await
+    }
+
+    /// [`Self::step`]; without `acting`, only the inputs are recorded and announced.
+    async fn step_as(
+        &self,
+        user: &UserId,
+        inputs: AutoInputs,
+        acting: bool,
+    ) -> Result<bool, SessionError> {
         let manager = &self.inner.manager;
         let changed = manager.set_auto_inputs(user, inputs.clone());
         let record = manager.record(user).await?;
@@ -224,6 +242,9 @@ impl Autopilot {
         let decided = plan(&record, &inputs, now, manager.policy());
         if changed {
             manager.announce(user).await?;
+        }
+        if !acting {
+            return Ok(false);
         }
         match decided {
             Plan::Due(reason) => {
@@ -335,14 +356,25 @@ impl Autopilot {
     }
 
     /// Runs [`Self::run_once`] every `period` until the returned task is aborted.
-    pub fn spawn(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    ///
+    /// With `lease` (several nodes on one database), only the node that holds it starts
+    /// requests; the others keep their views' inputs fresh.
+    pub fn spawn(
+        &self,
+        period: std::time::Duration,
+        lease: Option<Arc<Lease>>,
+    ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                if let Err(e) = this.run_once().await {
+                let acting = match &lease {
+                    Some(lease) => lease.hold().await,
+                    None => true,
+                };
+                if let Err(e) = this.run_pass(acting).await {
                     tracing::warn!(error = %describe_chain(&e), "automatic requests: pass failed");
                 }
             }

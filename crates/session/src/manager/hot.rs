@@ -103,6 +103,13 @@ impl CodeCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(user);
     }
+
+    /// Forgets every user (when changes may have gone unseen).
+    pub(super) fn invalidate_all(&self) {
+        let mut entries = lock(&self.entries);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 /// Calls made with one code by one workstation in one window.
@@ -327,5 +334,28 @@ mod tests {
         let g = cache.generation();
         cache.put(&user, CachedCode::new(profile, None), g);
         assert!(cache.get(&user).is_some());
+    }
+
+    #[test]
+    fn invalidating_all_forgets_every_user_and_races_like_one() {
+        let cache = CodeCache::default();
+        let users = ["U1", "U2"].map(|u| UserId::new(u).unwrap());
+        for user in &users {
+            let g = cache.generation();
+            cache.put(
+                user,
+                CachedCode::new(crate::testing::profile(user), None),
+                g,
+            );
+        }
+        let g = cache.generation();
+        cache.invalidate_all();
+        assert!(users.iter().all(|u| cache.get(u).is_none()));
+        cache.put(
+            &users[0],
+            CachedCode::new(crate::testing::profile(&users[0]), None),
+            g,
+        );
+        assert!(cache.get(&users[0]).is_none(), "loaded before: not cached");
     }
 }

@@ -13,6 +13,8 @@
 //! only convert the error into the domain's (`From<Error> for StoreError`, cause kept).
 
 mod audit;
+pub mod events;
+mod leases;
 mod mailboxes;
 mod practices;
 mod schedules;

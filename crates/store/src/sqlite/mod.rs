@@ -8,6 +8,7 @@
 //! only convert the error into the domain's (`From<Error> for StoreError`, cause kept).
 
 mod audit;
+mod leases;
 mod mailboxes;
 mod practices;
 mod schedules;

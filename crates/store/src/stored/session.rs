@@ -112,7 +112,11 @@ struct StoredRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     creating_owner: Option<String>,
     /// When its process last said the `create` is still running (absent before 0.2).
-    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     creating_renewed: Option<OffsetDateTime>,
     #[serde(with = "rfc3339::option")]
     sent_at: Option<OffsetDateTime>,

@@ -543,7 +543,69 @@ async fn ids_of_every_page(store: &dyn Store, mut q: ListQuery) -> Vec<String> {
 }
 
 /// The contract every backend keeps.
+/// Leases: one holder at a time, renewals, takeover once run out, release.
+pub async fn leases_contract(store: &dyn Store) {
+    let t = datetime!(2026-12-07 09:00 UTC);
+    let ttl = Duration::seconds(20);
+    assert!(store.try_lease("periodic", "node-a", ttl, t).await.unwrap());
+    assert!(
+        !store
+            .try_lease("periodic", "node-b", ttl, t + Duration::seconds(5))
+            .await
+            .unwrap()
+    );
+    // A renewal moves the end: B still waits past the first end.
+    assert!(
+        store
+            .try_lease("periodic", "node-a", ttl, t + Duration::seconds(15))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .try_lease("periodic", "node-b", ttl, t + Duration::seconds(25))
+            .await
+            .unwrap()
+    );
+    // Other names are independent.
+    assert!(
+        store
+            .try_lease("mailbox:x", "node-b", ttl, t)
+            .await
+            .unwrap()
+    );
+    // Run out: B takes it, and A no longer holds it.
+    assert!(
+        store
+            .try_lease("periodic", "node-b", ttl, t + Duration::seconds(36))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .try_lease("periodic", "node-a", ttl, t + Duration::seconds(37))
+            .await
+            .unwrap()
+    );
+    // Only the holder releases.
+    store.release_lease("periodic", "node-a").await.unwrap();
+    assert!(
+        !store
+            .try_lease("periodic", "node-c", ttl, t + Duration::seconds(38))
+            .await
+            .unwrap()
+    );
+    store.release_lease("periodic", "node-b").await.unwrap();
+    assert!(
+        store
+            .try_lease("periodic", "node-c", ttl, t + Duration::seconds(39))
+            .await
+            .unwrap()
+    );
+}
+
 pub async fn practices_contract(store: &dyn Store) {
+    leases_contract(store).await;
     // A single-practice install has its practice without configuring anything.
     let default = PracticeId::default_practice();
     assert!(store.practice(&default).await.unwrap().is_some());

@@ -99,15 +99,30 @@ pub async fn run_gateway(
             tracing::warn!(error = %sistemats::error::describe_chain(&e), "could not look for requests left in flight")
         }
     }
-    let ticker = manager.spawn_ticker(pace.tick);
+    // Several nodes on one database: the periodic passes are the work of the node holding
+    // this lease (taken over 3 periods after its holder stops renewing it).
+    let periodic = std::sync::Arc::new(tsgate_session::lease::Lease::new(
+        store.clone(),
+        "periodic",
+        manager.node_name(),
+        time::Duration::try_from(pace.tick * 3).unwrap_or(time::Duration::seconds(45)),
+    ));
+    let ticker = manager.spawn_ticker(pace.tick, Some(periodic.clone()));
     let state = tsgate_gateway::AppState::new(gateway, crate::app::backends(store, manager))
         .context("cannot start the gateway")
         .map_err(Failure::Config)?;
     let mailboxes = crate::app::start_mailboxes(store, manager, &state)
         .await
         .map_err(Failure::Config)?;
-    let (pilot, pilot_task) =
-        crate::app::start_autopilot(store, manager, &mailboxes, pace.file_hours, pace.tick).await;
+    let (pilot, pilot_task) = crate::app::start_autopilot(
+        store,
+        manager,
+        &mailboxes,
+        pace.file_hours,
+        pace.tick,
+        periodic.clone(),
+    )
+    .await;
     // The working-hours endpoints read the practice hours through it, and ask it to plan a
     // user again at once after a change.
     state.set_autopilot(pilot.clone());
@@ -121,6 +136,7 @@ pub async fn run_gateway(
     let served = tsgate_gateway::serve(listener, state, shutdown).await;
     pilot_task.abort();
     ticker.abort();
+    periodic.release().await;
     mailboxes.shutdown().await;
     crate::app::shutdown_session(manager).await;
     store.close().await;

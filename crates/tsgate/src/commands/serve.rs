@@ -16,7 +16,7 @@ pub const TICK: Duration = Duration::from_secs(15);
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
     let store = app::open_store(&config).await.map_err(Failure::Config)?;
-    let manager = app::manager(&config, store.clone(), &app::node_name())
+    let manager = app::node_manager(&config, store.clone(), &app::node_name_of(&config))
         .await
         .map_err(Failure::Config)?;
     let gateway = app::gateway_config(&config).map_err(Failure::Config)?;

@@ -11,5 +11,6 @@ mod faults;
 mod flow;
 mod hours;
 mod limits;
+mod nodes;
 mod secrets;
 mod support;

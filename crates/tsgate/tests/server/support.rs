@@ -20,7 +20,9 @@ pub fn bin() -> String {
 }
 /// The DEM path of InvioPrescritto.
 pub const INVIO_PATH: &str = "/DemRicettaPrescrittoServicesWeb/services/demInvioPrescritto";
-const INVIO_ACTION: &str = "\"http://invioprescritto.wsdl.dem.sanita.finanze.it/InvioPrescritto\"";
+/// The SOAPAction of InvioPrescritto.
+pub const INVIO_ACTION: &str =
+    "\"http://invioprescritto.wsdl.dem.sanita.finanze.it/InvioPrescritto\"";
 /// A patient fiscal code sent (encrypted) through the proxy: must never be seen in clear.
 pub const PATIENT_CF: &str = "RSSMRA80A01H501U";
 
@@ -405,6 +407,45 @@ impl Gateway {
         };
         gw.spawn().await;
         gw
+    }
+
+    /// Another `tsgate serve` on the same database (a `database_url` in `extra_toml`): the
+    /// same configuration with its own folder `dir` and port, so the same users, workstation
+    /// and token. The process starts before this returns.
+    pub async fn another_node(&self, dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = free_port();
+        let toml: String = std::fs::read_to_string(&self.config)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                if line.starts_with("listen = ") {
+                    format!("listen = \"127.0.0.1:{port}\"\n")
+                } else if line.starts_with("data_dir = ") {
+                    format!("data_dir = \"{}\"\n", dir.join("data").display())
+                } else if line.starts_with("node_name = ") {
+                    // Each node its own name: it owns its leases and its requests.
+                    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("node");
+                    format!("node_name = \"{name}\"\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let config = dir.join("tsgate.toml");
+        std::fs::write(&config, toml).unwrap();
+        let mut node = Self {
+            proc_: None,
+            dir: dir.to_owned(),
+            config,
+            base: format!("http://127.0.0.1:{port}"),
+            token: self.token.clone(),
+            http: http(),
+            options: self.options.clone(),
+            starts: 0,
+        };
+        node.spawn().await;
+        node
     }
 
     /// A second client of the same server (no process of its own), e.g. with another token.

@@ -140,6 +140,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         app::policy(&config),
         &app::node_name(),
         Arc::new(SimTime(sim.sim.clone())),
+        None,
     );
 
     // Without a real mail path (--sim-maildir for an IMAP server) the titolare's codes come
