@@ -147,35 +147,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 #[tokio::test]
 async fn planted_secrets_never_reach_the_database() {
     let (store, _) = pg::temp_store().await;
-    store.put_user(&profile("ROSSI")).await.unwrap();
-    store
-        .set_credentials(
-            &uid("ROSSI"),
-            &Password::new(PASSWORD),
-            &Pin::new(PIN),
-            None,
-        )
-        .await
-        .unwrap();
-    let mailbox = UserMailbox {
-        settings: MailboxSettings::new("h", Tls::Implicit, "u", Password::new(MAIL_PASSWORD)),
-        address: None,
-    };
-    store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
-    let ev = audit(
-        "ROSSI",
-        AuditKind::Verified,
-        Actor::Mailbox,
-        OffsetDateTime::now_utc(),
-    );
-    store
-        .commit(&active_record("ROSSI"), 0, &[ev])
-        .await
-        .unwrap();
-    let (_, token) = store
-        .create_workstation("w", WorkstationRole::Doctor, &[uid("ROSSI")])
-        .await
-        .unwrap();
+    let token = support::plant_secrets(&store).await;
 
     let values = every_stored_value(&store).await;
     let code_no_dashes = CODE.replace('-', "");

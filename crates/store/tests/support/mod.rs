@@ -17,6 +17,41 @@ pub const PIN: &str = "5938271046";
 pub const MAIL_PASSWORD: &str = "Mail-Planted-a8e2d4";
 pub const CODE: &str = "c0dec0de-1234-4abc-8def-0123456789ab";
 
+/// Writes every kind of secret (password, PIN, mailbox password, a code, a workstation
+/// token) for the "never in the database" tests; returns the token.
+pub async fn plant_secrets(store: &dyn Store) -> WorkstationToken {
+    store.put_user(&profile("ROSSI")).await.unwrap();
+    store
+        .set_credentials(
+            &uid("ROSSI"),
+            &Password::new(PASSWORD),
+            &Pin::new(PIN),
+            None,
+        )
+        .await
+        .unwrap();
+    let mailbox = UserMailbox {
+        settings: MailboxSettings::new("h", Tls::Implicit, "u", Password::new(MAIL_PASSWORD)),
+        address: None,
+    };
+    store.set_mailbox(&uid("ROSSI"), &mailbox).await.unwrap();
+    let ev = audit(
+        "ROSSI",
+        AuditKind::Verified,
+        Actor::Mailbox,
+        OffsetDateTime::now_utc(),
+    );
+    store
+        .commit(&active_record("ROSSI"), 0, &[ev])
+        .await
+        .unwrap();
+    let (_, token) = store
+        .create_workstation("w", WorkstationRole::Doctor, &[uid("ROSSI")])
+        .await
+        .unwrap();
+    token
+}
+
 pub fn active_record(user: &str) -> SessionRecord {
     let t = datetime!(2026-11-27 07:00 UTC);
     let mut r = SessionRecord::new(SessionKey::new(uid(user), Application::Prescrittore));
