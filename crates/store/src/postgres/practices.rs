@@ -9,10 +9,16 @@ use tsgate_session::{
 };
 
 use super::PgStore;
-use super::users::{lock_user, write_profile};
+use std::collections::{BTreeMap, HashMap};
+
+use zeroize::Zeroizing;
+
+use super::users::lock_user;
 use crate::crypto::KeyRing;
 use crate::error::{Error, Result};
-use crate::stored::{PROFILE_COLUMNS, PracticeRow, ProfileRow, count, credentials_slot, ms};
+use crate::stored::{
+    PROFILE_COLUMNS, PracticeRow, ProfileRow, count, credentials_slot, date_text, ms,
+};
 
 /// Whether the practice `id` exists; when it does, its row stays (`FOR KEY SHARE`) until `tx`
 /// ends, so that rows inserted next that refer to it cannot meet a concurrent delete.
@@ -171,42 +177,92 @@ impl PgStore {
         let mut by_user: Vec<&ImportedUser> = rows.iter().collect();
         by_user.sort_by(|a, b| a.profile.user_id.as_str().cmp(b.profile.user_id.as_str()));
         let mut tx = self.pool.begin().await?;
+        // One statement per practice of the batch (usually one), not per row.
+        let mut practices_seen = std::collections::BTreeSet::new();
         for row in by_practice {
-            counts.practices_created += import_practice(&mut tx, row, now).await?;
+            if practices_seen.insert((row.practice.as_str(), row.practice_name.as_deref())) {
+                counts.practices_created += import_practice(&mut tx, row, now).await?;
+            }
         }
-        for row in by_user {
+        // The batch's doctors and credentials as stored, read with one statement each (the
+        // doctors locked, in id order: two imports of the same doctor take turns).
+        let mut ids: Vec<&str> = by_user.iter().map(|r| r.profile.user_id.as_str()).collect();
+        ids.dedup();
+        let stored: Vec<ProfileRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {PROFILE_COLUMNS} FROM users u WHERE u.user_id = ANY($1)
+             ORDER BY u.user_id FOR UPDATE"
+        )))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut profiles: HashMap<String, UserProfile> = HashMap::with_capacity(stored.len());
+        for row in stored {
+            let profile = UserProfile::try_from(row)?;
+            profiles.insert(profile.user_id.to_string(), profile);
+        }
+        let sealed: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT user_id, password_enc, pin_enc FROM credentials WHERE user_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut secrets: HashMap<String, (Zeroizing<String>, Zeroizing<String>)> =
+            HashMap::with_capacity(sealed.len());
+        for (user, password, pin) in sealed {
+            let password = keys.open_string(&password, credentials_slot(&user, "password_enc"))?;
+            let pin = keys.open_string(&pin, credentials_slot(&user, "pin_enc"))?;
+            secrets.insert(user, (password, pin));
+        }
+        // Decided row by row, as if written one at a time; written once per doctor below.
+        let mut new_profiles: BTreeMap<&str, &UserProfile> = BTreeMap::new();
+        let mut new_secrets: BTreeMap<&str, (&Password, &Pin)> = BTreeMap::new();
+        for row in &by_user {
             let id = row.profile.user_id.as_str();
-            // Locked: two imports of the same doctor take turns, each seeing the other's row.
-            let before: Option<ProfileRow> = sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT {PROFILE_COLUMNS} FROM users u WHERE u.user_id = $1 FOR UPDATE"
-            )))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let before = before.map(UserProfile::try_from).transpose()?;
+            let existed = profiles.contains_key(id);
             let mut changed = false;
-            if before.as_ref() != Some(&row.profile) {
-                write_profile(&mut tx, &row.profile, now).await?;
-                changed = before.is_some();
+            if profiles.get(id) != Some(&row.profile) {
+                profiles.insert(id.to_owned(), row.profile.clone());
+                new_profiles.insert(id, &row.profile);
+                changed = existed;
             }
             if let Some((password, pin)) = &row.credentials {
-                changed |= import_credentials(&mut tx, &keys, id, password, pin, now).await?;
+                let same = secrets.get(id).is_some_and(|(p, n)| {
+                    p.as_str() == password.expose_secret() && n.as_str() == pin.expose_secret()
+                });
+                if !same {
+                    secrets.insert(
+                        id.to_owned(),
+                        (
+                            Zeroizing::new(password.expose_secret().to_owned()),
+                            Zeroizing::new(pin.expose_secret().to_owned()),
+                        ),
+                    );
+                    new_secrets.insert(id, (password, pin));
+                    changed = true;
+                }
             }
-            match (before.is_some(), changed) {
+            match (existed, changed) {
                 (false, _) => counts.users_created += 1,
                 (true, true) => counts.users_updated += 1,
                 (true, false) => counts.users_unchanged += 1,
             }
-            counts.memberships_added += sqlx::query(
-                "INSERT INTO practice_members (practice_id, user_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(row.practice.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
         }
+        write_profiles(&mut tx, new_profiles.values().copied(), now).await?;
+        write_credentials(&mut tx, &keys, &new_secrets, now).await?;
+        let (practices, users): (Vec<&str>, Vec<&str>) = by_user
+            .iter()
+            .map(|r| (r.practice.as_str(), r.profile.user_id.as_str()))
+            .unzip();
+        counts.memberships_added += sqlx::query(
+            "INSERT INTO practice_members (practice_id, user_id)
+             SELECT * FROM UNNEST($1::text[], $2::text[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&practices)
+        .bind(&users)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(counts)
     }
@@ -238,53 +294,90 @@ async fn import_practice(tx: &mut PgConnection, row: &ImportedUser, now: i64) ->
     Ok(created)
 }
 
-/// Sets the credentials of `user` unless they are already these; `true` when written.
-async fn import_credentials(
+/// Inserts or updates `profiles` with one statement.
+async fn write_profiles<'a>(
+    tx: &mut PgConnection,
+    profiles: impl Iterator<Item = &'a UserProfile>,
+    now: i64,
+) -> Result<()> {
+    let mut cols: [Vec<Option<String>>; 10] = Default::default();
+    for p in profiles {
+        let values = [
+            Some(p.user_id.to_string()),
+            Some(p.fiscal_code.clone()),
+            Some(p.region.clone()),
+            Some(p.asl.clone()),
+            Some(p.ssa.clone()),
+            p.specialization.clone(),
+            p.display_name.clone(),
+            Some(p.environment.as_str().to_owned()),
+            Some(p.role.as_str().to_owned()),
+            p.password_changed_at.map(date_text).transpose()?,
+        ];
+        for (col, value) in cols.iter_mut().zip(values) {
+            col.push(value);
+        }
+    }
+    if cols[0].is_empty() {
+        return Ok(());
+    }
+    let mut query = sqlx::query(
+        "INSERT INTO users (user_id, fiscal_code, region, asl, ssa, specialization, display_name,
+             environment, role, password_changed_on, created_at_ms, updated_at_ms)
+         SELECT t.*, $11, $11 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS t
+         ON CONFLICT (user_id) DO UPDATE SET fiscal_code = excluded.fiscal_code,
+             region = excluded.region, asl = excluded.asl, ssa = excluded.ssa,
+             specialization = excluded.specialization, display_name = excluded.display_name,
+             environment = excluded.environment, role = excluded.role,
+             password_changed_on = excluded.password_changed_on,
+             updated_at_ms = excluded.updated_at_ms",
+    );
+    for col in cols {
+        query = query.bind(col);
+    }
+    query.bind(now).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Seals and writes `secrets` (password and PIN by user) with one statement.
+async fn write_credentials(
     tx: &mut PgConnection,
     keys: &KeyRing,
-    user: &str,
-    password: &Password,
-    pin: &Pin,
+    secrets: &BTreeMap<&str, (&Password, &Pin)>,
     now: i64,
-) -> Result<bool> {
-    let stored: Option<(Vec<u8>, Vec<u8>)> =
-        sqlx::query_as("SELECT password_enc, pin_enc FROM credentials WHERE user_id = $1")
-            .bind(user)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((stored_password, stored_pin)) = stored {
-        let same_password = keys
-            .open_string(&stored_password, credentials_slot(user, "password_enc"))?
-            .as_str()
-            == password.expose_secret();
-        let same_pin = keys
-            .open_string(&stored_pin, credentials_slot(user, "pin_enc"))?
-            .as_str()
-            == pin.expose_secret();
-        if same_password && same_pin {
-            return Ok(false);
-        }
+) -> Result<()> {
+    if secrets.is_empty() {
+        return Ok(());
+    }
+    let mut users = Vec::with_capacity(secrets.len());
+    let mut passwords = Vec::with_capacity(secrets.len());
+    let mut pins = Vec::with_capacity(secrets.len());
+    for (user, (password, pin)) in secrets {
+        users.push(*user);
+        passwords.push(keys.seal(
+            password.expose_secret().as_bytes(),
+            credentials_slot(user, "password_enc"),
+        ));
+        pins.push(keys.seal(
+            pin.expose_secret().as_bytes(),
+            credentials_slot(user, "pin_enc"),
+        ));
     }
     sqlx::query(
         "INSERT INTO credentials (user_id, password_enc, pin_enc, revision, updated_at_ms)
-         VALUES ($1, $2, $3, 1, $4)
+         SELECT t.u, t.p, t.n, 1, $4 FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]) AS t(u, p, n)
          ON CONFLICT (user_id) DO UPDATE SET password_enc = excluded.password_enc,
              pin_enc = excluded.pin_enc, revision = credentials.revision + 1,
              updated_at_ms = excluded.updated_at_ms",
     )
-    .bind(user)
-    .bind(keys.seal(
-        password.expose_secret().as_bytes(),
-        credentials_slot(user, "password_enc"),
-    ))
-    .bind(keys.seal(
-        pin.expose_secret().as_bytes(),
-        credentials_slot(user, "pin_enc"),
-    ))
+    .bind(&users)
+    .bind(&passwords)
+    .bind(&pins)
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 #[async_trait]
