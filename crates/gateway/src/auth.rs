@@ -158,16 +158,3 @@ pub(crate) async fn act_for(
         Err(refused())
     }
 }
-
-/// Whether `caller` may read the code of `user` in clear (see
-/// [`tsgate_session::Workstation::sees_code_of`]).
-pub(crate) async fn sees_code_of(
-    state: &AppState,
-    caller: &Caller,
-    user: &UserId,
-) -> Result<bool, ApiError> {
-    Ok(caller
-        .workstation
-        .sees_code_of(user, state.backends().store.as_ref())
-        .await?)
-}

@@ -581,62 +581,33 @@ async fn ids_of_every_page(store: &dyn Store, mut q: ListQuery) -> Vec<String> {
 /// Leases: one holder at a time, renewals, takeover once run out, release.
 pub async fn leases_contract(store: &dyn Store) {
     let t = datetime!(2026-12-07 09:00 UTC);
-    let ttl = Duration::seconds(20);
-    assert!(store.try_lease("periodic", "node-a", ttl, t).await.unwrap());
-    assert!(
-        !store
-            .try_lease("periodic", "node-b", ttl, t + Duration::seconds(5))
+    // Whether `owner` holds `name` after asking `secs` seconds after `t` (leases of 20 s).
+    let take = |name: &'static str, owner: &'static str, secs: i64| async move {
+        store
+            .try_lease(
+                name,
+                owner,
+                Duration::seconds(20),
+                t + Duration::seconds(secs),
+            )
             .await
             .unwrap()
-    );
+    };
+    assert!(take("periodic", "node-a", 0).await);
+    assert!(!take("periodic", "node-b", 5).await);
     // A renewal moves the end: B still waits past the first end.
-    assert!(
-        store
-            .try_lease("periodic", "node-a", ttl, t + Duration::seconds(15))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .try_lease("periodic", "node-b", ttl, t + Duration::seconds(25))
-            .await
-            .unwrap()
-    );
+    assert!(take("periodic", "node-a", 15).await);
+    assert!(!take("periodic", "node-b", 25).await);
     // Other names are independent.
-    assert!(
-        store
-            .try_lease("mailbox:x", "node-b", ttl, t)
-            .await
-            .unwrap()
-    );
+    assert!(take("mailbox:x", "node-b", 0).await);
     // Run out: B takes it, and A no longer holds it.
-    assert!(
-        store
-            .try_lease("periodic", "node-b", ttl, t + Duration::seconds(36))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .try_lease("periodic", "node-a", ttl, t + Duration::seconds(37))
-            .await
-            .unwrap()
-    );
+    assert!(take("periodic", "node-b", 36).await);
+    assert!(!take("periodic", "node-a", 37).await);
     // Only the holder releases.
     store.release_lease("periodic", "node-a").await.unwrap();
-    assert!(
-        !store
-            .try_lease("periodic", "node-c", ttl, t + Duration::seconds(38))
-            .await
-            .unwrap()
-    );
+    assert!(!take("periodic", "node-c", 38).await);
     store.release_lease("periodic", "node-b").await.unwrap();
-    assert!(
-        store
-            .try_lease("periodic", "node-c", ttl, t + Duration::seconds(39))
-            .await
-            .unwrap()
-    );
+    assert!(take("periodic", "node-c", 39).await);
 }
 
 pub async fn practices_contract(store: &dyn Store) {
