@@ -17,13 +17,14 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tsgate_session::mailbox::{MailboxUpdate, MailboxView, UserMailbox, WatchState};
+use tsgate_session::mailbox::{MailboxHealth, MailboxUpdate, MailboxView, UserMailbox, WatchState};
 use tsgate_session::{
     Actor, MailboxError, MailboxService, SessionChanged, SessionManager, SessionView, StateName,
     Store, StoreResult, UserId, async_trait,
 };
 
 use crate::settings::MailboxSettings;
+use crate::status::MailboxStatus;
 use crate::watch::{Expectation, Found, Outcome, WatchEvent, Watcher, WatcherHandle};
 
 /// How often the settings are re-read from the store.
@@ -497,10 +498,15 @@ impl Mailboxes {
         let Some(entry) = registry.users.get(user) else {
             return MailboxView::not_configured();
         };
-        let status = registry
-            .handle_of(user)
-            .map(|h| h.status())
-            .unwrap_or_default();
+        // Watched by another node (it holds the lease): configured all the same, its
+        // connection state is that node's.
+        let status = registry.handle_of(user).map_or_else(
+            || MailboxStatus {
+                configured: true,
+                ..MailboxStatus::default()
+            },
+            |h| h.status(),
+        );
         let shared_with: Vec<String> = registry
             .users
             .iter()
@@ -521,6 +527,17 @@ impl Mailboxes {
 impl MailboxService for Mailboxes {
     async fn status(&self, user: &UserId) -> Result<MailboxView, MailboxError> {
         Ok(self.status_of(user).await)
+    }
+
+    async fn health(&self, user: &UserId) -> Result<MailboxHealth, MailboxError> {
+        let registry = self.inner.registry.lock().await;
+        if !registry.users.contains_key(user) {
+            return Ok(MailboxHealth::default());
+        }
+        Ok(MailboxHealth {
+            configured: true,
+            last_error: registry.handle_of(user).and_then(|h| h.last_error()),
+        })
     }
 
     async fn configure(
@@ -597,6 +614,10 @@ mod tests {
         let key = mailbox.mailbox_key();
         assert_eq!(a.watched().await, vec![key.clone()]);
         assert!(b.watched().await.is_empty(), "the lease is node A's");
+        // Node B still knows the mailbox is configured: its automatic requests count on it.
+        assert!(b.status_of(&user).await.configured);
+        let health = MailboxService::health(&b, &user).await.unwrap();
+        assert!(health.configured && health.last_error.is_none());
         b.reload().await.unwrap();
         assert!(b.watched().await.is_empty());
         a.shutdown().await;

@@ -48,7 +48,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{FormatError, normalize_code};
 pub use error::{RejectReason, SessionError};
 pub use ids::{Actor, Application, CONTEXT, SessionKey, UserId, WorkstationId};
-pub use machine::{Decision, Effect, Event, decide};
+pub use machine::{Decision, Effect, Event, decide, next_due};
 pub use manager::{Ports, RequestOutcome, SessionManager};
 pub use memory::MemoryStore;
 pub use policy::Policy;

@@ -18,7 +18,7 @@ use crate::record::{
     RequestStage, SessionRecord,
 };
 use crate::upstream::{CreateResult, RevokeOutcome, TokenCheck, UpstreamError};
-use crate::view::snapshot;
+use crate::view::{Level, snapshot};
 
 /// Something that happened to a session key.
 #[derive(Clone, Debug)]
@@ -679,6 +679,55 @@ impl Ctx<'_> {
     }
 }
 
+/// The first moment at which [`Event::Tick`] changes `record`: the code expires, turns
+/// yellow, the `create` in flight counts as lost, or a suspect code is due for
+/// re-verification. `None` when time alone changes nothing. A moment already past means
+/// "now" (a suspect code whose re-verification was due while other events came in).
+///
+/// The periodic pass visits a record at this moment and not before: every rule of
+/// `decide`'s housekeeping and tick that depends on the clock must appear here (the
+/// property test `random_sequences_keep_the_rules` checks that a tick before it changes
+/// nothing and a tick at it changes something).
+pub fn next_due(record: &SessionRecord, policy: &Policy) -> Option<OffsetDateTime> {
+    let Some(announced) = record.announced_level else {
+        // Never announced (not yet through `decide`): look at it at once.
+        return Some(OffsetDateTime::UNIX_EPOCH);
+    };
+    let code = record.usable_code();
+    let expiry = code.map(|c| c.valid_until);
+    let yellow = match &record.code {
+        CodeSlot::Active(c) if record.blocked.is_none() && announced == Level::Green => {
+            Some(c.valid_until - policy.yellow_before)
+        }
+        _ => None,
+    };
+    let lost = record
+        .create_alive_at()
+        .map(|at| at + policy.create_timeout);
+    let recheck = match &record.code {
+        CodeSlot::Suspect { last_check_at, .. } if record.blocked.is_none() => {
+            Some(*last_check_at + policy.recheck_interval)
+        }
+        _ => None,
+    };
+    [expiry, yellow, lost, recheck]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(ceil_to_millisecond)
+}
+
+/// `t` rounded up to a whole millisecond, the precision stores keep: a record reads back
+/// equal to what was committed, and the visit is never before the moment.
+fn ceil_to_millisecond(t: OffsetDateTime) -> OffsetDateTime {
+    let below = t.nanosecond() % 1_000_000;
+    if below == 0 {
+        t
+    } else {
+        t + time::Duration::nanoseconds(i64::from(1_000_000 - below))
+    }
+}
+
 /// Applies `event` to `record` at `now`.
 pub fn decide(
     record: &SessionRecord,
@@ -830,6 +879,7 @@ pub fn decide(
     };
     let after = snapshot(&cx.next, now, policy);
     cx.next.announced_level = Some(after.level);
+    cx.next.due_at = next_due(&cx.next, policy);
     if after != before {
         cx.effects.push(Effect::Notify);
     }

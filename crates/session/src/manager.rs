@@ -5,6 +5,7 @@ mod hot;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sistemats::error::describe_chain;
@@ -85,6 +86,9 @@ struct Inner {
     /// The automatic request started for held calls, per user: the calls that arrive while
     /// it is being started wait on its outcome instead of each asking (and auditing) again.
     held: Mutex<HashMap<UserId, HeldRequest>>,
+    /// Whether this process made its first periodic pass, over every stored session; the
+    /// later ones visit only what is due.
+    swept: AtomicBool,
 }
 
 /// The outcome of the automatic request started for held calls (`None` until answered).
@@ -154,6 +158,7 @@ impl SessionManager {
                 auto: Mutex::new(HashMap::new()),
                 auto_fallback: Mutex::new(None),
                 held: Mutex::new(HashMap::new()),
+                swept: AtomicBool::new(false),
             }),
         }
     }
@@ -1036,9 +1041,12 @@ impl SessionManager {
         rx
     }
 
-    /// Applies the passing of time to every stored session: expiry, lost `create`s,
+    /// Applies the passing of time to the stored sessions: expiry, lost `create`s,
     /// re-verification of suspect codes, green→yellow. Call it periodically
-    /// (see [`Self::spawn_ticker`]).
+    /// (see [`Self::spawn_ticker`]). A pass visits the sessions whose
+    /// [`SessionRecord::due_at`] has come (an indexed query), except the first pass of a
+    /// process, which visits every session: moments stored by an older version, or under
+    /// another policy, are computed again.
     pub async fn tick(&self) -> Result<(), SessionError> {
         self.tick_as(true).await
     }
@@ -1054,7 +1062,15 @@ impl SessionManager {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let keys = self.inner.ports.store.keys().await.map_err(internal)?;
+        let store = &self.inner.ports.store;
+        let swept = self.inner.swept.load(Ordering::Acquire);
+        let keys = if swept {
+            store.due(self.inner.ports.clock.now()).await
+        } else {
+            store.keys().await
+        }
+        .map_err(internal)?;
+        self.inner.swept.store(true, Ordering::Release);
         metrics::gauge!("tsgate_periodic_visited", "work" => "tick").set(keys.len() as f64);
         let _timer = PassTimer("tick", started);
         for key in keys {

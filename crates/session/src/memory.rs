@@ -150,6 +150,21 @@ impl SessionStore for MemoryStore {
     async fn keys(&self) -> StoreResult<Vec<SessionKey>> {
         Ok(self.lock().records.keys().cloned().collect())
     }
+
+    async fn due(&self, now: OffsetDateTime) -> StoreResult<Vec<SessionKey>> {
+        let inner = self.lock();
+        let mut due: Vec<(OffsetDateTime, SessionKey)> = inner
+            .records
+            .values()
+            .filter_map(|r| {
+                r.due_at
+                    .filter(|at| *at <= now)
+                    .map(|at| (at, r.key.clone()))
+            })
+            .collect();
+        due.sort();
+        Ok(due.into_iter().map(|(_, key)| key).collect())
+    }
 }
 
 #[async_trait]

@@ -7,13 +7,15 @@
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::auto::UserSchedule;
 use crate::hours::WorkingHours;
 use crate::ids::{SessionKey, UserId, WorkstationId};
-use crate::mailbox::{InvalidMailbox, MailboxUpdate, MailboxView, UserMailbox, WatchState};
+use crate::mailbox::{
+    InvalidMailbox, MailboxHealth, MailboxUpdate, MailboxView, UserMailbox, WatchState,
+};
 use crate::practice::{ListQuery, Page, Practice, PracticeCounts, PracticeId};
 use crate::record::SessionRecord;
 use crate::user::{Credentials, UserProfile};
@@ -72,8 +74,13 @@ pub trait SessionStore: Send + Sync {
         audit: &[AuditEntry],
     ) -> StoreResult<()>;
 
-    /// Keys of every stored record (for periodic expiry checks).
+    /// Keys of every stored record (the first periodic pass of a process visits them all).
     async fn keys(&self) -> StoreResult<Vec<SessionKey>>;
+
+    /// Keys of the records whose [`SessionRecord::due_at`] is at or before `now`, earliest
+    /// first: what a periodic pass visits. Backends answer from an index on the due moment,
+    /// so a pass costs what is due, not what is stored.
+    async fn due(&self, now: OffsetDateTime) -> StoreResult<Vec<SessionKey>>;
 }
 
 /// The audit trail: session events and administration changes in one table.
@@ -363,6 +370,13 @@ pub enum MailboxError {
 pub trait MailboxService: Send + Sync + 'static {
     /// The mailbox of `user` as shown.
     async fn status(&self, user: &UserId) -> Result<MailboxView, MailboxError>;
+
+    /// Whether `user`'s mailbox is configured and working: what the periodic pass of
+    /// automatic requests asks of every user, so implementations answer it without building
+    /// the whole view (the default does build it).
+    async fn health(&self, user: &UserId) -> Result<MailboxHealth, MailboxError> {
+        Ok(self.status(user).await?.into())
+    }
 
     /// Replaces the settings of `user` (password encrypted at rest; kept when the update
     /// has none) and returns the new state.

@@ -36,6 +36,11 @@ pub struct SessionRecord {
     pub newest_valid_from: Option<OffsetDateTime>,
     /// What automatic requests did today (count, failures, backoff).
     pub auto: AutoState,
+    /// The first moment at which time alone changes this record (expiry, the yellow level,
+    /// a lost `create`, the re-verification of a suspect code): the periodic pass visits it
+    /// then, and only then. `None`: nothing is pending. Set by [`crate::decide`] from
+    /// [`crate::next_due`]; stores keep it in an indexed column.
+    pub due_at: Option<OffsetDateTime>,
 }
 
 impl SessionRecord {
@@ -53,6 +58,7 @@ impl SessionRecord {
             announced_level: None,
             newest_valid_from: None,
             auto: AutoState::default(),
+            due_at: None,
         }
     }
 

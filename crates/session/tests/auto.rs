@@ -161,9 +161,10 @@ async fn env(validity: Duration, mail: bool) -> Env {
 }
 
 impl Env {
-    /// One pass of the autopilot, and the requests it started carried to their end.
+    /// One periodic pass of the autopilot (it visits only the users whose plan is due
+    /// again), and the requests it started carried to their end.
     async fn pass(&self) {
-        self.pilot.run_once().await.unwrap();
+        self.pilot.run_pass(true).await.unwrap();
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
@@ -414,6 +415,62 @@ async fn off_means_never_and_the_view_says_why() {
         .await;
     assert!(matches!(held, Err(SessionError::NoCode(_))));
     assert!(e.issuer.create_times().is_empty());
+}
+
+/// A pass plans a doctor again only when something says so: the moment of the last plan,
+/// a change of the session (heard through the change events, which cross nodes), a change
+/// of schedule made through `replan`. A change made behind its back is not seen until then:
+/// this is what makes a pass over 100,000 doctors read only the few that are due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pass_plans_a_doctor_again_only_when_something_says_so() {
+    let e = env(Duration::hours(16), false).await;
+    let enabled = || async {
+        e.manager
+            .status(&e.user)
+            .await
+            .unwrap()
+            .auto
+            .unwrap()
+            .enabled
+    };
+    e.pass().await; // Sunday 20:00: the next request is Monday 07:50.
+    assert!(enabled().await);
+    let off = UserSchedule {
+        auto: AutoMode::Off,
+        hours: None,
+    };
+    e.store.set_schedule(&e.user, &off).await.unwrap();
+    e.clock.advance(Duration::minutes(10));
+    e.pass().await;
+    assert!(enabled().await, "not due: not planned again");
+
+    // The periodic task hears of a change of the session and plans the doctor again.
+    let task = e.pilot.spawn(std::time::Duration::from_millis(20), None);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(enabled().await, "still nothing says so");
+    e.manager.announce(&e.user).await.unwrap();
+    let mut seen = false;
+    for _ in 0..200 {
+        if !enabled().await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    task.abort();
+    assert!(
+        seen,
+        "a change of the session makes the next pass plan again"
+    );
+
+    // A schedule changed through `replan` is seen at once.
+    let on = UserSchedule {
+        auto: AutoMode::On,
+        hours: None,
+    };
+    e.store.set_schedule(&e.user, &on).await.unwrap();
+    e.pilot.replan(&e.user).await.unwrap();
+    assert!(enabled().await);
 }
 
 /// A vendor's 100,000 doctors mostly have no mailbox: the periodic pass visits only those

@@ -334,6 +334,64 @@ async fn revoke_and_expiry_by_tick() {
     assert_eq!(e.fake.revokes.load(Ordering::SeqCst), 1);
 }
 
+/// After its first pass over every session, a process visits only the sessions whose due
+/// moment has come: the code turns yellow and expires at its moments, and a record whose
+/// stored moment says "nothing pending" is left alone (planted by hand to make the skip
+/// visible) until a restarted process sweeps everything once and computes it again.
+#[tokio::test]
+async fn ticks_visit_what_is_due_after_one_sweep_per_process() {
+    let e = env(FakeUpstream::default());
+    let key = SessionKey::new(e.user.clone(), Application::Prescrittore);
+    let load = || async { e.store.load(&key).await.unwrap().unwrap() };
+    e.manager.submit_code(&e.user, ISSUED, ws(1)).await.unwrap();
+    let until = load().await.usable_code().unwrap().valid_until;
+    let yellow_at = until - Policy::default().yellow_before;
+    assert_eq!(load().await.due_at, Some(yellow_at));
+
+    e.manager.tick().await.unwrap(); // the sweep
+    e.clock.set(yellow_at - Duration::seconds(1));
+    e.manager.tick().await.unwrap();
+    assert_eq!(load().await.announced_level, Some(Level::Green));
+    e.clock.set(yellow_at);
+    e.manager.tick().await.unwrap();
+    assert_eq!(load().await.announced_level, Some(Level::Yellow));
+    assert_eq!(load().await.due_at, Some(until));
+    e.clock.set(until);
+    e.manager.tick().await.unwrap();
+    assert_eq!(
+        e.manager.status(&e.user).await.unwrap().state,
+        StateName::Expired
+    );
+    assert_eq!(
+        load().await.due_at,
+        None,
+        "an ended code has nothing pending"
+    );
+
+    // A new code whose stored moment is wrong: the running process does not visit it.
+    e.fake.valid(OTHER, e.clock.now());
+    e.manager.submit_code(&e.user, OTHER, ws(1)).await.unwrap();
+    let mut planted = load().await;
+    planted.due_at = None;
+    e.store
+        .commit(&planted, planted.version, &[])
+        .await
+        .unwrap();
+    e.clock.advance(Duration::hours(17));
+    e.manager.tick().await.unwrap();
+    assert!(
+        matches!(load().await.code, CodeSlot::Active(_)),
+        "not due: not visited"
+    );
+
+    let restarted = manager_on(&e, e.fake.clone(), "restarted");
+    restarted.tick().await.unwrap();
+    assert!(
+        matches!(load().await.code, CodeSlot::Ended { .. }),
+        "swept at the start"
+    );
+}
+
 #[tokio::test]
 async fn unknown_user_and_missing_credentials() {
     let e = env(FakeUpstream::default());

@@ -7,7 +7,9 @@
 //! - codes never alternate (a replaced code never comes back);
 //! - no upstream call while the credentials are refused;
 //! - the level agrees with the expiry; at most one notification per event;
-//! - audit lines never contain a code.
+//! - audit lines never contain a code;
+//! - the due moment is exact: a tick before it changes nothing, a tick at it changes
+//!   something (the periodic pass visits a session only when it is due).
 
 use proptest::prelude::*;
 use time::macros::datetime;
@@ -289,6 +291,8 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
         }
 
+        check_due(after, now, &policy)?;
+
         for e in &d.effects {
             match e {
                 Effect::CallCreate => pending.push(Call::Create { at: now, revision }),
@@ -304,6 +308,45 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
         }
         record = d.next;
+    }
+    Ok(())
+}
+
+/// `record.due_at` is [`next_due`], and exact: ticks before it leave the record as it is
+/// (so the periodic pass may skip it), a tick at it changes the record or calls Sistema TS.
+fn check_due(
+    record: &SessionRecord,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(record.due_at, next_due(record, policy));
+    let quiet_until = match record.due_at {
+        Some(due) => {
+            let d = decide(record, Event::Tick, due.max(now), policy);
+            prop_assert!(
+                d.next != *record || !d.effects.is_empty(),
+                "nothing happens at the due moment {due} (now {now}): {record:?}"
+            );
+            due - Duration::milliseconds(1)
+        }
+        None => now + Duration::days(30),
+    };
+    if quiet_until < now {
+        return Ok(());
+    }
+    for t in [now, now + (quiet_until - now) / 2, quiet_until] {
+        let d = decide(record, Event::Tick, t, policy);
+        prop_assert_eq!(
+            &d.next,
+            record,
+            "a tick at {} before the due moment changed it",
+            t
+        );
+        prop_assert!(
+            d.effects.is_empty(),
+            "a tick at {t} before the due moment: {:?}",
+            d.effects
+        );
     }
     Ok(())
 }

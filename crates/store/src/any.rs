@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use time::Date;
+use time::{Date, OffsetDateTime};
 use tsgate_session::auto::UserSchedule;
 use tsgate_session::hours::WorkingHours;
 use tsgate_session::mailbox::{UserMailbox, WatchState};
@@ -193,6 +193,10 @@ impl SessionStore for AnyStore {
 
     async fn keys(&self) -> StoreResult<Vec<SessionKey>> {
         delegate!(self, SessionStore::keys())
+    }
+
+    async fn due(&self, now: OffsetDateTime) -> StoreResult<Vec<SessionKey>> {
+        delegate!(self, SessionStore::due(now))
     }
 }
 

@@ -40,6 +40,12 @@ async fn session_records_round_trip_with_cas_and_audit_in_one_transaction() {
 }
 
 #[tokio::test]
+async fn due_sessions_by_their_moment() {
+    let (store, _) = pg::temp_store().await;
+    support::due_sessions_by_their_moment(&store).await;
+}
+
+#[tokio::test]
 async fn workstations_tokens_are_hashed_and_revocable() {
     let (store, _) = pg::temp_store().await;
     support::workstations_tokens_are_hashed_and_revocable(&store).await;

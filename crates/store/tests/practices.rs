@@ -10,12 +10,15 @@ use tsgate_session::MemoryStore;
 use tsgate_store::MasterKey;
 use tsgate_store::testing::{open_in, temp_store};
 
-use support::{concurrent_writers, import_contract, practices_contract};
+use support::{
+    concurrent_writers, due_sessions_by_their_moment, import_contract, practices_contract,
+};
 
 #[tokio::test]
 async fn memory_store_keeps_the_contract() {
     practices_contract(&MemoryStore::new()).await;
     import_contract(&MemoryStore::new()).await;
+    due_sessions_by_their_moment(&MemoryStore::new()).await;
 }
 
 #[tokio::test]

@@ -96,6 +96,10 @@ impl SessionStore for HangingRecords {
     async fn keys(&self) -> StoreResult<Vec<SessionKey>> {
         self.inner.keys().await
     }
+
+    async fn due(&self, now: time::OffsetDateTime) -> StoreResult<Vec<SessionKey>> {
+        self.inner.due(now).await
+    }
 }
 
 #[tokio::test]

@@ -273,6 +273,11 @@ impl WatcherHandle {
         status
     }
 
+    /// The last error, if the watcher is failing ([`Self::status`] without the copies).
+    pub fn last_error(&self) -> Option<Diagnostic> {
+        self.shared.lock().status.last_error.clone()
+    }
+
     /// Current progress (the same as the last [`WatchEvent::State`]).
     pub fn state(&self) -> WatchState {
         self.shared.lock().state.clone()

@@ -2,8 +2,8 @@
 //! (mode, mailbox, working hours), tell the manager (so that every view shows the next
 //! automatic action), and perform what is due.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sistemats::error::describe_chain;
 use time::OffsetDateTime;
@@ -15,8 +15,9 @@ use crate::ids::{Actor, UserId};
 use crate::italy;
 use crate::lease::Lease;
 use crate::manager::SessionManager;
+use crate::policy::Policy;
 use crate::ports::{MailboxService, ScheduleRepo, StoreError, UserDirectory};
-use crate::record::SessionRecord;
+use crate::record::{CodeRequest, RequestStage, SessionRecord};
 
 /// Runs automatic requests for every user. Cheap to clone.
 #[derive(Clone)]
@@ -34,6 +35,57 @@ struct Inner {
     file_hours: Option<WorkingHours>,
     /// Users whose automatic request is being performed by this process.
     running: Mutex<HashSet<UserId>>,
+    /// When each user visited by this process must be visited again (see [`Visit`]).
+    visits: Mutex<HashMap<UserId, Visit>>,
+}
+
+/// What a visit to a user left for the next passes: nothing needs to be looked at before
+/// `next_at` unless the user's session changes (every node hears of it: the change events,
+/// across nodes through the database), their schedule or the practice hours change (both
+/// plan again at once), or their mailbox starts or stops working (`mailbox`, checked in
+/// memory at every pass). A pass over 100,000 doctors thus reads the database for the few
+/// that are due, not for every one.
+#[derive(Clone, Debug)]
+struct Visit {
+    next_at: OffsetDateTime,
+    /// For a user in `default` mode, what their mailbox said ([`Autopilot::mailbox_working`]).
+    mailbox: Option<(bool, Option<String>)>,
+}
+
+/// The longest a user goes unvisited even when nothing says they should be: a safety net,
+/// not the means by which changes are seen.
+const REVISIT_AT_LEAST_EVERY: time::Duration = time::Duration::hours(1);
+
+/// When the plan of a user must be made again, at the latest, after `decided` at `now`.
+fn revisit_at(
+    decided: &Plan,
+    record: &SessionRecord,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> OffsetDateTime {
+    let at = match decided {
+        // Due: the next pass (a request started meanwhile changes the session anyway).
+        Plan::Due(_) | Plan::MailLate { .. } => now,
+        Plan::At { at, .. } => *at,
+        Plan::Waiting => match &record.request {
+            Some(CodeRequest {
+                stage: RequestStage::Sent { sent_at },
+                ..
+            }) => *sent_at + policy.auto_mail_wait,
+            // A `create` in flight or a suspect code: their outcome is a session change.
+            _ => now + policy.create_timeout,
+        },
+        // The daily cap ends at midnight; every other reason ends with a change that is
+        // announced.
+        Plan::Off { .. } => italy::from_rome(
+            italy::to_rome(now)
+                .date()
+                .next_day()
+                .unwrap_or(time::Date::MAX),
+            time::Time::MIDNIGHT,
+        ),
+    };
+    at.min(now + REVISIT_AT_LEAST_EVERY)
 }
 
 impl std::fmt::Debug for Autopilot {
@@ -69,6 +121,7 @@ impl Autopilot {
                 mailboxes,
                 file_hours,
                 running: Mutex::new(HashSet::new()),
+                visits: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -107,12 +160,21 @@ impl Autopilot {
 
     /// Resolves what [`plan`] needs for `user`.
     pub async fn inputs(&self, user: &UserId) -> Result<AutoInputs, SessionError> {
+        Ok(self.resolve(user).await?.0)
+    }
+
+    /// [`Self::inputs`], with what the mailbox said when the user's mode depends on it.
+    async fn resolve(
+        &self,
+        user: &UserId,
+    ) -> Result<(AutoInputs, Option<(bool, Option<String>)>), SessionError> {
         let schedule = match self.inner.schedules.schedule(user).await {
             Ok(s) => s,
             Err(StoreError::NotFound(_)) => return Err(SessionError::UnknownUser(user.clone())),
             Err(e) => return Err(internal(e)),
         };
         let (hours, _) = self.effective_hours(user, &schedule).await?;
+        let mut mailbox = None;
         let (enabled, off_reason) = match schedule.auto {
             AutoMode::Off => (
                 false,
@@ -123,13 +185,18 @@ impl Autopilot {
                 ),
             ),
             AutoMode::On => (true, None),
-            AutoMode::Default => self.mailbox_working(user).await,
+            AutoMode::Default => {
+                let working = self.mailbox_working(user).await;
+                mailbox = Some(working.clone());
+                working
+            }
         };
-        Ok(AutoInputs {
+        let inputs = AutoInputs {
             enabled,
             off_reason,
             hours,
-        })
+        };
+        Ok((inputs, mailbox))
     }
 
     /// The inputs of a user without mailbox and without a choice of their own.
@@ -147,9 +214,9 @@ impl Autopilot {
         let Some(mailboxes) = &self.inner.mailboxes else {
             return (false, not_configured);
         };
-        match mailboxes.status(user).await {
-            Ok(view) if !view.configured => (false, not_configured),
-            Ok(view) => match view.last_error {
+        match mailboxes.health(user).await {
+            Ok(health) if !health.configured => (false, not_configured),
+            Ok(health) => match health.last_error {
                 Some(d) => (
                     false,
                     Some(format!(
@@ -168,18 +235,20 @@ impl Autopilot {
         }
     }
 
-    /// One pass over the users whose automatic requests may be on (a mailbox, or a choice
-    /// of their own: [`UserDirectory::auto_candidates`]): refreshes the inputs the views show
-    /// and performs what is due (each request in its own task). Everybody else is off for want
-    /// of a mailbox, which one shared fallback tells the views. Returns how many requests
-    /// were started.
+    /// Plans every user whose automatic requests may be on (a mailbox, or a choice of their
+    /// own: [`UserDirectory::auto_candidates`]) again and performs what is due (each request
+    /// in its own task); for when what applies to all may have changed (the practice hours).
+    /// Everybody else is off for want of a mailbox, which one shared fallback tells the
+    /// views. Returns how many requests were started.
     pub async fn run_once(&self) -> Result<usize, SessionError> {
+        self.visits().clear();
         self.run_pass(true).await
     }
 
-    /// [`Self::run_once`]; when `acting` is false (another node holds the periodic lease),
-    /// only the inputs the views show are refreshed: no request is started and no mail is
-    /// declared late here.
+    /// One periodic pass: visits the users whose plan is due again (see [`Visit`]), refreshes
+    /// the inputs the views show and performs what is due. When `acting` is false (another
+    /// node holds the periodic lease), no request is started and no mail is declared late
+    /// here.
     pub async fn run_pass(&self, acting: bool) -> Result<usize, SessionError> {
         let _timer = crate::manager::PassTimer("autopilot", std::time::Instant::now());
         let manager = &self.inner.manager;
@@ -190,66 +259,99 @@ impl Autopilot {
             .auto_candidates()
             .await
             .map_err(internal)?;
-        metrics::gauge!("tsgate_periodic_visited", "work" => "autopilot").set(users.len() as f64);
         // Users visited last time who no longer are (mailbox removed): back to the fallback.
-        let visited: HashSet<&UserId> = users.iter().collect();
+        let candidates: HashSet<&UserId> = users.iter().collect();
+        self.visits().retain(|u, _| candidates.contains(u));
         for user in manager.auto_users() {
-            if !visited.contains(&user) && manager.clear_auto_inputs(&user) {
+            if !candidates.contains(&user) && manager.clear_auto_inputs(&user) {
                 match manager.announce(&user).await {
                     Ok(()) | Err(SessionError::UnknownUser(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
         }
+        let now = manager.now();
         let mut started = 0;
+        let mut visited = 0;
         for user in users {
-            let inputs = match self.inputs(&user).await {
+            if !self.due(&user, now).await {
+                continue;
+            }
+            visited += 1;
+            let (inputs, mailbox) = match self.resolve(&user).await {
                 Ok(i) => i,
                 Err(SessionError::UnknownUser(_)) => continue,
                 Err(e) => return Err(e),
             };
-            if self.step_as(&user, inputs, acting).await? {
-                started += 1;
-            }
+            let (began, next_at) = self.step_as(&user, inputs, acting).await?;
+            self.visits().insert(user, Visit { next_at, mailbox });
+            started += usize::from(began);
         }
+        metrics::gauge!("tsgate_periodic_visited", "work" => "autopilot").set(visited as f64);
         Ok(started)
+    }
+
+    /// Whether `user` must be visited at `now`: never visited, their moment has come, or
+    /// their mailbox started or stopped working since (an in-memory look).
+    async fn due(&self, user: &UserId, now: OffsetDateTime) -> bool {
+        let Some(visit) = self.visits().get(user).cloned() else {
+            return true;
+        };
+        if visit.next_at <= now {
+            return true;
+        }
+        match visit.mailbox {
+            Some(said) => self.mailbox_working(user).await != said,
+            None => false,
+        }
+    }
+
+    /// Forgets when `user` was to be visited: the next pass plans them again. For a change
+    /// of their session, here or on another node.
+    pub fn touch(&self, user: &UserId) {
+        self.visits().remove(user);
+    }
+
+    fn visits(&self) -> MutexGuard<'_, HashMap<UserId, Visit>> {
+        self.inner.visits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Plans `user` again now, after a change of their schedule or of the practice's hours,
     /// so that every workstation sees the new next action at once (not at the next pass),
     /// and performs what is due. `true` when a request started.
     pub async fn replan(&self, user: &UserId) -> Result<bool, SessionError> {
-        let inputs = self.inputs(user).await?;
-        self.step(user, inputs).await
+        let (inputs, mailbox) = self.resolve(user).await?;
+        let (started, next_at) = self.step_as(user, inputs, true).await?;
+        self.visits()
+            .insert(user.clone(), Visit { next_at, mailbox });
+        Ok(started)
     }
 
-    /// Plans `user` with `inputs` and performs what is due. `true` when a request started.
-    async fn step(&self, user: &UserId, inputs: AutoInputs) -> Result<bool, SessionError> {
-        self.step_as(user, inputs, true).await
-    }
-
-    /// [`Self::step`]; without `acting`, only the inputs are recorded and announced.
+    /// Plans `user` with `inputs` and performs what is due (without `acting`, only the
+    /// inputs are recorded and announced). Returns whether a request started, and when
+    /// the plan must be made again at the latest.
     async fn step_as(
         &self,
         user: &UserId,
         inputs: AutoInputs,
         acting: bool,
-    ) -> Result<bool, SessionError> {
+    ) -> Result<(bool, OffsetDateTime), SessionError> {
         let manager = &self.inner.manager;
         let changed = manager.set_auto_inputs(user, inputs.clone());
         let record = manager.record(user).await?;
         let now = manager.now();
         let decided = plan(&record, &inputs, now, manager.policy());
+        let next_at = revisit_at(&decided, &record, now, manager.policy());
         if changed {
             manager.announce(user).await?;
         }
         if !acting {
-            return Ok(false);
+            return Ok((false, next_at));
         }
         match decided {
             Plan::Due(reason) => {
                 if !self.claim(user) {
-                    return Ok(false);
+                    return Ok((false, next_at));
                 }
                 tracing::info!(%user, ?reason, "automatic request");
                 let this = self.clone();
@@ -261,16 +363,16 @@ impl Autopilot {
                     }
                     this.release(&user);
                 });
-                Ok(true)
+                Ok((true, next_at))
             }
             Plan::MailLate { sent_at } => {
                 let message = self
                     .mail_late_message(user, &record, &inputs, sent_at, now)
                     .await;
                 manager.mail_late(user, sent_at, message).await?;
-                Ok(false)
+                Ok((false, next_at))
             }
-            Plan::Off { .. } | Plan::Waiting | Plan::At { .. } => Ok(false),
+            Plan::Off { .. } | Plan::Waiting | Plan::At { .. } => Ok((false, next_at)),
         }
     }
 
@@ -355,7 +457,9 @@ impl Autopilot {
         text
     }
 
-    /// Runs [`Self::run_once`] every `period` until the returned task is aborted.
+    /// Runs [`Self::run_pass`] every `period` until the returned task is aborted; a change
+    /// of a user's session (here or, through the database, on another node) makes the next
+    /// pass plan that user again.
     ///
     /// With `lease` (several nodes on one database), only the node that holds it starts
     /// requests; the others keep their views' inputs fresh.
@@ -365,11 +469,25 @@ impl Autopilot {
         lease: Option<Arc<Lease>>,
     ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
+        let mut changes = self.inner.manager.subscribe();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                interval.tick().await;
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    change = changes.recv() => {
+                        match change {
+                            Ok(change) => this.touch(&change.key.user),
+                            // Changes were missed: plan everybody again.
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                this.visits().clear();
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                        }
+                        continue;
+                    }
+                }
                 let acting = match &lease {
                     Some(lease) => lease.hold().await,
                     None => true,

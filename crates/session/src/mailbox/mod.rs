@@ -12,7 +12,7 @@ pub use settings::{MailboxSettings, OnProcessed, SettingsError, Tls};
 pub use state::{FolderState, WatchState};
 pub use status::{Diagnostic, DiagnosticCode, MailboxStatus};
 pub use update::{InvalidMailbox, MailboxUpdate};
-pub use view::{MailboxSettingsView, MailboxView};
+pub use view::{MailboxHealth, MailboxSettingsView, MailboxView};
 
 /// Certified-mailbox settings of a user: the watcher's IMAP settings (the password is
 /// stored encrypted, the rest as JSON) and the address certified on the Sistema TS portal.

@@ -107,6 +107,25 @@ pub struct MailboxView {
     pub settings: Option<MailboxSettingsView>,
 }
 
+/// What automatic requests need to know of a mailbox: [`MailboxView`] without the parts
+/// that cost (addresses, the other users, folders).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailboxHealth {
+    /// Settings exist for this user.
+    pub configured: bool,
+    /// The last error, if the watcher is failing.
+    pub last_error: Option<Diagnostic>,
+}
+
+impl From<MailboxView> for MailboxHealth {
+    fn from(view: MailboxView) -> Self {
+        Self {
+            configured: view.configured,
+            last_error: view.last_error,
+        }
+    }
+}
+
 impl MailboxView {
     /// The view of a user without mailbox settings.
     pub fn not_configured() -> Self {

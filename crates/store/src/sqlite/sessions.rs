@@ -4,18 +4,17 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use time::OffsetDateTime;
-use tsgate_session::{
-    Application, AuditEntry, SessionKey, SessionRecord, SessionStore, StoreResult, UserId,
-};
+use tsgate_session::{AuditEntry, SessionKey, SessionRecord, SessionStore, StoreResult};
 
 use super::{SqliteStore, audit::insert_audit, ms};
 use crate::error::{Error, Result};
-use crate::stored::session::{decode_record, encode_state, seal_code};
+use crate::stored::session::{decode_record, encode_state, seal_code, session_key};
 
 impl SqliteStore {
     async fn load_record(&self, key: &SessionKey) -> Result<Option<SessionRecord>> {
         let row = sqlx::query(
-            "SELECT version, state, code_enc FROM sessions WHERE user_id = ? AND application = ?",
+            "SELECT version, state, code_enc, due_at_ms FROM sessions
+             WHERE user_id = ? AND application = ?",
         )
         .bind(key.user.as_str())
         .bind(key.application.as_str())
@@ -25,8 +24,9 @@ impl SqliteStore {
         let version: i64 = row.try_get("version")?;
         let state: String = row.try_get("state")?;
         let sealed: Option<Vec<u8>> = row.try_get("code_enc")?;
+        let due: Option<i64> = row.try_get("due_at_ms")?;
         let keys = self.keys.read().await;
-        decode_record(key, version, &state, sealed.as_deref(), &keys).map(Some)
+        decode_record(key, version, &state, sealed.as_deref(), due, &keys).map(Some)
     }
 
     async fn commit_record(
@@ -40,29 +40,34 @@ impl SqliteStore {
         let sealed = seal_code(record, &keys);
         let expected = i64::try_from(expected).map_err(|_| Error::Conflict)?;
         let now = ms(OffsetDateTime::now_utc());
+        let due = record.due_at.map(ms);
         let mut tx = self.write_tx().await?;
         let affected = if expected == 0 {
             sqlx::query(
-                "INSERT INTO sessions (user_id, application, version, state, code_enc, updated_at_ms)
-                 VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO sessions
+                 (user_id, application, version, state, code_enc, updated_at_ms, due_at_ms)
+                 VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(record.key.user.as_str())
             .bind(record.key.application.as_str())
             .bind(&state)
             .bind(&sealed)
             .bind(now)
+            .bind(due)
             .execute(&mut *tx)
             .await?
             .rows_affected()
         } else {
             sqlx::query(
-                "UPDATE sessions SET version = ?, state = ?, code_enc = ?, updated_at_ms = ?
+                "UPDATE sessions
+                 SET version = ?, state = ?, code_enc = ?, updated_at_ms = ?, due_at_ms = ?
                  WHERE user_id = ? AND application = ? AND version = ?",
             )
             .bind(expected + 1)
             .bind(&state)
             .bind(&sealed)
             .bind(now)
+            .bind(due)
             .bind(record.key.user.as_str())
             .bind(record.key.application.as_str())
             .bind(expected)
@@ -82,20 +87,22 @@ impl SqliteStore {
     }
 
     async fn session_keys(&self) -> Result<Vec<SessionKey>> {
-        let rows = sqlx::query("SELECT user_id, application FROM sessions ORDER BY user_id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                let user: String = row.try_get("user_id")?;
-                let app: String = row.try_get("application")?;
-                Ok(SessionKey::new(
-                    UserId::new(user).map_err(|e| Error::Corrupt(e.to_string()))?,
-                    app.parse::<Application>()
-                        .map_err(|e| Error::Corrupt(e.to_string()))?,
-                ))
-            })
-            .collect()
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT user_id, application FROM sessions ORDER BY user_id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(session_key).collect()
+    }
+
+    async fn due_keys(&self, now: OffsetDateTime) -> Result<Vec<SessionKey>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT user_id, application FROM sessions
+             WHERE due_at_ms <= ? ORDER BY due_at_ms, user_id, application",
+        )
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(session_key).collect()
     }
 }
 
@@ -116,5 +123,9 @@ impl SessionStore for SqliteStore {
 
     async fn keys(&self) -> StoreResult<Vec<SessionKey>> {
         Ok(self.session_keys().await?)
+    }
+
+    async fn due(&self, now: OffsetDateTime) -> StoreResult<Vec<SessionKey>> {
+        Ok(self.due_keys(now).await?)
     }
 }

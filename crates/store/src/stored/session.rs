@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use time::serde::rfc3339;
 use tsgate_session::auto::AutoState;
 use tsgate_session::{
-    Actor, BlockKind, CodeRequest, CodeSlot, CredentialsBlock, CurrentCode, EndReason, Level,
-    RecordedError, RequestStage, SessionCode, SessionKey, SessionRecord, UpstreamHealth,
+    Actor, Application, BlockKind, CodeRequest, CodeSlot, CredentialsBlock, CurrentCode, EndReason,
+    Level, RecordedError, RequestStage, SessionCode, SessionKey, SessionRecord, UpstreamHealth,
+    UserId,
 };
 
 use crate::crypto::{KeyRing, Slot};
@@ -45,12 +46,23 @@ pub(crate) fn seal_code(record: &SessionRecord, keys: &KeyRing) -> Option<Vec<u8
         .map(|c| keys.seal(c.code.expose_secret().as_bytes(), code_slot(&row)))
 }
 
-/// The record of `key` from its stored columns.
+/// The key of a session row from its `user_id` and `application` columns.
+pub(crate) fn session_key((user, application): (String, String)) -> Result<SessionKey> {
+    Ok(SessionKey::new(
+        UserId::new(user).map_err(|e| Error::Corrupt(e.to_string()))?,
+        application
+            .parse::<Application>()
+            .map_err(|e| Error::Corrupt(e.to_string()))?,
+    ))
+}
+
+/// The record of `key` from its stored columns (`due_at_ms`: [`SessionRecord::due_at`]).
 pub(crate) fn decode_record(
     key: &SessionKey,
     version: i64,
     state: &str,
     sealed: Option<&[u8]>,
+    due_at_ms: Option<i64>,
     keys: &KeyRing,
 ) -> Result<SessionRecord> {
     let stored: StoredState =
@@ -63,12 +75,14 @@ pub(crate) fn decode_record(
             Some(SessionCode::new(clear.as_str()))
         }
     };
-    from_stored(
+    let mut record = from_stored(
         key.clone(),
         u64::try_from(version).unwrap_or(0),
         stored,
         code,
-    )
+    )?;
+    record.due_at = due_at_ms.map(super::from_ms).transpose()?;
+    Ok(record)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -300,5 +314,6 @@ fn from_stored(
         announced_level: s.announced_level,
         newest_valid_from: s.newest_valid_from,
         auto: s.auto,
+        due_at: None,
     })
 }

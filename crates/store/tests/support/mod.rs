@@ -305,6 +305,48 @@ pub async fn session_records_round_trip_with_cas_and_audit_in_one_transaction(st
     assert_eq!(store.keys().await.unwrap(), vec![key]);
 }
 
+/// The periodic pass asks for what is due: the records whose due moment has come, earliest
+/// first, and nothing else; the moment reads back to the millisecond.
+pub async fn due_sessions_by_their_moment(store: &dyn Store) {
+    let t = datetime!(2026-11-27 07:00:00.123 UTC);
+    let mut keys = Vec::new();
+    for (user, due) in [
+        ("LATER", Some(t + Duration::hours(2))),
+        ("SOONER", Some(t + Duration::minutes(5))),
+        ("NEVER", None),
+        ("OVERDUE", Some(OffsetDateTime::UNIX_EPOCH)),
+    ] {
+        store.put_user(&profile(user)).await.unwrap();
+        let mut record = active_record(user);
+        record.due_at = due;
+        store.commit(&record, 0, &[]).await.unwrap();
+        let back = SessionStore::load(store, &record.key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.due_at, due, "{user}");
+        keys.push(record.key);
+    }
+    let [later, sooner, _never, overdue] = <[SessionKey; 4]>::try_from(keys).unwrap();
+    assert_eq!(store.due(t).await.unwrap(), vec![overdue.clone()]);
+    assert_eq!(
+        store.due(t + Duration::minutes(5)).await.unwrap(),
+        vec![overdue.clone(), sooner.clone()]
+    );
+    assert_eq!(
+        store.due(t + Duration::days(1)).await.unwrap(),
+        vec![overdue.clone(), sooner.clone(), later.clone()]
+    );
+    // Visited: its next moment replaces the old one.
+    let mut visited = SessionStore::load(store, &overdue).await.unwrap().unwrap();
+    visited.due_at = Some(t + Duration::hours(3));
+    store.commit(&visited, visited.version, &[]).await.unwrap();
+    assert_eq!(
+        store.due(t + Duration::hours(2)).await.unwrap(),
+        vec![sooner, later]
+    );
+}
+
 /// Workstation tokens authenticate until revoked; lists of users are replaced.
 pub async fn workstations_tokens_are_hashed_and_revocable(store: &dyn Store) {
     store.put_user(&profile("ROSSI")).await.unwrap();
