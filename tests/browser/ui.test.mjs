@@ -563,6 +563,47 @@ try {
     await ctx.close();
   });
 
+  await test("admin gives a workstation its doctors after a warning, and edits a doctor with named field errors", async () => {
+    await desktop.goto(BASE + "/admin");
+    await desktop.locator('[data-testid="workstation-row"]').first().waitFor({ timeout: WAIT });
+    await desktop.locator("#postazioni details summary").click();
+    await desktop.fill('[data-testid="ws-name"]', "Ambulatorio vuoto");
+    await desktop.locator('[data-role="ws-users"] input').evaluateAll((els) => els.forEach((e) => { e.checked = false; }));
+    await desktop.click('[data-testid="ws-create"]');
+    const row = desktop.locator('[data-testid="workstation-row"][data-name="Ambulatorio vuoto"]');
+    await row.locator('[data-testid="ws-no-doctor"]').waitFor({ timeout: WAIT });
+    await shot(desktop, "16c-admin-workstation-without-doctor");
+    await row.locator('[data-testid="ws-doctors"]').click();
+    await row.locator(`[data-testid="ws-doctors-form"] input[value="${TIT}"]`).check();
+    await row.locator('[data-testid="ws-doctors-save"]').click();
+    await desktop.locator('[data-testid="workstation-row"][data-name="Ambulatorio vuoto"]').filter({ hasText: TIT }).waitFor({ timeout: WAIT });
+    assert(await desktop.locator('[data-testid="workstation-row"][data-name="Ambulatorio vuoto"] [data-testid="ws-no-doctor"]').count() === 0, "warning still shown");
+
+    const userRow = desktop.locator('[data-role="users"] tr').filter({ hasText: TIT }).first();
+    await userRow.locator('[data-testid="user-edit"]').click();
+    const box = desktop.locator('[data-testid="edit-user-box"]');
+    await box.waitFor({ state: "visible", timeout: WAIT });
+    const edit = desktop.locator('[data-testid="edit-user"]');
+    const name = await edit.locator('input[name="display_name"]').inputValue();
+    const cf = await edit.locator('input[name="cf"]').inputValue();
+    assert(cf.length === 16, `fiscal code not filled in: ${cf}`);
+    await edit.locator('input[name="cf"]').fill("ABC");
+    await desktop.click('[data-testid="edit-user-save"]');
+    const msg = desktop.locator('[data-role="edit-msg"]');
+    await msg.filter({ hasText: "(cf)" }).waitFor({ timeout: WAIT });
+    await shot(desktop, "16d-admin-edit-doctor-error");
+    await edit.locator('input[name="cf"]').fill(cf);
+    await edit.locator('input[name="display_name"]').fill("Dott. Modificato");
+    await desktop.click('[data-testid="edit-user-save"]');
+    await msg.filter({ hasText: "salvati" }).waitFor({ timeout: WAIT });
+    await desktop.locator('[data-role="users"] tr').filter({ hasText: "Dott. Modificato" }).first().waitFor({ timeout: WAIT });
+    // Back as it was, for the other tests.
+    await desktop.locator('[data-role="users"] tr').filter({ hasText: TIT }).first().locator('[data-testid="user-edit"]').click();
+    await edit.locator('input[name="display_name"]').fill(name);
+    await desktop.click('[data-testid="edit-user-save"]');
+    await msg.filter({ hasText: "salvati" }).waitFor({ timeout: WAIT });
+  });
+
   await test("admin pages through 450 imported doctors and finds one by searching", async () => {
     await desktop.goto(BASE + "/admin");
     await desktop.locator('[data-testid="workstation-row"]').first().waitFor({ timeout: WAIT });

@@ -79,6 +79,7 @@
     res.body.forEach(function (u) {
       const actions = document.createElement("div");
       actions.className = "actions";
+      actions.appendChild(button("Modifica", "", function () { openEdit(u); }, "user-edit"));
       actions.appendChild(button("Casella", "", function () { selectMailbox(u.user_id); }));
       actions.appendChild(button("Rimuovi", "danger", async function () {
         if (!window.confirm("Rimuovere il medico " + u.user_id + " da tsgate? Credenziali e codice verranno cancellati.")) return;
@@ -139,12 +140,58 @@
     e.preventDefault();
     const data = formObject(e.target);
     if (!data.display_name) delete data.display_name;
+    if (!data.ssa) delete data.ssa;
     const res = await T.api("POST", "/api/v1/users", data);
     if (res.status === 201) {
       e.target.reset();
-      say("users-msg", "Medico aggiunto. Ora associalo alle postazioni e configura la sua casella.", true);
+      say("users-msg", "Medico aggiunto. Ora associalo alle postazioni (pulsante «Medici» nell'elenco delle postazioni) e configura la sua casella.", true);
       loadUsers();
     } else say("users-msg", T.errorMessage(res), false);
+  });
+
+  // A doctor's data and credentials: one box under the list, filled from the row.
+  let editing = null;
+  function openEdit(u) {
+    editing = u.user_id;
+    const box = $("edit-user-box");
+    const form = $("edit-user");
+    $("edit-user-title").textContent = "Modifica " + (u.display_name ? u.display_name + " · " : "") + u.user_id;
+    form.elements.display_name.value = u.display_name || "";
+    form.elements.cf.value = u.cf || "";
+    form.elements.region.value = u.region || "";
+    form.elements.asl.value = u.asl || "";
+    form.elements.ssa.value = u.ssa || "";
+    form.elements.specialization.value = u.specialization || "";
+    form.elements.environment.value = u.environment || "test";
+    form.elements.password_changed_on.value = u.password_changed_on || "";
+    $("credentials").reset();
+    $("edit-msg").textContent = "";
+    box.hidden = false;
+    box.focus();
+  }
+
+  $("edit-close").addEventListener("click", function () { $("edit-user-box").hidden = true; editing = null; });
+
+  $("edit-user").addEventListener("submit", async function (e) {
+    e.preventDefault();
+    if (!editing) return;
+    const res = await T.api("PUT", "/api/v1/users/" + encodeURIComponent(editing), formObject(e.target));
+    if (res.status === 200) {
+      say("edit-msg", "Dati del medico salvati.", true);
+      loadUsers();
+    } else say("edit-msg", T.errorMessage(res), false);
+  });
+
+  $("credentials").addEventListener("submit", async function (e) {
+    e.preventDefault();
+    if (!editing) return;
+    const data = formObject(e.target);
+    if (!data.password_changed_on) delete data.password_changed_on;
+    const res = await T.api("PUT", "/api/v1/users/" + encodeURIComponent(editing) + "/credentials", data);
+    if (res.status === 204) {
+      e.target.reset();
+      say("edit-msg", "Password e PIN sostituiti: sono conservati cifrati e non verranno più mostrati.", true);
+    } else say("edit-msg", T.errorMessage(res), false);
   });
 
   // ------------------------------------------------------------------ mailbox
@@ -387,19 +434,78 @@
     const res = await T.api("GET", "/api/v1/workstations");
     tbody.textContent = "";
     if (res.status !== 200 || !Array.isArray(res.body)) { tbody.appendChild(row([T.errorMessage(res), "", "", ""])); return; }
+    const auditWs = $("audit-workstation");
+    const keep = auditWs.value;
+    auditWs.querySelectorAll("option:not([value=''])").forEach(function (o) { o.remove(); });
     res.body.forEach(function (w) {
       workstationNames.set(w.id, w.name);
+      const o = T.el("option", w.name);
+      o.value = w.id;
+      auditWs.appendChild(o);
+      const lists = ["doctor", "staff", "admin"].indexOf(w.role) >= 0;
+      const doctors = document.createElement("div");
+      if (lists && !w.users.length) {
+        doctors.appendChild(T.el("span", "Nessun medico: questa postazione non può fare nulla. Scegli i medici con «Medici».", "warning"));
+        doctors.dataset.testid = "ws-no-doctor";
+      } else doctors.textContent = lists ? w.users.join(", ") : "tutti quelli dello studio";
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      if (lists) actions.appendChild(button("Medici", "", function () { editDoctors(w, tr); }, "ws-doctors"));
+      if (w.id !== myWorkstation) actions.appendChild(button("Revoca", "danger", function () { revoke(w); }, "ws-revoke"));
       const tr = row([
         w.name + (w.id === myWorkstation ? " (questa)" : ""),
         ROLE_WORDS[w.role] || w.role,
-        w.users.join(", ") || "nessuno",
-        w.id === myWorkstation ? T.el("span", "—", "muted") : button("Revoca", "danger", function () { revoke(w); }, "ws-revoke")
+        doctors,
+        actions
       ]);
       tr.dataset.testid = "workstation-row";
       tr.dataset.name = w.name;
       tbody.appendChild(tr);
     });
+    auditWs.value = keep;
   }
+
+  // The doctors a workstation acts for: checkboxes in place of the list, saved at once.
+  function editDoctors(w, tr) {
+    const cell = tr.children[2];
+    cell.textContent = "";
+    const form = document.createElement("form");
+    form.className = "ws-doctors";
+    form.dataset.testid = "ws-doctors-form";
+    users.forEach(function (u) {
+      const label = document.createElement("label");
+      const cb = document.createElement("input");
+      cb.type = "checkbox"; cb.value = u.user_id; cb.checked = w.users.indexOf(u.user_id) >= 0;
+      label.appendChild(cb);
+      label.appendChild(document.createTextNode(" " + (u.display_name || u.user_id)));
+      form.appendChild(label);
+    });
+    const save = T.el("button", "Salva", "btn small primary");
+    save.type = "submit";
+    save.dataset.testid = "ws-doctors-save";
+    form.appendChild(save);
+    form.addEventListener("submit", async function (e) {
+      e.preventDefault();
+      const chosen = Array.from(form.querySelectorAll("input:checked")).map(function (c) { return c.value; });
+      const res = await T.api("PUT", "/api/v1/workstations/" + encodeURIComponent(w.id) + "/users", { users: chosen });
+      if (res.status === 200) {
+        say("ws-msg", "Medici della postazione «" + w.name + "» salvati.", true);
+        loadWorkstations();
+      } else say("ws-msg", T.errorMessage(res), false);
+    });
+    cell.appendChild(form);
+  }
+
+  async function copyText(text, what) {
+    try {
+      await navigator.clipboard.writeText(text);
+      say("ws-msg", what + " copiato.", true);
+    } catch (e) {
+      say("ws-msg", "Copia non riuscita: selezionalo e copialo a mano.", false);
+    }
+  }
+  $("copy-login").addEventListener("click", function () { copyText($("new-login").textContent, "Indirizzo di accesso"); });
+  $("copy-token").addEventListener("click", function () { copyText($("new-token").textContent, "Token"); });
 
   function revoke(w) {
     const dialog = document.getElementById("confirm-revoke");
@@ -441,7 +547,7 @@
   const KINDS = {
     requested: "richiesta", inserted: "inserito", verified: "verificato", rejected: "rifiutato",
     used: "usato", copied: "copiato", revoked: "revocato", expired: "scaduto", workstation_added: "postazione creata",
-    workstation_revoked: "postazione revocata", user_added: "medico aggiunto", user_updated: "medico aggiornato",
+    workstation_revoked: "postazione revocata", workstation_users_set: "medici della postazione cambiati", user_added: "medico aggiunto", user_updated: "medico aggiornato",
     user_removed: "medico rimosso", credentials_changed: "password e PIN cambiati", mailbox_set: "casella impostata",
     practice_hours_set: "orari dello studio", schedule_set: "orari e automatiche del medico",
     practice_set: "studio creato o rinominato", member_added: "medico aggiunto allo studio",

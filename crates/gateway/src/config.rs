@@ -38,6 +38,10 @@ pub struct GatewayConfig {
     /// connections and its own upstream pool (see [`crate::serve`]). `0`: serve on the
     /// caller's runtime instead.
     pub http_workers: usize,
+    /// The Sistema TS environment of users added without naming one (the API, the admin
+    /// page's preselection): the installation's own, so that a test installation never
+    /// stores doctors as production ones by default.
+    pub user_environment: tsgate_session::Environment,
     /// Serve HTTPS with this certificate and key instead of plain HTTP. Never serialized.
     #[serde(skip)]
     pub tls: Option<crate::tls::TlsSettings>,
@@ -59,6 +63,7 @@ impl Default for GatewayConfig {
             limits: Limits::default(),
             sse_keep_alive_seconds: 15,
             http_workers: 0,
+            user_environment: tsgate_session::Environment::Test,
             tls: None,
             ui_session_key: None,
         }

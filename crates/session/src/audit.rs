@@ -128,6 +128,8 @@ pub enum AdminAction {
     WorkstationAdded,
     /// A workstation was revoked.
     WorkstationRevoked,
+    /// The doctors a workstation acts for were changed.
+    WorkstationUsersSet,
     /// The practice's working hours were set (the row has no user).
     PracticeHoursSet,
     /// A user's automatic requests or own working hours were set.
@@ -144,7 +146,7 @@ pub enum AdminAction {
 
 impl AdminAction {
     /// Every action, for filters and tests.
-    pub const ALL: [AdminAction; 13] = [
+    pub const ALL: [AdminAction; 14] = [
         Self::UserAdded,
         Self::UserUpdated,
         Self::UserRemoved,
@@ -152,6 +154,7 @@ impl AdminAction {
         Self::MailboxSet,
         Self::WorkstationAdded,
         Self::WorkstationRevoked,
+        Self::WorkstationUsersSet,
         Self::PracticeHoursSet,
         Self::ScheduleSet,
         Self::PracticeSet,
@@ -170,6 +173,7 @@ impl AdminAction {
             Self::MailboxSet => "mailbox_set",
             Self::WorkstationAdded => "workstation_added",
             Self::WorkstationRevoked => "workstation_revoked",
+            Self::WorkstationUsersSet => "workstation_users_set",
             Self::PracticeHoursSet => "practice_hours_set",
             Self::ScheduleSet => "schedule_set",
             Self::PracticeSet => "practice_set",

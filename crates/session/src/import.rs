@@ -163,15 +163,28 @@ pub enum ImportError {
     JsonStructure(String),
 }
 
+/// Parses and validates an import file; rows that name no environment are production ones
+/// ([`parse_import_in`] names the default).
+pub fn parse_import(
+    bytes: &[u8],
+    format: ImportFormat,
+    default_practice: Option<&PracticeId>,
+) -> Result<ImportPlan, ImportError> {
+    parse_import_in(bytes, format, default_practice, Environment::Production)
+}
+
 /// Parses and validates an import file.
 ///
 /// A doctor's or a workstation's practice is, in order: the one its row names, the file's
 /// (JSON object form), `default_practice`. A doctor without any is refused; so is a
 /// workstation whose role requires one. A backend without any stays installation-wide.
-pub fn parse_import(
+/// A doctor whose row names no environment has `environment` (the installation's, so that
+/// a test installation never files doctors as production ones).
+pub fn parse_import_in(
     bytes: &[u8],
     format: ImportFormat,
     default_practice: Option<&PracticeId>,
+    environment: Environment,
 ) -> Result<ImportPlan, ImportError> {
     let bytes = strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| ImportError::NotUtf8 {
@@ -181,8 +194,8 @@ pub fn parse_import(
         return Err(ImportError::Empty);
     }
     let plan = match format {
-        ImportFormat::Csv => parse_csv(text, default_practice)?,
-        ImportFormat::Json => parse_json(text, default_practice)?,
+        ImportFormat::Csv => parse_csv(text, default_practice, environment)?,
+        ImportFormat::Json => parse_json(text, default_practice, environment)?,
     };
     if plan.users.is_empty() && plan.workstations.is_empty() && plan.refused.is_empty() {
         return Err(ImportError::Empty);
@@ -316,6 +329,8 @@ struct Defaults<'a> {
     file: Option<(PracticeId, Option<String>)>,
     /// The caller's.
     caller: Option<&'a PracticeId>,
+    /// The environment of rows that name none.
+    environment: Environment,
 }
 
 impl Defaults<'_> {
@@ -430,7 +445,7 @@ impl<'a> Validator<'a> {
             }),
         };
         let environment = match f.take(Field::Environment) {
-            None => Some(Environment::Production),
+            None => Some(self.defaults.environment),
             Some(s) => Environment::parse(&s.to_lowercase()).or_else(|| {
                 problems.push("environment non valido: usa production o test".into());
                 None
@@ -520,23 +535,32 @@ impl<'a> Validator<'a> {
         let practice_name = f
             .take(Field::PracticeName)
             .or_else(|| self.defaults.name_of(&practice));
+        let profile = UserProfile {
+            user_id,
+            fiscal_code,
+            region,
+            asl,
+            ssa,
+            specialization: f.take(Field::Specialization),
+            display_name: f.take(Field::DisplayName),
+            environment,
+            role,
+            password_changed_at: None,
+        };
+        // The official region list, the fiscal code's check character in production.
+        let problems: Vec<String> = crate::fields::check_profile(&profile)
+            .into_iter()
+            .map(|p| p.message)
+            .collect();
+        if !problems.is_empty() {
+            return self.refuse(line, id_text.as_deref(), &problems);
+        }
         self.plan.users.push(ImportLine {
             line,
             item: ImportedUser {
                 practice,
                 practice_name,
-                profile: UserProfile {
-                    user_id,
-                    fiscal_code,
-                    region,
-                    asl,
-                    ssa,
-                    specialization: f.take(Field::Specialization),
-                    display_name: f.take(Field::DisplayName),
-                    environment,
-                    role,
-                    password_changed_at: None,
-                },
+                profile,
                 credentials,
             },
         });
@@ -731,7 +755,11 @@ fn not_an_object() -> String {
 // ---------------------------------------------------------------------------------------
 // CSV
 
-fn parse_csv(text: &str, default_practice: Option<&PracticeId>) -> Result<ImportPlan, ImportError> {
+fn parse_csv(
+    text: &str,
+    default_practice: Option<&PracticeId>,
+    environment: Environment,
+) -> Result<ImportPlan, ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(detect_delimiter(text))
         .has_headers(false)
@@ -758,6 +786,7 @@ fn parse_csv(text: &str, default_practice: Option<&PracticeId>) -> Result<Import
     let mut validator = Validator::new(Defaults {
         file: None,
         caller: default_practice,
+        environment,
     });
     while reader.read_record(&mut record).map_err(csv_error)? {
         if is_blank(&record) {
@@ -896,6 +925,7 @@ fn parse_header(header: &csv::StringRecord) -> Result<Vec<Option<Field>>, Import
 fn parse_json(
     text: &str,
     default_practice: Option<&PracticeId>,
+    environment: Environment,
 ) -> Result<ImportPlan, ImportError> {
     let value: Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
     let (file_practice, users, workstations) = match value {
@@ -926,6 +956,7 @@ fn parse_json(
     let mut validator = Validator::new(Defaults {
         file: file_practice,
         caller: default_practice,
+        environment,
     });
     for (i, item) in users.iter().enumerate() {
         let line = i + 1;

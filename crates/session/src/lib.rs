@@ -19,6 +19,7 @@ pub mod auto;
 pub mod clock;
 pub mod code;
 pub mod error;
+pub mod fields;
 pub mod hours;
 pub mod ids;
 pub mod import;

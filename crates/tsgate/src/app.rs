@@ -292,6 +292,7 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
         upstream_ca_pem,
         limits: config.limits.to_gateway(config.upstream_timeout_seconds),
         http_workers: config.http_workers(),
+        user_environment: config.user_environment(),
         // Browsers stay signed in across restarts: their session cookies are sealed with a
         // key derived from the master key.
         ui_session_key: Some(UiSessionKey(

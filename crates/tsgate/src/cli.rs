@@ -199,9 +199,10 @@ pub struct UserAddArgs {
     /// titolare, sostituto or farmacia.
     #[arg(long, default_value = "titolare")]
     pub role: String,
-    /// test or production: which Sistema TS this user's credentials belong to.
-    #[arg(long, default_value = "test")]
-    pub environment: String,
+    /// test or production: which Sistema TS this user's credentials belong to (default:
+    /// the installation's `environment`, production only on a production installation).
+    #[arg(long)]
+    pub environment: Option<String>,
     /// The practice the doctor joins (created beforehand with `tsgate practice add`).
     #[arg(long, default_value = tsgate_session::PracticeId::DEFAULT)]
     pub practice: String,
@@ -280,6 +281,21 @@ pub enum WorkstationCommand {
     List(ConfigArgs),
     /// Revokes a workstation: its token stops working at once.
     Revoke(WorkstationRefArgs),
+    /// Replaces the doctors a workstation acts for (admin, doctor, staff).
+    SetUsers(WorkstationSetUsersArgs),
+}
+
+/// `tsgate workstation set-users`.
+#[derive(Debug, Args)]
+pub struct WorkstationSetUsersArgs {
+    /// Workstation id (see `tsgate workstation list`).
+    pub id: String,
+    /// The doctors it acts for from now on (comma-separated Sistema TS user ids; empty:
+    /// none).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub users: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// `tsgate workstation add`.

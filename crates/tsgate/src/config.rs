@@ -632,6 +632,15 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 
+    /// The environment of users added without naming one: production on a production
+    /// installation, test everywhere else (the official test service, the simulator).
+    pub fn user_environment(&self) -> tsgate_session::Environment {
+        match self.environment {
+            UpstreamKind::Production => tsgate_session::Environment::Production,
+            UpstreamKind::Test | UpstreamKind::Custom => tsgate_session::Environment::Test,
+        }
+    }
+
     /// The Sistema TS environment of the protocol client.
     pub fn environment(&self) -> anyhow::Result<sistemats::env::Environment> {
         use sistemats::env::Environment;

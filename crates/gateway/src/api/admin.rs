@@ -63,9 +63,10 @@ pub struct NewUser {
     /// `titolare` (default), `sostituto` or `farmacia`.
     #[serde(default = "default_user_role")]
     pub role: UserRole,
-    /// `production` (default) or `test`.
-    #[serde(default = "default_environment")]
-    pub environment: Environment,
+    /// `test` or `production` (default: the installation's, see
+    /// [`crate::GatewayConfig::user_environment`]).
+    #[serde(default)]
+    pub environment: Option<Environment>,
     /// Sistema TS password.
     #[serde(deserialize_with = "de_password")]
     pub password: sistemats::Password,
@@ -80,10 +81,6 @@ pub struct NewUser {
 
 fn default_user_role() -> UserRole {
     UserRole::Titolare
-}
-
-fn default_environment() -> Environment {
-    Environment::Production
 }
 
 fn de_password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<sistemats::Password, D::Error> {
@@ -115,6 +112,24 @@ pub struct UserRecord {
     pub region: String,
     /// ASL code.
     pub asl: String,
+    /// The doctor's own fiscal code (never a patient's).
+    #[serde(default)]
+    pub cf: String,
+    /// SSA code.
+    #[serde(default)]
+    pub ssa: String,
+    /// Specialisation code.
+    #[serde(default)]
+    pub specialization: Option<String>,
+    /// `test` or `production`.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    /// `titolare`, `sostituto` or `farmacia`.
+    #[serde(default)]
+    pub role: Option<UserRole>,
+    /// When the Sistema TS password was last changed, if known (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub password_changed_on: Option<String>,
 }
 
 impl From<UserProfile> for UserRecord {
@@ -124,6 +139,12 @@ impl From<UserProfile> for UserRecord {
             display_name: p.display_name,
             region: p.region,
             asl: p.asl,
+            cf: p.fiscal_code,
+            ssa: p.ssa,
+            specialization: p.specialization,
+            environment: Some(p.environment),
+            role: Some(p.role),
+            password_changed_on: p.password_changed_at.map(|d| d.to_string()),
         }
     }
 }
@@ -222,7 +243,7 @@ pub(crate) async fn audit_in(
     Ok(())
 }
 
-fn user_ids(users: &[String]) -> Result<Vec<UserId>, ApiError> {
+pub(crate) fn user_ids(users: &[String]) -> Result<Vec<UserId>, ApiError> {
     users
         .iter()
         .map(|u| UserId::new(u.as_str()).map_err(|e| ApiError::Invalid(format!("{u}: {e}"))))
@@ -280,6 +301,7 @@ pub(crate) async fn add_user(
         )));
     }
     let id = UserId::new(user.user_id.as_str()).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    super::edit::require_credentials(&user.password, &user.pin)?;
     let profile = UserProfile {
         user_id: id.clone(),
         fiscal_code: user.cf.clone(),
@@ -288,10 +310,11 @@ pub(crate) async fn add_user(
         ssa: user.ssa.clone().unwrap_or_else(|| "000000".into()),
         specialization: user.specialization.clone(),
         display_name: user.display_name.clone(),
-        environment: user.environment,
+        environment: user.environment.unwrap_or(state.config().user_environment),
         role: user.role,
         password_changed_at: None,
     };
+    super::edit::check_fields(&profile)?;
     if let Some(existing) = store.user(&id).await? {
         if store.is_member(&practice, &id).await? {
             return Err(tsgate_session::StoreError::Conflict.into());

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tsgate_session::import::{ImportFormat, parse_import};
+use tsgate_session::import::{ImportFormat, parse_import_in};
 use tsgate_session::provision::{ImportScope, apply};
 use tsgate_session::{AdminAction, AdminScope};
 
@@ -64,8 +64,13 @@ pub(crate) async fn import(
     } else {
         ImportFormat::detect(&bytes, None)
     };
-    let plan = parse_import(&bytes, format, default_practice.as_ref())
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let plan = parse_import_in(
+        &bytes,
+        format,
+        default_practice.as_ref(),
+        state.config().user_environment,
+    )
+    .map_err(|e| ApiError::Invalid(e.to_string()))?;
     let store = state.backends().store.as_ref();
     let report = apply(store, plan, &scope, params.dry_run).await?;
     if !params.dry_run {

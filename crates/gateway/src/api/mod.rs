@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 mod audit;
+mod edit;
 pub(crate) mod events;
 pub(crate) mod import;
 mod mailbox;
@@ -77,7 +78,13 @@ pub(crate) fn api_routes() -> RouteTable {
     RouteTable::new()
         .add(Method::GET, "/api/v1/users", session::list_users)
         .add(Method::POST, "/api/v1/users", admin::add_user)
+        .add(Method::PUT, "/api/v1/users/{user}", edit::update_user)
         .add(Method::DELETE, "/api/v1/users/{user}", admin::remove_user)
+        .add(
+            Method::PUT,
+            "/api/v1/users/{user}/credentials",
+            edit::set_credentials,
+        )
         .add(Method::GET, "/api/v1/users/{user}/session", session::status)
         .add(
             Method::DELETE,
@@ -120,6 +127,11 @@ pub(crate) fn api_routes() -> RouteTable {
             Method::DELETE,
             "/api/v1/workstations/{id}",
             admin::revoke_workstation,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/workstations/{id}/users",
+            edit::set_workstation_users,
         )
         .add(Method::GET, "/api/v1/practices", practices::list)
         .add(Method::POST, "/api/v1/practices", practices::put)

@@ -124,6 +124,10 @@ struct AdminPage {
     chrome: Chrome,
     workstation_id: String,
     limits: Vec<(&'static str, String)>,
+    /// The official region codes, for the region fields.
+    regions: &'static [(&'static str, &'static str)],
+    /// The environment preselected for a new doctor: the installation's.
+    user_environment: &'static str,
 }
 
 #[derive(Template)]
@@ -366,6 +370,8 @@ pub(crate) async fn admin(
         chrome: Chrome::new("Amministrazione", "admin", Some(&signed)),
         workstation_id: signed.workstation.id.to_string(),
         limits,
+        regions: &tsgate_session::fields::REGIONS,
+        user_environment: state.config().user_environment.as_str(),
     };
     html(StatusCode::OK, page.render())
 }

@@ -142,7 +142,7 @@ fn matrix() -> Vec<(Method, String, Option<Value>, [u16; 6])> {
             Method::POST,
             "/api/v1/users".into(),
             Some(
-                json!({"user_id": "NEWUSER", "cf": "X", "region": "120", "asl": "201", "password": "p", "pin": "1"}),
+                json!({"user_id": "NEWUSER", "cf": "PROVAX00X00X000N", "region": "120", "asl": "201", "password": "p", "pin": "1"}),
             ),
             [401, 401, 201, 403, 403, 403],
         ),
@@ -150,6 +150,24 @@ fn matrix() -> Vec<(Method, String, Option<Value>, [u16; 6])> {
             Method::DELETE,
             "/api/v1/users/NOSUCHUSER".into(),
             None,
+            [401, 401, 404, 403, 403, 403],
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{U1}"),
+            Some(json!({"display_name": "Dott. Uno"})),
+            [401, 401, 200, 403, 403, 403],
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{U1}/credentials"),
+            Some(json!({"password": "Nuova.2026", "pin": "12345678"})),
+            [401, 401, 204, 403, 403, 403],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/workstations/ws-nonexistent/users".into(),
+            Some(json!({"users": []})),
             [401, 401, 404, 403, 403, 403],
         ),
         (

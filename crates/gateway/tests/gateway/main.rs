@@ -3,6 +3,7 @@
 mod admin_audit;
 mod api;
 mod connections;
+mod edit;
 mod events;
 mod helpers;
 mod limits;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
 use tsgate_session::audit::AdminAction;
-use tsgate_session::import::{ImportFormat, parse_import};
+use tsgate_session::import::{ImportFormat, parse_import_in};
 use tsgate_session::provision::{ImportScope, apply};
 
 use super::Failure;
@@ -41,8 +41,15 @@ pub async fn run(args: ImportArgs) -> Result<(), Failure> {
         )
     };
     let format = ImportFormat::detect(&bytes, name.as_deref());
-    let plan = parse_import(&bytes, format, default_practice.as_ref())
-        .map_err(|e| Failure::Refused(anyhow!("{e}")))?;
+    let config =
+        crate::config::Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
+    let plan = parse_import_in(
+        &bytes,
+        format,
+        default_practice.as_ref(),
+        config.user_environment(),
+    )
+    .map_err(|e| Failure::Refused(anyhow!("{e}")))?;
     let store = store(&args.config).await?;
     let started = Instant::now();
     let report = apply(

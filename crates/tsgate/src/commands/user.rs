@@ -101,27 +101,17 @@ pub fn user_id(value: &str) -> Result<UserId, Failure> {
     })
 }
 
-fn check_len(field: &str, value: &str, allowed: &[usize]) -> Result<(), Failure> {
-    if allowed.contains(&value.chars().count()) {
-        Ok(())
-    } else {
-        Err(Failure::Config(anyhow!(
-            "--{field} must have {allowed:?} characters"
-        )))
-    }
-}
-
 async fn add(args: UserAddArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
-    check_len("cf", &args.cf, &[16])?;
-    check_len("region", &args.region, &[3])?;
-    check_len("asl", &args.asl, &[3])?;
-    check_len("ssa", &args.ssa, &[5, 6])?;
     let role = Role::parse(&args.role).ok_or_else(|| {
         Failure::Config(anyhow!("--role must be titolare, sostituto or farmacia"))
     })?;
-    let environment = Environment::parse(&args.environment)
-        .ok_or_else(|| Failure::Config(anyhow!("--environment must be test or production")))?;
+    let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
+    let environment = match args.environment.as_deref() {
+        Some(e) => Environment::parse(e)
+            .ok_or_else(|| Failure::Config(anyhow!("--environment must be test or production")))?,
+        None => config.user_environment(),
+    };
     let password_changed_at = args
         .password_changed
         .as_deref()
@@ -140,6 +130,15 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
         role,
         password_changed_at,
     };
+    // Every field at once, each named as its flag (`cf` is `--cf`, …).
+    let problems = tsgate_session::fields::check_profile(&profile);
+    if !problems.is_empty() {
+        let text: Vec<String> = problems
+            .iter()
+            .map(|p| format!("--{}: {}", p.field, p.message))
+            .collect();
+        return Err(Failure::Config(anyhow!("{}", text.join("\n"))));
+    }
     let practice = super::practice::practice_id(&args.practice)?;
     let password = Password::new(read_secret("Password Sistema TS: ").map_err(Failure::Refused)?);
     let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);

@@ -7,7 +7,9 @@ use tsgate_session::{PracticeRule, WorkstationRepo, WorkstationRole, Workstation
 
 use super::Failure;
 use super::user::{audit_in, store, user_id};
-use crate::cli::{ConfigArgs, WorkstationAddArgs, WorkstationCommand, WorkstationRefArgs};
+use crate::cli::{
+    ConfigArgs, WorkstationAddArgs, WorkstationCommand, WorkstationRefArgs, WorkstationSetUsersArgs,
+};
 
 /// Runs one `workstation` subcommand.
 pub async fn run(command: WorkstationCommand) -> Result<(), Failure> {
@@ -15,7 +17,88 @@ pub async fn run(command: WorkstationCommand) -> Result<(), Failure> {
         WorkstationCommand::Add(args) => add(args).await,
         WorkstationCommand::List(args) => list(args).await,
         WorkstationCommand::Revoke(args) => revoke(args).await,
+        WorkstationCommand::SetUsers(args) => set_users(args).await,
     }
+}
+
+/// Refuses users that are not doctors of `practice` (or, with no practice, not in tsgate)
+/// before anything is written: naming them, and the command that adds them.
+async fn check_users(
+    store: &tsgate_store::AnyStore,
+    practice: Option<&tsgate_session::PracticeId>,
+    users: &[tsgate_session::UserId],
+) -> Result<(), Failure> {
+    use tsgate_session::{PracticeRepo, UserDirectory};
+    let mut unknown = Vec::new();
+    for user in users {
+        let known = match practice {
+            Some(p) => store.is_member(p, user).await,
+            None => store.user(user).await.map(|u| u.is_some()),
+        }
+        .map_err(|e| Failure::Refused(e.into()))?;
+        if !known {
+            unknown.push(user.as_str());
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let place = practice.map_or_else(|| "tsgate".to_owned(), |p| format!("practice {p}"));
+    Err(Failure::Config(anyhow!(
+        "--users: {} not a doctor of {place}: add with `tsgate user add` (or `tsgate practice \
+         add-member`) first",
+        unknown.join(", ")
+    )))
+}
+
+async fn set_users(args: WorkstationSetUsersArgs) -> Result<(), Failure> {
+    let users = args
+        .users
+        .iter()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| user_id(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = store(&args.config).await?;
+    let id = WorkstationId(args.id.clone());
+    let found = store
+        .workstation(&id)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?
+        .ok_or_else(|| {
+            Failure::Config(anyhow!(
+                "no active workstation {}: see `tsgate workstation list`",
+                args.id
+            ))
+        })?;
+    if !found.role.lists_users() {
+        return Err(Failure::Config(anyhow!(
+            "a {} workstation lists no users: it acts for every doctor of its practice",
+            found.role
+        )));
+    }
+    check_users(&store, found.practice.as_ref(), &users).await?;
+    store
+        .set_workstation_users(&id, &users)
+        .await
+        .map_err(|e| Failure::Refused(e.into()))?;
+    let names: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+    audit_in(
+        &store,
+        found.practice.as_ref(),
+        AdminAction::WorkstationUsersSet,
+        None,
+        format!("workstation {}: {}", args.id, names.join(", ")),
+    )
+    .await?;
+    if names.is_empty() {
+        println!(
+            "workstation {} acts for no doctor now: it can do nothing until some are set",
+            args.id
+        );
+    } else {
+        println!("workstation {} acts for {}", args.id, names.join(", "));
+    }
+    Ok(())
 }
 
 fn role(value: &str) -> Result<WorkstationRole, Failure> {
@@ -44,6 +127,7 @@ async fn add(args: WorkstationAddArgs) -> Result<(), Failure> {
         _ => Some(super::practice::practice_id(&args.practice)?),
     };
     let store = store(&args.config).await?;
+    check_users(&store, practice.as_ref(), &users).await?;
     let spec = WorkstationSpec {
         name: args.name.clone(),
         role,
