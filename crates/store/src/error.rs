@@ -86,8 +86,8 @@ pub enum Error {
     InUse {
         /// The database (a path, or a URL without its password).
         database: String,
-        /// Who: a process, or the nodes holding leases.
-        by: String,
+        /// Who.
+        by: Holder,
     },
     /// A restore or a key rotation holds the database.
     #[error(
@@ -148,6 +148,33 @@ pub enum Error {
     Conflict,
 }
 
+/// Who holds a database that an operation wanted for itself alone ([`Error::InUse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// Another process has it open (its [`crate::sqlite::DbLock`]).
+    Process,
+    /// A server holds the `periodic` lease: running, of a version that takes no lock, or
+    /// killed less than three ticks ago.
+    Server {
+        /// Its node name.
+        node: String,
+        /// Seconds until the lease runs out unless renewed.
+        seconds: i64,
+    },
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Process => f.write_str("un altro processo tsgate (tsgate serve o un comando)"),
+            Self::Server { node, seconds } => write!(
+                f,
+                "tsgate serve (il nodo «{node}» tiene il lease «periodic» per altri {seconds} secondi)"
+            ),
+        }
+    }
+}
+
 impl Error {
     /// [`Error::InUse`] by the server whose node `owner` holds the `periodic` lease until
     /// `until_ms` (Unix milliseconds).
@@ -155,10 +182,10 @@ impl Error {
         let now = crate::stored::ms(time::OffsetDateTime::now_utc());
         Self::InUse {
             database,
-            by: format!(
-                "tsgate serve: il nodo «{owner}» tiene il lease «periodic» per altri {} secondi",
-                (until_ms - now).max(0) / 1000 + 1
-            ),
+            by: Holder::Server {
+                node: owner.to_owned(),
+                seconds: (until_ms - now).max(0) / 1000 + 1,
+            },
         }
     }
 }

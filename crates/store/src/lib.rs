@@ -34,7 +34,7 @@ pub mod testing;
 
 pub use any::{Access, AnyStore, Database, KeySource, Opened, Rotated, RotationStep, redact_url};
 pub use crypto::{KeyId, KeyRing, MASTER_KEY_ENV, MasterKey};
-pub use error::{Error, Result};
+pub use error::{Error, Holder, Result};
 pub use keyfile::{KeyFile, Settled};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

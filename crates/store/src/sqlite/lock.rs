@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::any::Access;
-use crate::error::{Error, Result};
+use crate::error::{Error, Holder, Result};
 
 /// A held lock on a database. Cheap to clone; released when the last clone is dropped.
 #[derive(Clone, Debug)]
@@ -62,7 +62,7 @@ impl DbLock {
                 },
                 Access::Exclusive => Error::InUse {
                     database: db.display().to_string(),
-                    by: "un altro processo tsgate (tsgate serve o un comando)".into(),
+                    by: Holder::Process,
                 },
             }),
             Err(TryLockError::Error(source)) => Err(Error::File { path, source }),
