@@ -5,6 +5,7 @@
 //! processes' output. Every test has its own processes, ports and temporary folder.
 
 mod admin_audit;
+mod backup;
 mod crash;
 mod credentials;
 mod faults;
