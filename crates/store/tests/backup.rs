@@ -13,8 +13,8 @@ use tsgate_session::*;
 use tsgate_store::sqlite::backup::{self, supported_schema};
 use tsgate_store::testing::{db_path, user_id as uid};
 use tsgate_store::{
-    Access, AnyStore, Database, Error, KeyFile, KeyRing, KeySource, MasterKey, RotationStep,
-    Settled, SqliteStore,
+    Access, AnyStore, Database, Error, Holder, KeyFile, KeyRing, KeySource, MasterKey,
+    RotationStep, Settled, SqliteStore,
 };
 
 use support::{CODE, MAIL_PASSWORD, PASSWORD, PIN};
@@ -315,7 +315,7 @@ async fn a_restore_onto_an_empty_folder_and_under_a_live_lease() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::InUse { by, .. } if by.contains("old-server")),
+        matches!(&e, Error::InUse { by: Holder::Server { node, .. }, .. } if node == "old-server"),
         "{e}"
     );
 
