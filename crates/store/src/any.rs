@@ -299,7 +299,11 @@ impl AnyStore {
         current: &MasterKey,
         observe: &(dyn Fn(RotationStep) + Send + Sync),
     ) -> Result<Rotated> {
-        let new = MasterKey::generate();
+        let mut new = MasterKey::generate();
+        // Settling tells the two keys apart by their ids: they must differ.
+        while new.id() == current.id() {
+            new = MasterKey::generate();
+        }
         file.stage(&new)?;
         observe(RotationStep::Staged);
         let before_commit = || observe(RotationStep::BeforeCommit);

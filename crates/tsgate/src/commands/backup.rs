@@ -31,11 +31,23 @@ pub async fn backup(args: BackupArgs) -> Result<(), Failure> {
             )));
         }
     };
+    if let Some(folder) = args.out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(Failure::Config(anyhow!(
+            "the folder {} does not exist: create it, or give another OUT_FILE",
+            folder.display()
+        )));
+    }
     let source = app::key_source(&config).map_err(Failure::Config)?;
     // The key in use, read and never created: the copy is checked with it.
     let key = match &source {
         KeySource::Given(key) => Some(key.clone()),
-        KeySource::File(file) => file.load().ok(),
+        KeySource::File(file) => match file.load() {
+            Ok(key) => Some(key),
+            Err(Error::MissingKeyFile(_)) => None,
+            Err(e) => return Err(explain(e, &source)),
+        },
     };
     let ring = key.clone().map(KeyRing::new);
     let found = backup::backup(&db, &args.out, args.force, ring.as_ref())
@@ -236,6 +248,7 @@ pub fn explain(e: Error, source: &KeySource) -> Failure {
             "{} is damaged (SQLite integrity check: {report}): use another backup",
             path.display()
         ),
+        Error::File { path, source } => format!("cannot use the file {}: {source}", path.display()),
         _ => return Failure::Refused(anyhow::Error::new(e)),
     };
     Failure::Refused(anyhow!(message))
