@@ -245,37 +245,94 @@ async fn sqlite3(path: &Path, sql: &str) {
     conn.close().await.unwrap();
 }
 
+/// A backup of an early schema (0002), as an old tsgate wrote it: a user, sealed
+/// credentials, the key check and an audit line, in that schema's own SQL.
+async fn old_backup(path: &Path, key: &MasterKey) {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use tsgate_store::crypto::Slot;
+
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    sqlx::migrate!("migrations/sqlite")
+        .run_to(2, &pool)
+        .await
+        .unwrap();
+    let ring = KeyRing::new(key.clone());
+    let slot = |table, column, row| Slot { table, column, row };
+    sqlx::query(
+        "INSERT INTO users (user_id, fiscal_code, region, asl, ssa, environment, role,
+                            created_at_ms, updated_at_ms)
+         VALUES ('ROSSI', 'PROVAX00X00X000Y', '130', '202', '000000', 'test', 'titolare', 1, 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO credentials (user_id, password_enc, pin_enc, revision, updated_at_ms)
+         VALUES ('ROSSI', ?, ?, 1, 1)",
+    )
+    .bind(ring.seal(
+        PASSWORD.as_bytes(),
+        slot("credentials", "password_enc", "ROSSI"),
+    ))
+    .bind(ring.seal(PIN.as_bytes(), slot("credentials", "pin_enc", "ROSSI")))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO meta (name, value) VALUES ('key_check', ?)")
+        .bind(ring.seal(b"tsgate key check", slot("meta", "value", "key_check")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO audit (at_ms, user_id, application, actor, kind, outcome)
+         VALUES (1, 'ROSSI', 'PRESCRITTORE', 'ws:w1', 'requested', 'ok')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+}
+
 #[tokio::test]
 async fn an_older_backup_is_migrated_when_restored() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, key) = planted_store(dir.path()).await;
-    let out = dir.path().join("copy.db");
-    backup::backup(&db_path(dir.path()), &out, false, None)
+    let key = KeyFile::new(dir.path().join("master.key"))
+        .load_or_create()
+        .unwrap();
+    let out = dir.path().join("old.db");
+    old_backup(&out, &key).await;
+    let found = backup::inspect(&out, Some(&KeyRing::new(key.clone())))
         .await
         .unwrap();
-    store.close().await;
-    drop(store);
-    // The newest migration only adds the leases table: without it, the copy is the schema
-    // before it.
-    let newest = supported_schema();
-    sqlite3(
-        &out,
-        &format!("DROP TABLE leases; DELETE FROM _sqlx_migrations WHERE version = {newest};"),
-    )
-    .await;
-    let found = backup::inspect(&out, None).await.unwrap();
-    assert_eq!(found.schema_version, newest - 1);
+    assert_eq!((found.schema_version, found.secrets), (2, Some(2)));
     let restored = backup::restore(&db_path(dir.path()), &out, &KeyRing::new(key.clone()))
         .await
         .unwrap();
     assert_eq!(
         (restored.backup.schema_version, restored.schema_version),
-        (newest - 1, newest)
+        (2, supported_schema())
     );
     let store = SqliteStore::open(db_path(dir.path()), KeyRing::new(key))
         .await
         .unwrap();
-    assert_eq!(secrets_of(&store).await, planted());
+    let c = store.credentials(&uid("ROSSI")).await.unwrap().unwrap();
+    assert_eq!(
+        (c.password.expose_secret(), c.pin.expose_secret()),
+        (PASSWORD, PIN)
+    );
+    assert_eq!(
+        audit_lines(&store).await.len(),
+        1,
+        "the old audit line is kept"
+    );
     assert!(
         store
             .try_lease(
@@ -286,7 +343,7 @@ async fn an_older_backup_is_migrated_when_restored() {
             )
             .await
             .unwrap(),
-        "the migrated database has the leases table"
+        "the migrated database has the newer tables"
     );
 }
 
