@@ -18,9 +18,71 @@ use tsgate_session::{
     WorkstationSpec, WorkstationToken,
 };
 
-use crate::crypto::{KeyRing, MasterKey};
+use crate::crypto::{KeyId, KeyRing, MasterKey};
 use crate::error::{Error, Result};
+use crate::keyfile::{KeyFile, Settled};
+use crate::sqlite::DbLock;
 use crate::{PgStore, SqliteStore};
+
+/// How a process uses the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Next to other processes (a server, the commands): the ordinary case.
+    Shared,
+    /// Alone (`tsgate restore`, `tsgate rotate-key`): refused while another process uses the
+    /// database, and no other process can open it meanwhile (SQLite: [`DbLock`]; both: no
+    /// server may hold the `periodic` lease).
+    Exclusive,
+}
+
+/// Where the master key comes from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// A key file (created with a fresh key on first run) and its rotation files.
+    File(KeyFile),
+    /// A key given as such (`TSGATE_MASTER_KEY`): there is no file to rotate or settle.
+    Given(MasterKey),
+}
+
+/// A store opened by [`AnyStore::open_keyed`], the key it uses, and what was found of an
+/// interrupted rotation.
+#[derive(Debug)]
+pub struct Opened {
+    /// The store.
+    pub store: AnyStore,
+    /// The master key in use (the data is under it).
+    pub key: MasterKey,
+    /// An interrupted rotation completed or rolled back, or nothing.
+    pub settled: Settled,
+}
+
+/// The points of [`AnyStore::rotate_key_file`], in order, for tests that stop the process
+/// at one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationStep {
+    /// The new key is in `master.key.next`; the data is untouched.
+    Staged,
+    /// Every secret is re-encrypted in the open transaction, not yet committed.
+    BeforeCommit,
+    /// The transaction is committed: the data is under the new key, `master.key` still
+    /// holds the old one.
+    Committed,
+    /// The old key is kept as `master.key.retired-<id>` and the new one is `master.key`.
+    Done,
+}
+
+/// What [`AnyStore::rotate_key_file`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotated {
+    /// Secrets re-encrypted.
+    pub secrets: usize,
+    /// The key replaced.
+    pub old: KeyId,
+    /// The key in use now.
+    pub new: KeyId,
+    /// Where the replaced key is kept.
+    pub retired: PathBuf,
+}
 
 /// Where the database is.
 #[derive(Clone, PartialEq, Eq)]
@@ -125,6 +187,149 @@ impl AnyStore {
         Ok(match database {
             Database::Sqlite(path) => Self::Sqlite(SqliteStore::open(path, keys).await?),
             Database::Postgres(url) => Self::Postgres(PgStore::connect(url, keys).await?),
+        })
+    }
+
+    /// Opens `database` like [`AnyStore::open`] with the key of `source`, after settling a
+    /// key rotation a crash interrupted: when `master.key.next` exists, both keys open the
+    /// data, and the key the data is really under decides ([`KeyFile`], [`Settled`]).
+    ///
+    /// With [`Access::Exclusive`] it is refused ([`Error::InUse`]) while another process
+    /// uses the database. On SQLite the lock is taken before the key files are read, so
+    /// that no rotation or restore can change them in between.
+    pub async fn open_keyed(
+        database: &Database,
+        source: &KeySource,
+        access: Access,
+    ) -> Result<Opened> {
+        let lock = match database {
+            Database::Sqlite(path) => Some(DbLock::acquire(path, access)?),
+            Database::Postgres(_) => None,
+        };
+        let (key, pending) = match source {
+            KeySource::File(file) => (file.load_or_create()?, file.pending()?),
+            KeySource::Given(key) => (key.clone(), None),
+        };
+        let mut ring = KeyRing::new(key.clone());
+        if let Some(next) = &pending {
+            ring = ring.with_retired(next.clone());
+        }
+        let store = match (database, lock) {
+            (Database::Sqlite(path), Some(lock)) => {
+                Self::Sqlite(SqliteStore::open_locked(path, ring, lock).await?)
+            }
+            (Database::Sqlite(path), None) => Self::Sqlite(SqliteStore::open(path, ring).await?),
+            (Database::Postgres(url), _) => Self::Postgres(PgStore::connect(url, ring).await?),
+        };
+        let settled = async {
+            if access == Access::Exclusive {
+                store.refuse_if_served(database).await?;
+            }
+            match (source, pending) {
+                (KeySource::File(file), Some(next)) => {
+                    let data = store.data_key_id().await?;
+                    let (key, settled) = file.settle(key, next, data)?;
+                    store.set_keys(KeyRing::new(key.clone())).await;
+                    Ok((key, settled))
+                }
+                _ => Ok((key, Settled::Nothing)),
+            }
+        }
+        .await;
+        match settled {
+            Ok((key, settled)) => Ok(Opened {
+                store,
+                key,
+                settled,
+            }),
+            Err(e) => {
+                store.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Error::InUse`] while a server holds the `periodic` lease (every `tsgate serve`
+    /// renews it each tick, and gives it up when it stops).
+    async fn refuse_if_served(&self, database: &Database) -> Result<()> {
+        let lease = match self {
+            Self::Sqlite(s) => s.live_periodic_lease().await?,
+            Self::Postgres(s) => s.live_periodic_lease().await?,
+        };
+        match lease {
+            None => Ok(()),
+            Some((owner, until)) => Err(Error::served(database.to_string(), &owner, until)),
+        }
+    }
+
+    /// The key the data is sealed under (the stored key check's).
+    pub async fn data_key_id(&self) -> Result<Option<KeyId>> {
+        match self {
+            Self::Sqlite(s) => s.data_key_id().await,
+            Self::Postgres(s) => s.data_key_id().await,
+        }
+    }
+
+    async fn set_keys(&self, keys: KeyRing) {
+        match self {
+            Self::Sqlite(s) => s.set_keys(keys).await,
+            Self::Postgres(s) => s.set_keys(keys).await,
+        }
+    }
+
+    /// Opens every stored secret; returns how many there are.
+    pub async fn verify_secrets(&self) -> Result<usize> {
+        match self {
+            Self::Sqlite(s) => s.verify_secrets().await,
+            Self::Postgres(s) => s.verify_secrets().await,
+        }
+    }
+
+    /// Rotates the master key of `file`, whose key `current` this store uses (opened by
+    /// [`AnyStore::open_keyed`] with [`Access::Exclusive`]; on PostgreSQL every node stopped).
+    /// Steps and crash safety: [`crate::crypto`] (Rotation). `observe` is called at each
+    /// [`RotationStep`].
+    ///
+    /// When the re-encryption fails, the key the data is under decides again (a commit whose
+    /// answer was lost may have happened): the rotation is completed or rolled back like
+    /// after a crash, and the error returned.
+    pub async fn rotate_key_file(
+        &self,
+        file: &KeyFile,
+        current: &MasterKey,
+        observe: &(dyn Fn(RotationStep) + Send + Sync),
+    ) -> Result<Rotated> {
+        let mut new = MasterKey::generate();
+        // Settling tells the two keys apart by their ids: they must differ.
+        while new.id() == current.id() {
+            new = MasterKey::generate();
+        }
+        file.stage(&new)?;
+        observe(RotationStep::Staged);
+        let before_commit = || observe(RotationStep::BeforeCommit);
+        let rotated = match self {
+            Self::Sqlite(s) => s.rotate_key_observed(new.clone(), &before_commit).await,
+            Self::Postgres(s) => s.rotate_key_observed(new.clone(), &before_commit).await,
+        };
+        let secrets = match rotated {
+            Ok(secrets) => secrets,
+            Err(e) => {
+                if let Ok(data) = self.data_key_id().await
+                    && let Ok((key, _)) = file.settle(current.clone(), new, data)
+                {
+                    self.set_keys(KeyRing::new(key)).await;
+                }
+                return Err(e);
+            }
+        };
+        observe(RotationStep::Committed);
+        let retired = file.promote(current, &new)?;
+        observe(RotationStep::Done);
+        Ok(Rotated {
+            secrets,
+            old: current.id(),
+            new: new.id(),
+            retired,
         })
     }
 

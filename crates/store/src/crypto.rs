@@ -21,15 +21,18 @@
 //!
 //! ## Rotation
 //!
-//! 1. Generate the new key into a new file: [`MasterKey::create_file`]`("master.key.new")`.
-//! 2. Open the store with a ring holding the current key, and call
-//!    [`crate::AnyStore::rotate_key`] (SQLite or PostgreSQL) with the new one: every secret
-//!    is re-encrypted under it in ONE transaction, then the store uses it.
-//! 3. Replace the old key file by the new one (`rename`), keep a copy of the old one until a
-//!    backup made after the rotation exists.
+//! [`crate::AnyStore::rotate_key_file`] (`tsgate rotate-key`) does it with the key file of
+//! [`crate::KeyFile`]:
 //!
-//! If the process dies between 2 and 3, open with `KeyRing::new(new).with_retired(old)`:
-//! values under either key are readable, and the next rotation or write uses the new key.
+//! 1. the new key is written to `master.key.next` (a temporary file, fsync, rename);
+//! 2. every secret and the key check are re-encrypted under it in ONE transaction;
+//! 3. the old key is copied to `master.key.retired-<id>` (backups made before the rotation
+//!    need it), then `master.key.next` is renamed over `master.key`.
+//!
+//! A crash anywhere leaves the database wholly under one of the two keys, because step 2 is
+//! one transaction, and both keys on disk. The next open
+//! ([`crate::AnyStore::open_keyed`]) settles it by the id in front of the stored key check:
+//! under the new key it finishes step 3, under the old one it deletes `master.key.next`.
 
 use std::fmt;
 use std::io::Write;
@@ -50,6 +53,24 @@ const NONCE_LEN: usize = 24;
 /// The environment variable holding the master key in base64.
 pub const MASTER_KEY_ENV: &str = "TSGATE_MASTER_KEY";
 
+/// The id of a master key: the first 4 bytes of `SHA-256("tsgate master key id" | key)`,
+/// written in front of every value sealed under it. Shown as 8 hex digits, it names a key in
+/// messages (which key file a backup needs) without revealing anything of it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub [u8; ID_LEN]);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
 /// A 32-byte master key. `Debug` shows only its id.
 #[derive(Clone)]
 pub struct MasterKey {
@@ -58,7 +79,7 @@ pub struct MasterKey {
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MasterKey(id={})", hex(&self.id()))
+        write!(f, "MasterKey(id={})", self.id())
     }
 }
 
@@ -144,6 +165,13 @@ impl MasterKey {
     /// Creates a new key file (fails if it exists) with mode 0600 and a random key.
     pub fn create_file(path: &Path) -> Result<Self, Error> {
         let key = Self::generate();
+        key.write_new(path)?;
+        Ok(key)
+    }
+
+    /// Writes this key into a new file (fails if it exists) with mode 0600, synced to disk
+    /// before this returns.
+    pub fn write_new(&self, path: &Path) -> Result<(), Error> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -156,9 +184,16 @@ impl MasterKey {
             source,
         };
         let mut file = options.open(path).map_err(io)?;
-        file.write_all(key.bytes.as_slice()).map_err(io)?;
+        file.write_all(self.bytes.as_slice()).map_err(io)?;
         file.sync_all().map_err(io)?;
-        Ok(key)
+        Ok(())
+    }
+
+    /// Whether `path` holds this very key (without checking the file's permissions).
+    pub(crate) fn is_in_file(&self, path: &Path) -> bool {
+        std::fs::read(path)
+            .map(Zeroizing::new)
+            .is_ok_and(|raw| raw.as_slice() == self.bytes.as_slice())
     }
 
     /// A 32-byte key for another purpose (e.g. sealing the web UI's session cookies),
@@ -175,15 +210,15 @@ impl MasterKey {
         Zeroizing::new(digest.into())
     }
 
-    /// The 4-byte id written in front of every ciphertext made with this key.
-    pub fn id(&self) -> [u8; ID_LEN] {
+    /// The id written in front of every ciphertext made with this key.
+    pub fn id(&self) -> KeyId {
         let digest = Sha256::new()
             .chain_update(b"tsgate master key id")
             .chain_update(self.bytes.as_slice())
             .finalize();
         let mut id = [0; ID_LEN];
         id.copy_from_slice(&digest[..ID_LEN]);
-        id
+        KeyId(id)
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -261,10 +296,28 @@ impl KeyRing {
             .expect("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(1 + ID_LEN + NONCE_LEN + sealed.len());
         out.push(FORMAT);
-        out.extend_from_slice(&self.current.id());
+        out.extend_from_slice(&self.current.id().0);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         out
+    }
+
+    /// The id of the key a value made by [`KeyRing::seal`] is sealed under (`None`: not a
+    /// sealed value). Needs no key: it is how a database tells which key file it needs.
+    pub fn sealed_under(sealed: &[u8]) -> Option<KeyId> {
+        if sealed.len() < 1 + ID_LEN + NONCE_LEN + 16 || sealed[0] != FORMAT {
+            return None;
+        }
+        let mut id = [0; ID_LEN];
+        id.copy_from_slice(&sealed[1..1 + ID_LEN]);
+        Some(KeyId(id))
+    }
+
+    /// Whether this ring holds the key of `id`.
+    pub fn holds(&self, id: KeyId) -> bool {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .any(|k| k.id() == id)
     }
 
     /// Decrypts a value made by [`KeyRing::seal`] for the same `slot`.
@@ -279,7 +332,7 @@ impl KeyRing {
         let id = &sealed[1..1 + ID_LEN];
         let key = std::iter::once(&self.current)
             .chain(&self.retired)
-            .find(|k| k.id() == id)
+            .find(|k| k.id().0 == id)
             .ok_or(Error::UnknownKeyId)?;
         let nonce = &sealed[1 + ID_LEN..1 + ID_LEN + NONCE_LEN];
         let aad = slot.aad();

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use tsgate_session::StoreError;
 
+use crate::crypto::KeyId;
+
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,6 +65,78 @@ pub enum Error {
         "URL del database non valido: «{0}». Usa postgres://utente:password@host:porta/database per PostgreSQL, oppure sqlite://percorso/tsgate.db per SQLite."
     )]
     InvalidDatabaseUrl(String),
+    /// The key file to read does not exist (a restore never creates a key).
+    #[error(
+        "Il file della chiave principale {} non esiste: copialo dove era (permessi 600) dalla copia di sicurezza della chiave.",
+        .0.display()
+    )]
+    MissingKeyFile(PathBuf),
+    /// The data is sealed under a key that is not the one in use.
+    #[error(
+        "I segreti di questo database sono cifrati con la chiave principale {data}, non con quella in uso ({current}): serve il file della chiave con id {data}."
+    )]
+    KeyMismatch {
+        /// The id of the key the data is under.
+        data: KeyId,
+        /// The id of the key in use.
+        current: KeyId,
+    },
+    /// Another process holds the database while an exclusive operation was asked.
+    #[error("Il database {database} è in uso da {by}: fermalo e riprova.")]
+    InUse {
+        /// The database (a path, or a URL without its password).
+        database: String,
+        /// Who.
+        by: Holder,
+    },
+    /// A restore or a key rotation holds the database.
+    #[error(
+        "Sul database {database} è in corso tsgate restore o tsgate rotate-key: attendi che finisca e riprova."
+    )]
+    Maintenance {
+        /// The database file.
+        database: String,
+    },
+    /// The SQLite database to copy does not exist.
+    #[error("Il database {} non esiste.", .0.display())]
+    NoDatabase(PathBuf),
+    /// A file that is not a tsgate database where one was expected.
+    #[error("{} non è un database di tsgate: {why}.", path.display())]
+    NotTsgateDatabase {
+        /// The file.
+        path: PathBuf,
+        /// What is missing.
+        why: String,
+    },
+    /// A database written by a newer tsgate.
+    #[error(
+        "Il database è stato scritto da una versione più recente di tsgate (schema {found}; questa versione arriva a {supported}): usa quella versione o una successiva."
+    )]
+    SchemaTooNew {
+        /// The schema version found.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// `PRAGMA integrity_check` found a problem.
+    #[error("Il controllo di integrità di {} è fallito: {report}", path.display())]
+    Integrity {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's report (table and page names, never values).
+        report: String,
+    },
+    /// The file to write exists and may not be replaced.
+    #[error("Il file {} esiste già.", .0.display())]
+    Exists(PathBuf),
+    /// A file operation of a backup, a restore or a key rotation failed.
+    #[error("Operazione sul file {} non riuscita: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Stored data that does not parse.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -72,6 +146,48 @@ pub enum Error {
     /// Compare-and-swap lost against another writer.
     #[error("concurrent update")]
     Conflict,
+}
+
+/// Who holds a database that an operation wanted for itself alone ([`Error::InUse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// Another process has it open (its [`crate::sqlite::DbLock`]).
+    Process,
+    /// A server holds the `periodic` lease: running, of a version that takes no lock, or
+    /// killed less than three ticks ago.
+    Server {
+        /// Its node name.
+        node: String,
+        /// Seconds until the lease runs out unless renewed.
+        seconds: i64,
+    },
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Process => f.write_str("un altro processo tsgate (tsgate serve o un comando)"),
+            Self::Server { node, seconds } => write!(
+                f,
+                "tsgate serve (il nodo «{node}» tiene il lease «periodic» per altri {seconds} secondi)"
+            ),
+        }
+    }
+}
+
+impl Error {
+    /// [`Error::InUse`] by the server whose node `owner` holds the `periodic` lease until
+    /// `until_ms` (Unix milliseconds).
+    pub(crate) fn served(database: String, owner: &str, until_ms: i64) -> Self {
+        let now = crate::stored::ms(time::OffsetDateTime::now_utc());
+        Self::InUse {
+            database,
+            by: Holder::Server {
+                node: owner.to_owned(),
+                seconds: (until_ms - now).max(0) / 1000 + 1,
+            },
+        }
+    }
 }
 
 /// Into the domain's error: the two cases the domain acts on keep their meaning, everything

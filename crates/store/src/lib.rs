@@ -25,14 +25,16 @@
 mod any;
 pub mod crypto;
 mod error;
+mod keyfile;
 pub mod postgres;
 pub mod sqlite;
 mod stored;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use any::{AnyStore, Database, redact_url};
-pub use crypto::{KeyRing, MASTER_KEY_ENV, MasterKey};
-pub use error::{Error, Result};
+pub use any::{Access, AnyStore, Database, KeySource, Opened, Rotated, RotationStep, redact_url};
+pub use crypto::{KeyId, KeyRing, MASTER_KEY_ENV, MasterKey};
+pub use error::{Error, Holder, Result};
+pub use keyfile::{KeyFile, Settled};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -424,3 +424,123 @@ async fn auto_candidates_are_the_users_with_a_mailbox_or_a_schedule() {
     assert_eq!(candidates(&pg).await, expected);
     assert_eq!(candidates(&MemoryStore::new()).await, expected);
 }
+
+/// The rotation of the key file on PostgreSQL: refused while a node holds the `periodic`
+/// lease, whole when it runs, and settled by the data after a failure before or after the
+/// commit, like SQLite's (`backup.rs`).
+#[tokio::test]
+async fn key_file_rotation_is_refused_under_a_node_and_settled_by_the_data() {
+    use tsgate_store::{Access, Holder, KeyFile, KeySource, RotationStep, Settled};
+
+    let url = pg::temp_database().await;
+    let database = Database::Postgres(url.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = KeyFile::new(dir.path().join("master.key"));
+    let source = KeySource::File(file.clone());
+    let opened = AnyStore::open_keyed(&database, &source, Access::Shared)
+        .await
+        .unwrap();
+    support::plant_secrets(&opened.store).await;
+    let first = opened.key.clone();
+
+    // A running node renews the periodic lease: no rotation under it.
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        opened
+            .store
+            .try_lease("periodic", "node-a", time::Duration::seconds(45), now)
+            .await
+            .unwrap()
+    );
+    let e = AnyStore::open_keyed(&database, &source, Access::Exclusive)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InUse { by: Holder::Server { node, .. }, .. } if node == "node-a"),
+        "{e}"
+    );
+    opened
+        .store
+        .release_lease("periodic", "node-a")
+        .await
+        .unwrap();
+    opened.store.close().await;
+
+    let secrets = |store: Arc<AnyStore>| async move {
+        let c = store.credentials(&uid("ROSSI")).await.unwrap().unwrap();
+        let m = store.mailbox(&uid("ROSSI")).await.unwrap().unwrap();
+        let key = SessionKey::new(uid("ROSSI"), Application::Prescrittore);
+        let r = SessionStore::load(store.as_ref(), &key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.password.expose_secret(), PASSWORD);
+        assert_eq!(c.pin.expose_secret(), PIN);
+        assert_eq!(m.settings.password.expose_secret(), MAIL_PASSWORD);
+        assert_eq!(r.usable_code().unwrap().code.expose_secret(), CODE);
+        assert_eq!(store.verify_secrets().await.unwrap(), 4);
+        store.close().await;
+    };
+
+    // Stopped after the commit: the next open completes it.
+    let opened = AnyStore::open_keyed(&database, &source, Access::Exclusive)
+        .await
+        .unwrap();
+    let store = Arc::new(opened.store);
+    let (s, k, f) = (store.clone(), opened.key.clone(), file.clone());
+    let crashed = tokio::spawn(async move {
+        s.rotate_key_file(&f, &k, &|step| assert_ne!(step, RotationStep::Committed))
+            .await
+    })
+    .await;
+    assert!(crashed.is_err());
+    store.close().await;
+    let second = file.pending().unwrap().expect("staged");
+    let opened = AnyStore::open_keyed(&database, &source, Access::Shared)
+        .await
+        .unwrap();
+    assert_eq!(
+        opened.settled,
+        Settled::Completed {
+            key: second.id(),
+            retired: file.retired_path(first.id())
+        }
+    );
+    secrets(Arc::new(opened.store)).await;
+
+    // Stopped before the commit: the next open rolls it back.
+    let opened = AnyStore::open_keyed(&database, &source, Access::Exclusive)
+        .await
+        .unwrap();
+    let store = Arc::new(opened.store);
+    let (s, k, f) = (store.clone(), opened.key.clone(), file.clone());
+    let crashed = tokio::spawn(async move {
+        s.rotate_key_file(&f, &k, &|step| assert_ne!(step, RotationStep::BeforeCommit))
+            .await
+    })
+    .await;
+    assert!(crashed.is_err());
+    store.close().await;
+    let opened = AnyStore::open_keyed(&database, &source, Access::Shared)
+        .await
+        .unwrap();
+    assert_eq!(opened.settled, Settled::RolledBack { key: second.id() });
+    secrets(Arc::new(opened.store)).await;
+
+    // And a whole one.
+    let opened = AnyStore::open_keyed(&database, &source, Access::Exclusive)
+        .await
+        .unwrap();
+    let rotated = opened
+        .store
+        .rotate_key_file(&file, &opened.key, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((rotated.old, rotated.secrets), (second.id(), 4));
+    opened.store.close().await;
+    assert_eq!(file.load().unwrap().id(), rotated.new);
+    let store = PgStore::connect(&url, KeyRing::new(file.load().unwrap()))
+        .await
+        .unwrap();
+    secrets(Arc::new(AnyStore::from(store))).await;
+}

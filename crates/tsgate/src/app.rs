@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tsgate_gateway::{Backends, GatewayConfig, UiSessionKey};
 use tsgate_session::{EventSink, Policy, Ports, SessionManager};
 use tsgate_store::postgres::events::PgEvents;
-use tsgate_store::{AnyStore, KeyRing, MasterKey};
+use tsgate_store::{Access, AnyStore, KeyFile, KeySource, MasterKey};
 
 use crate::config::{Config, UpstreamKind};
 use crate::upstream::SistemaTsUpstream;
@@ -35,15 +35,38 @@ pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     }
 }
 
+/// Where the master key comes from: `TSGATE_MASTER_KEY` if set, otherwise the key file
+/// (with the files of a key rotation beside it).
+pub fn key_source(config: &Config) -> anyhow::Result<KeySource> {
+    Ok(
+        match MasterKey::from_env().context("TSGATE_MASTER_KEY is not a valid key")? {
+            Some(key) => KeySource::Given(key),
+            None => KeySource::File(KeyFile::new(config.master_key_path())),
+        },
+    )
+}
+
 /// Opens (creating on first run) the data folder, the master key and the database: the
-/// SQLite file, or the PostgreSQL database of `database_url`.
+/// SQLite file, or the PostgreSQL database of `database_url`. A key rotation that a crash
+/// interrupted is completed or rolled back first (`tsgate_store::AnyStore::open_keyed`).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<AnyStore>> {
-    let key = master_key(config)?;
+    let opened = open_keyed(config, Access::Shared).await?;
+    Ok(Arc::new(opened.store))
+}
+
+/// [`open_store`] with the access `access`, keeping what the opening found.
+pub async fn open_keyed(config: &Config, access: Access) -> anyhow::Result<tsgate_store::Opened> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            config.data_dir.display()
+        )
+    })?;
+    let source = key_source(config)?;
     let database = config.database()?;
-    let store = AnyStore::open(&database, KeyRing::new(key))
+    AnyStore::open_keyed(&database, &source, access)
         .await
-        .with_context(|| format!("cannot open the database {database}"))?;
-    Ok(Arc::new(store))
+        .with_context(|| format!("cannot open the database {database}"))
 }
 
 /// The SanitelCF certificate from its file, or from the simulator URL (custom environment).

@@ -47,6 +47,41 @@ pub enum Command {
     /// Validates configuration, master key, database, upstream reachability, the login to
     /// each certified mailbox, certificate expiry.
     Check(ConfigArgs),
+    /// Copies the SQLite database to a file while tsgate runs, and checks the copy. The
+    /// master key is never in it: save the key file once, apart from the backups.
+    /// (PostgreSQL: prints the pg_dump command to use.)
+    Backup(BackupArgs),
+    /// Replaces the SQLite database by a backup, with tsgate stopped: checks that the backup
+    /// is whole, of a schema this version reads, and that the master key in use opens it;
+    /// keeps the replaced database as `<name>.before-restore-<time>`.
+    Restore(RestoreArgs),
+    /// Generates a new master key and re-encrypts every stored password, PIN, mailbox
+    /// password and code under it, with tsgate stopped. The old key is kept as
+    /// `master.key.retired-<id>` for the backups made before.
+    RotateKey(ConfigArgs),
+}
+
+/// `tsgate backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (a new file; see --force).
+    #[arg(value_name = "OUT_FILE")]
+    pub out: PathBuf,
+    /// Replace OUT_FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file written by `tsgate backup`.
+    #[arg(value_name = "BACKUP_FILE")]
+    pub backup: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// Where the configuration comes from (shared by the commands that use the database).

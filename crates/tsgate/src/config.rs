@@ -513,7 +513,8 @@ impl Default for Config {
 fn environment() -> Env {
     // Variables of the same prefix that are not configuration keys: the master key itself
     // (read by the store), the `--config` and demo options of the command line, the
-    // simulator's address and the end-to-end tests' binary.
+    // simulator's address, the end-to-end tests' binary and the point where a test stops
+    // `rotate-key`.
     Env::prefixed("TSGATE_")
         .ignore(&[
             "MASTER_KEY",
@@ -521,6 +522,7 @@ fn environment() -> Env {
             "CONFIG",
             "DEMO_IMAP_PASSWORD",
             "E2E_BIN",
+            "TEST_STOP_AT",
         ])
         .split("__")
 }

@@ -33,10 +33,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tokio::sync::RwLock;
 use tsgate_session::{Health, StoreResult};
 
-use crate::crypto::{KeyRing, MasterKey, Slot};
+use crate::crypto::{KeyId, KeyRing, MasterKey, Slot};
 use crate::error::{Error, Result};
-use crate::stored::credentials_slot;
 use crate::stored::session::code_slot;
+use crate::stored::{SEALED, credentials_slot, ms};
 
 const KEY_CHECK: Slot<'static> = Slot {
     table: "meta",
@@ -113,11 +113,71 @@ impl PgStore {
             .map_err(|_| Error::WrongMasterKey)
     }
 
+    /// The key the stored key check is sealed under, which is the key of every secret.
+    pub async fn data_key_id(&self) -> Result<Option<KeyId>> {
+        let sealed: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE name = 'key_check'")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(sealed.as_deref().and_then(KeyRing::sealed_under))
+    }
+
+    /// Uses `keys` from now on (after a rotation was settled).
+    pub(crate) async fn set_keys(&self, keys: KeyRing) {
+        *self.keys.write().await = keys;
+    }
+
+    /// Opens every stored secret (and the key check); returns how many secrets there are.
+    pub async fn verify_secrets(&self) -> Result<usize> {
+        let keys = self.keys.read().await;
+        let mut count = 0;
+        for (table, column, query) in SEALED {
+            let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(query).fetch_all(&self.pool).await?;
+            for (row, sealed) in rows {
+                keys.open(
+                    &sealed,
+                    Slot {
+                        table,
+                        column,
+                        row: &row,
+                    },
+                )?;
+                count += 1;
+            }
+        }
+        let check: Vec<u8> = sqlx::query_scalar("SELECT value FROM meta WHERE name = 'key_check'")
+            .fetch_one(&self.pool)
+            .await?;
+        keys.open(&check, KEY_CHECK)?;
+        Ok(count)
+    }
+
+    /// The `periodic` lease, when a node holds it now: `(owner, until in Unix ms)`. While
+    /// any `tsgate serve` runs on the database one of them renews it every tick.
+    pub async fn live_periodic_lease(&self) -> Result<Option<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT owner, until_ms FROM leases WHERE name = 'periodic' AND until_ms > $1",
+        )
+        .bind(ms(time::OffsetDateTime::now_utc()))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Re-encrypts every secret under `new` in one transaction, then uses `new` for
     /// everything (the previous key stays in the ring as retired). Returns how many values
     /// were re-encrypted. See [`crate::crypto`] for the whole procedure; other nodes on the
     /// same database must be stopped meanwhile (they seal under their own ring).
     pub async fn rotate_key(&self, new: MasterKey) -> Result<usize> {
+        self.rotate_key_observed(new, &|| {}).await
+    }
+
+    /// [`PgStore::rotate_key`], calling `before_commit` when everything is re-encrypted and
+    /// the transaction is about to commit.
+    pub(crate) async fn rotate_key_observed(
+        &self,
+        new: MasterKey,
+        before_commit: &(dyn Fn() + Send + Sync),
+    ) -> Result<usize> {
         // Held for the whole rotation: no value of this process can be sealed under the old
         // key meanwhile.
         let mut keys = self.keys.write().await;
@@ -193,6 +253,7 @@ impl PgStore {
             .bind(ring.seal(b"tsgate key check", KEY_CHECK))
             .execute(&mut *tx)
             .await?;
+        before_commit();
         tx.commit().await?;
         *keys = ring;
         Ok(count)

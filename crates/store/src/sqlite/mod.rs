@@ -8,7 +8,9 @@
 //! only convert the error into the domain's (`From<Error> for StoreError`, cause kept).
 
 mod audit;
+pub mod backup;
 mod leases;
+mod lock;
 mod mailboxes;
 mod practices;
 mod schedules;
@@ -29,7 +31,10 @@ use sqlx::sqlite::{
 use tokio::sync::{Mutex, OwnedMutexGuard, RwLock};
 use tsgate_session::{Health, StoreResult};
 
-use crate::crypto::{KeyRing, MasterKey, Slot};
+pub use lock::DbLock;
+
+use crate::any::Access;
+use crate::crypto::{KeyId, KeyRing, MasterKey, Slot};
 use crate::error::{Error, Result};
 pub(crate) use crate::stored::ms;
 
@@ -39,11 +44,13 @@ const KEY_CHECK: Slot<'static> = Slot {
     row: "key_check",
 };
 
-/// The SQLite store. Cheap to clone (a pool, a shared key ring and the writers' turn).
+/// The SQLite store. Cheap to clone (a pool, a shared key ring, the writers' turn and the
+/// database's [`DbLock`], held as long as a clone lives).
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     keys: Arc<RwLock<KeyRing>>,
+    lock: DbLock,
     /// SQLite has one writer at a time. Writers of this process take turns here (a fair
     /// queue, in order of arrival) instead of polling the file lock; the busy timeout is
     /// left for writers of other processes (the command line next to a running server).
@@ -88,9 +95,22 @@ impl fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed, with mode 0600) the database at `path`, applies the
     /// migrations and checks that `keys` can read its secrets ([`Error::WrongMasterKey`]
-    /// otherwise).
+    /// otherwise). Holds the database's [`DbLock`] shared.
     pub async fn open(path: impl AsRef<Path>, keys: KeyRing) -> Result<Self> {
+        Self::open_with(path, keys, Access::Shared).await
+    }
+
+    /// [`SqliteStore::open`] with the [`DbLock`] held as `access` says: `Exclusive` is
+    /// refused ([`Error::InUse`]) while another process has the database open.
+    pub async fn open_with(path: impl AsRef<Path>, keys: KeyRing, access: Access) -> Result<Self> {
         let path = path.as_ref();
+        let lock = DbLock::acquire(path, access)?;
+        Self::open_locked(path, keys, lock).await
+    }
+
+    /// [`SqliteStore::open`] under a lock already held (a restore opens the copy it is about
+    /// to put in place under the lock of the database it replaces).
+    pub(crate) async fn open_locked(path: &Path, keys: KeyRing, lock: DbLock) -> Result<Self> {
         let existed = path.exists();
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -109,14 +129,49 @@ impl SqliteStore {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        backup::MIGRATOR.run(&pool).await?;
         let store = Self {
             pool,
             keys: Arc::new(RwLock::new(keys)),
+            lock,
             writer: Arc::new(Mutex::new(())),
         };
         store.check_key().await?;
         Ok(store)
+    }
+
+    /// How this store holds its database's lock.
+    pub fn access(&self) -> Access {
+        self.lock.access()
+    }
+
+    /// The key the stored key check is sealed under, which is the key of every secret.
+    pub async fn data_key_id(&self) -> Result<Option<KeyId>> {
+        let sealed: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE name = 'key_check'")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(sealed.as_deref().and_then(KeyRing::sealed_under))
+    }
+
+    /// Uses `keys` from now on (after a rotation was settled).
+    pub(crate) async fn set_keys(&self, keys: KeyRing) {
+        *self.keys.write().await = keys;
+    }
+
+    /// Opens every stored secret (and the key check); returns how many secrets there are.
+    /// [`Error::Decrypt`] or [`Error::UnknownKeyId`] names the first that does not open.
+    pub async fn verify_secrets(&self) -> Result<usize> {
+        let keys = self.keys.read().await;
+        let mut conn = self.pool.acquire().await?;
+        backup::open_every_secret(&mut conn, &keys).await
+    }
+
+    /// The `periodic` lease, when a server holds it now: `(owner, until)`. A `tsgate serve`
+    /// renews it every tick and gives it up when it stops; one killed keeps it for three
+    /// ticks.
+    pub async fn live_periodic_lease(&self) -> Result<Option<(String, i64)>> {
+        backup::live_periodic_lease(&mut *self.pool.acquire().await?).await
     }
 
     /// The connection pool (health checks).
@@ -182,6 +237,16 @@ impl SqliteStore {
     /// everything (the previous key stays in the ring as retired). Returns how many values
     /// were re-encrypted. See [`crate::crypto`] for the whole procedure.
     pub async fn rotate_key(&self, new: MasterKey) -> Result<usize> {
+        self.rotate_key_observed(new, &|| {}).await
+    }
+
+    /// [`SqliteStore::rotate_key`], calling `before_commit` when everything is re-encrypted
+    /// and the transaction is about to commit (where the crash tests stop the process).
+    pub(crate) async fn rotate_key_observed(
+        &self,
+        new: MasterKey,
+        before_commit: &(dyn Fn() + Send + Sync),
+    ) -> Result<usize> {
         // Held for the whole rotation: no value can be sealed under the old key meanwhile.
         let mut keys = self.keys.write().await;
         let ring = keys.rotated(new);
@@ -265,6 +330,7 @@ impl SqliteStore {
             .bind(ring.seal(b"tsgate key check", KEY_CHECK))
             .execute(&mut *tx)
             .await?;
+        before_commit();
         tx.commit().await?;
         *keys = ring;
         Ok(count)

@@ -56,6 +56,32 @@ pub(crate) fn mailbox_slot(user: &str) -> Slot<'_> {
     }
 }
 
+/// Every sealed column besides the key check, as `(table, column, query)`: the query gives
+/// each value's row key (the slot's `row`) and the sealed bytes, in the same SQL for both
+/// backends. A new sealed column goes here, so that verifying a backup or a restore opens it.
+pub(crate) const SEALED: [(&str, &str, &str); 4] = [
+    (
+        "credentials",
+        "password_enc",
+        "SELECT user_id, password_enc FROM credentials",
+    ),
+    (
+        "credentials",
+        "pin_enc",
+        "SELECT user_id, pin_enc FROM credentials",
+    ),
+    (
+        "mailboxes",
+        "password_enc",
+        "SELECT user_id, password_enc FROM mailboxes",
+    ),
+    (
+        "sessions",
+        "code_enc",
+        "SELECT user_id || '/' || application, code_enc FROM sessions WHERE code_enc IS NOT NULL",
+    ),
+];
+
 /// The columns [`ProfileRow`] reads, prefixed by the `users` table's alias `u`.
 pub(crate) const PROFILE_COLUMNS: &str = "u.user_id, u.fiscal_code, u.region, u.asl, u.ssa,
     u.specialization, u.display_name, u.environment, u.role, u.password_changed_on";

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
+mod backup;
 mod check;
 mod demo;
 mod hours;
 mod import;
 mod practice;
+mod rotate_key;
 mod secrets;
 mod serve;
 mod session;
@@ -60,6 +62,9 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::Session(command) => session::run(command).await,
         Command::Hours(command) => hours::run(command).await,
         Command::Check(args) => check::run(args).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
+        Command::RotateKey(args) => rotate_key::run(args).await,
     }
 }
 

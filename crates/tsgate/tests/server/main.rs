@@ -6,6 +6,7 @@
 
 mod admin_audit;
 mod administration;
+mod backup;
 mod crash;
 mod credentials;
 mod faults;

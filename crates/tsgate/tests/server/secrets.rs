@@ -5,7 +5,8 @@ use base64::Engine as _;
 
 use crate::support::{Gateway, GatewayOptions, PATIENT_CF, Sim, basic, tempdir};
 
-fn assert_clean(place: &str, haystack: &[u8], secrets: &[(&str, String)]) {
+/// Fails naming `place` when one of `secrets` (named) is in `haystack`, in any letter case.
+pub fn assert_clean(place: &str, haystack: &[u8], secrets: &[(&str, String)]) {
     for (name, secret) in secrets {
         let found = haystack
             .windows(secret.len())

@@ -69,6 +69,21 @@ impl Proc {
         }
     }
 
+    /// SIGTERM, then waits for the process to end (its shutdown code runs).
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.child
@@ -479,6 +494,13 @@ impl Gateway {
         self.proc_ = Some(proc_);
     }
 
+    /// Stops the server as systemd would (SIGTERM) and waits until it has ended.
+    pub fn stop(&mut self) {
+        if let Some(p) = &mut self.proc_ {
+            p.terminate();
+        }
+    }
+
     /// SIGKILL of the server.
     pub fn kill9(&mut self) {
         if let Some(p) = &mut self.proc_ {
@@ -659,12 +681,23 @@ pub fn faultstring(body: &str) -> Option<String> {
 
 /// Runs a CLI command on `config`, feeding `stdin`.
 pub fn cli(config: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    cli_env(config, args, stdin, &[])
+}
+
+/// [`cli`] with more environment variables.
+pub fn cli_env(
+    config: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     use std::io::Write as _;
     let mut child = Command::new(bin())
         .args(args)
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
