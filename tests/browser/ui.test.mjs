@@ -542,6 +542,10 @@ try {
     await tokenEl.waitFor({ state: "visible", timeout: WAIT });
     const staffToken = (await tokenEl.textContent()).trim();
     assert(/^tsg_/.test(staffToken), "not a workstation token");
+    // The sign-in link as a QR code, for the workstation's phone or tablet.
+    const qr = desktop.locator('[data-testid="new-qr"]');
+    await qr.waitFor({ state: "visible", timeout: WAIT });
+    assert(await qr.evaluate((img) => img.complete && img.naturalWidth >= 200), "QR code not drawn");
     const row = desktop.locator('[data-testid="workstation-row"][data-name="Segreteria <prova>"]');
     await row.waitFor({ timeout: WAIT });
     await shot(desktop, "16-desktop-admin");
@@ -644,6 +648,14 @@ try {
   });
 
   await test("audit shows the operations, with filters", async () => {
+    await desktop.selectOption('[data-role="audit-filter"] select[name="kind"]', "requested");
+    await desktop.click('[data-role="audit-filter"] button[type="submit"]');
+    await desktop.locator('[data-role="audit"] tr').filter({ hasText: "richiesta" }).first().waitFor({ timeout: WAIT });
+    // Workstations are named in Italian words, never by their id.
+    await desktop.selectOption('[data-role="audit-filter"] select[name="kind"]', "workstation_users_set");
+    await desktop.click('[data-role="audit-filter"] button[type="submit"]');
+    await desktop.locator('[data-role="audit"] tr').filter({ hasText: "postazione «Ambulatorio vuoto»" }).first().waitFor({ timeout: WAIT });
+    assert(await desktop.locator('[data-role="audit-filter"] select[name="workstation"] option', { hasText: "Ambulatorio vuoto" }).count() === 1, "no workstation filter by name");
     await desktop.selectOption('[data-role="audit-filter"] select[name="kind"]', "requested");
     await desktop.click('[data-role="audit-filter"] button[type="submit"]');
     await desktop.locator('[data-role="audit"] tr').filter({ hasText: "richiesta" }).first().waitFor({ timeout: WAIT });

@@ -534,7 +534,12 @@
     if (res.status === 201 && res.body) {
       const box = $("token-box");
       $("new-token").textContent = res.body.token;
-      $("new-login").textContent = window.location.origin + "/login?token=" + res.body.token;
+      $("new-login").textContent = res.body.login_url || (window.location.origin + "/login?token=" + res.body.token);
+      const qr = $("new-qr-box");
+      if (res.body.login_qr_svg) {
+        $("new-qr").src = "data:image/svg+xml;base64," + btoa(res.body.login_qr_svg);
+        qr.hidden = false;
+      } else qr.hidden = true;
       box.hidden = false;
       box.focus();
       say("ws-msg", "Postazione «" + res.body.workstation.name + "» creata: copia ora il token, non verrà più mostrato.", true);
@@ -554,6 +559,16 @@
     member_removed: "medico tolto dallo studio", imported: "importazione"
   };
 
+  // "workstation <id> (admin)" as "postazione «Reception» (amministrazione)".
+  function outcomeText(outcome) {
+    if (OUTCOMES[outcome]) return OUTCOMES[outcome];
+    const m = /^workstation ([^\s:]+)(:| \((\w+)\))?(.*)$/.exec(outcome || "");
+    if (!m) return outcome;
+    const name = workstationNames.get(m[1]);
+    const role = m[3] ? " (" + (ROLE_WORDS[m[3]] || m[3]) + ")" : (m[2] === ":" ? ":" : "");
+    return "postazione " + (name ? "«" + name + "»" : m[1]) + role + m[4];
+  }
+
   async function loadAudit() {
     const form = $("audit-filter");
     const data = formObject(form);
@@ -567,7 +582,7 @@
     if (res.status !== 200 || !Array.isArray(res.body)) { tbody.appendChild(row([T.errorMessage(res), "", "", "", "", ""])); return; }
     if (!res.body.length) tbody.appendChild(row(["Nessun evento con questi filtri.", "", "", "", "", ""]));
     res.body.forEach(function (e) {
-      tbody.appendChild(row([T.fullTime(e.at), KINDS[e.kind] || e.kind, e.user || "", actorName(e.actor), OUTCOMES[e.outcome] || e.outcome, e.code_hint || ""]));
+      tbody.appendChild(row([T.fullTime(e.at), KINDS[e.kind] || e.kind, e.user || "", actorName(e.actor), outcomeText(e.outcome), e.code_hint || ""]));
     });
   }
   $("audit-filter").addEventListener("submit", function (e) { e.preventDefault(); loadAudit(); });

@@ -436,6 +436,40 @@ struct CreatedWorkstation {
     workstation: Workstation,
     /// Shown once; only its hash is stored.
     token: String,
+    /// The sign-in link (`…/login?token=…`) on the address the caller used, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_url: Option<String>,
+    /// That link as a QR code (SVG), for a phone's camera.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_qr_svg: Option<String>,
+}
+
+/// The address the caller reached tsgate at: the browser's `Origin`, else `Host` with the
+/// scheme this server speaks. `None` when neither is a plain `scheme://host[:port]`.
+fn caller_origin(headers: &axum::http::HeaderMap, https: bool) -> Option<String> {
+    let clean = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            && !s.is_empty()
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let (scheme, host) = origin.split_once("://")?;
+        return (matches!(scheme, "http" | "https") && clean(host))
+            .then(|| format!("{scheme}://{host}"));
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
+    clean(host).then(|| format!("{}://{host}", if https { "https" } else { "http" }))
+}
+
+/// The QR code of `text` as an SVG image.
+fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 /// Checks a workstation to create against the caller's rights and the practice's members;
@@ -502,6 +536,7 @@ async fn workstation_spec(
 pub(crate) async fn add_workstation(
     State(state): State<AppState>,
     AdminAuthed(actor): AdminAuthed,
+    headers: axum::http::HeaderMap,
     ApiJson(new): ApiJson<NewWorkstation>,
 ) -> Result<Response, ApiError> {
     let spec = workstation_spec(&state, &actor, &new).await?;
@@ -520,9 +555,17 @@ pub(crate) async fn add_workstation(
         ),
     )
     .await?;
+    let login_url = caller_origin(&headers, state.config().tls.is_some())
+        .map(|origin| format!("{origin}/login?token={token}"));
+    let login_qr_svg = login_url.as_deref().and_then(qr_svg);
     let mut response = (
         StatusCode::CREATED,
-        Json(CreatedWorkstation { workstation, token }),
+        Json(CreatedWorkstation {
+            workstation,
+            token,
+            login_url,
+            login_qr_svg,
+        }),
     )
         .into_response();
     response

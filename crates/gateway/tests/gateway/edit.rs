@@ -187,3 +187,43 @@ async fn an_admin_changes_the_doctors_of_a_workstation() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_new_workstation_comes_with_its_sign_in_link_and_qr_code() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(app.url("/api/v1/workstations"))
+        .bearer_auth(&app.tokens.admin)
+        .header("Origin", "https://studio.example:8443")
+        .json(&json!({"name": "Telefono", "role": "doctor", "users": [U1]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let v: Value = r.json().await.unwrap();
+    let token = v["token"].as_str().unwrap();
+    let url = format!("https://studio.example:8443/login?token={token}");
+    assert_eq!(v["login_url"], url.as_str());
+    // The picture is exactly the QR code of that link.
+    let expected = qrcode::QrCode::new(url.as_bytes())
+        .unwrap()
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    assert_eq!(v["login_qr_svg"], expected.as_str());
+
+    // A forged Origin is not echoed into the link.
+    let r = app
+        .http
+        .post(app.url("/api/v1/workstations"))
+        .bearer_auth(&app.tokens.admin)
+        .header("Origin", "javascript://x\"><script>")
+        .json(&json!({"name": "Altro", "role": "doctor", "users": [U1]}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert!(v.get("login_url").is_none(), "{v}");
+}
