@@ -2,10 +2,12 @@
 """SSE fan-out client for bench/sse-fanout.sh.
 
 Opens CONNS connections to GET /api/v1/events, spread over the workstation tokens in
-TOKENS_FILE (tsgate limits API calls per workstation), waits for the initial event on each,
-prints READY and waits for a line on stdin; then makes one change (POST .../session/request
-with TRIGGER_TOKEN) and measures, for every connection, when the next `session` event
-arrives. Prints the distribution of arrival times after the trigger. Standard library only.
+TOKENS_FILE (tsgate limits API calls per workstation) and over the nodes in PORTS
+(comma-separated; connection i goes to PORTS[i % len(PORTS)]), waits for the initial event on
+each, prints READY and waits for a line on stdin; then makes one change (POST
+.../session/request with TRIGGER_TOKEN, to the first port) and measures, for every
+connection, when the next `session` event arrives. Prints the distribution of arrival times
+after the trigger, in all and per port when there are several. Standard library only.
 """
 import asyncio
 import os
@@ -13,7 +15,7 @@ import sys
 import time
 
 HOST = os.environ.get("HOST", "127.0.0.1")
-PORT = int(os.environ["PORT"])
+PORTS = [int(p) for p in os.environ["PORTS"].split(",")]
 CONNS = int(os.environ.get("CONNS", "10000"))
 USER = os.environ["USER_ID"]
 TOKENS = [t.strip() for t in open(os.environ["TOKENS_FILE"]) if t.strip()]
@@ -23,7 +25,7 @@ TRIGGER = os.environ["TRIGGER_TOKEN"]
 async def connect(i):
     """Opens stream `i` and reads up to its initial `session` event."""
     token = TOKENS[i % len(TOKENS)]
-    reader, writer = await asyncio.open_connection(HOST, PORT)
+    reader, writer = await asyncio.open_connection(HOST, PORTS[i % len(PORTS)])
     writer.write(
         f"GET /api/v1/events HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
         "Accept: text/event-stream\r\n\r\n".encode()
@@ -46,7 +48,7 @@ async def next_event(reader, i):
 
 
 async def trigger():
-    reader, writer = await asyncio.open_connection(HOST, PORT)
+    reader, writer = await asyncio.open_connection(HOST, PORTS[0])
     body = b'{"replace": true}'
     writer.write(
         f"POST /api/v1/users/{USER}/session/request HTTP/1.1\r\nHost: {HOST}\r\n"
@@ -71,7 +73,7 @@ async def main():
         connected += 1
         await started.wait()
         await next_event(reader, i)
-        return time.perf_counter(), writer
+        return time.perf_counter(), PORTS[i % len(PORTS)], writer
 
     t_connect = time.perf_counter()
     tasks = [asyncio.ensure_future(one(i)) for i in range(CONNS)]
@@ -88,15 +90,19 @@ async def main():
     t0 = time.perf_counter()
     status = await trigger()
     results = await asyncio.gather(*tasks)
-    delays = sorted((t - t0) * 1000 for t, _ in results)
-    pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
     print(f"trigger answered: {status}")
-    print(
-        f"event received on {len(delays)}/{CONNS} streams; after the trigger: "
-        f"first {delays[0]:.1f} ms, p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, "
-        f"last {delays[-1]:.1f} ms",
-        flush=True,
-    )
+    groups = [("all", [t for t, _, _ in results])]
+    if len(PORTS) > 1:
+        groups += [(f"port {p}", [t for t, q, _ in results if q == p]) for p in PORTS]
+    for name, times in groups:
+        delays = sorted((t - t0) * 1000 for t in times)
+        pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
+        print(
+            f"event received ({name}) on {len(delays)}/{CONNS} streams; after the trigger: "
+            f"first {delays[0]:.1f} ms, p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, "
+            f"last {delays[-1]:.1f} ms",
+            flush=True,
+        )
     print("DONE", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
