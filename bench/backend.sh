@@ -360,7 +360,7 @@ TOML
       warn=$(log_warnings "$dir/serve$i.log")
       if [ -n "$warn" ]; then
         echo "   node $i: $warn" | sed '2,$s/^/   /'
-        idle_lines+=("- node $i log: $(head -1 <<<"$warn"), first: $(sed -n 2p <<<"$warn" | cut -c1-200)")
+        idle_lines+=("- node $i log: $(head -1 <<<"$warn" | sed 's/; first 5:$//'); the first: $(sed -n 2p <<<"$warn" | cut -c1-200)")
       fi
     done
     stop_nodes
@@ -385,6 +385,8 @@ TOML
   echo "- 10 % of sessions active: not measured (the simulator issues codes only to its own test users); every idle figure is with 0 % active"
   printf '%s\n' "${idle_lines[@]}"
   echo "- load at the end $(load)"
+  echo
+  pg_log_summary
   exit 0
 fi
 

@@ -15,7 +15,8 @@
 #                          user when root: PostgreSQL refuses to run as root) on 127.0.0.1:PORT,
 #                          trust authentication, default durability; sets PG_ROOT and
 #                          PG_BASE_URL; stopped and removed at exit
-#   pg_fresh_db NAME, pg_sql SQL (as postgres, on the `postgres` database), pg_cpu
+#   pg_fresh_db NAME, pg_sql SQL (as postgres, on the `postgres` database), pg_cpu,
+#   pg_log_summary         what the server logged after start-up (checkpoints, waits, slow work)
 #   pg_db_stats NAME       "xacts tup_returned tup_fetched" of pg_stat_database
 #   write_node_configs DIR N DB_URL DEM_BASE < extra-TOML   DIR/node<i>.toml, i = 1…N
 #   start_nodes DIR N      `tsgate serve` on each, at once; node_pids, node_ready (seconds
@@ -98,7 +99,10 @@ pg_cmd() {
 }
 pg_start() {
   local port=$1; shift
-  local opts="-c listen_addresses=127.0.0.1 -p $port -c max_connections=300 $*"
+  # Logged, for pg_log_summary: checkpoints (the default), lock waits, statements and
+  # autovacuum runs that took more than a second.
+  local opts="-c listen_addresses=127.0.0.1 -p $port -c max_connections=300 -c log_lock_waits=on"
+  opts+=" -c log_min_duration_statement=1000 -c log_autovacuum_min_duration=1000 $*"
   PG_PORT=$port
   PG_ROOT=$(mktemp -d /tmp/tsgate-bench-pg.XXXXXX)
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_ROOT"
@@ -109,6 +113,17 @@ pg_start() {
     >/dev/null 2>&1 || { echo "pg_ctl start FAILED:"; cat "$PG_ROOT/server.log"; return 1; }
   PG_BASE_URL="postgres://postgres@127.0.0.1:$port"
   echo "PostgreSQL $(pg_cmd postgres --version | awk '{print $3}') up on 127.0.0.1:$port in $PG_ROOT${*:+ ($*)}"
+}
+# The PostgreSQL server's log, what it says after start-up (checkpoints, slow statements, lock
+# waits, slow autovacuum runs), at most 20 lines.
+pg_log_summary() {
+  [ -n "$PG_ROOT" ] || return 0
+  local lines
+  lines=$(grep -vE 'database system (is ready|was shut down)|starting PostgreSQL|listening on|redo|shutting down' \
+    "$PG_ROOT/server.log" | cut -c1-300 || true)
+  if [ -z "$lines" ]; then echo "PostgreSQL log: nothing after start-up"; return; fi
+  echo "PostgreSQL log after start-up ($(wc -l <<<"$lines") lines, the first 20):"
+  head -20 <<<"$lines" | sed 's/^/  /'
 }
 pg_sql() { pg_cmd psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 pg_fresh_db() {

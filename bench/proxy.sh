@@ -262,6 +262,7 @@ if [[ " $TARGETS " == *" cloud "* ]]; then
     echo "cloud node $i: ${CLOUD_RSS_IDLE[$((i - 1))]} → $(rss_mib "${node_pids[$((i - 1))]}") MiB"
   done
   for i in $(seq "$NODES"); do log_warnings "$work/cloud/serve$i.log" | sed "s/^/cloud node $i: /"; done
+  pg_log_summary
 fi
 echo
 echo "## Summary (${SECONDS_RUN} s runs, InvioPrescritto through each target to the same upstream)"

@@ -8,7 +8,9 @@
 # big practice or a vendor's cloud would have. The connection caps (`max_connections`,
 # `max_connections_per_ip`, 768 and 128 by default) are raised to CONNS + 256: every stream
 # comes from 127.0.0.1. The client is bench/sse_fanout.py (Python asyncio, one process): its
-# own reading time is part of the numbers (an upper bound).
+# own reading time is part of the numbers (an upper bound). A second process holds one more
+# stream per node (the probe) and prints when the event reached it: the arrival on each node
+# without the main client's backlog.
 #
 # Several nodes: DB=postgres NODES=2 bench/sse-fanout.sh 10000
 #   A throwaway PostgreSQL (bench/lib.sh) and NODES `tsgate serve` on it, set up through node
@@ -88,23 +90,37 @@ PORTS=$(IFS=,; echo "${ports[*]}") CONNS=$CONNS USER_ID=$USER_ID TOKENS_FILE=$wo
   python3 bench/sse_fanout.py <"$work/in" >"$work/client.log" 2>&1 &
 CLIENT=$!; pids+=($CLIENT)
 exec 3>"$work/in"
-until grep -q READY "$work/client.log"; do
+until grep -qs READY "$work/client.log"; do
   kill -0 $CLIENT 2>/dev/null || { cat "$work/client.log"; exit 1; }
   sleep 0.2
 done
 cpu_line "connecting the streams" "$cpu0" "$(cpu_now)" "$(secs_since "$t0")"
 grep connected "$work/client.log"
+# The probe: one more stream per node in a process of its own (see bench/sse_fanout.py).
+PROBE=1 PORTS=$(IFS=,; echo "${ports[*]}") USER_ID=$USER_ID TOKENS_FILE=$work/tokens.txt TRIGGER_TOKEN=$TRIGGER \
+  python3 bench/sse_fanout.py >"$work/probe.log" 2>&1 &
+PROBE_PID=$!; pids+=($PROBE_PID)
+until grep -qs READY "$work/probe.log"; do
+  kill -0 $PROBE_PID 2>/dev/null || { cat "$work/probe.log"; exit 1; }
+  sleep 0.1
+done
 sleep 1
 rss_line "with $CONNS streams open"
 echo "$(load)"
 cpu0=$(cpu_now); t0=$(date +%s%N)
 echo >&3
-until grep -q DONE "$work/client.log"; do
+until grep -qs DONE "$work/client.log"; do
   kill -0 $CLIENT 2>/dev/null || { cat "$work/client.log"; exit 1; }
   sleep 0.2
 done
 cpu_line "from the trigger to the last event received (sampled every 0.2 s)" "$cpu0" "$(cpu_now)" "$(secs_since "$t0")"
-grep -E "trigger|event received" "$work/client.log"
+grep -E "trigger answered|event received" "$work/client.log"
+wait $PROBE_PID || { cat "$work/probe.log"; exit 1; }
+sent=$(sed -n 's/^trigger sent at //p' "$work/client.log")
+for i in $(seq "$NODES"); do
+  at=$(sed -n "s/^probe port $(node_port "$i"): event at //p" "$work/probe.log")
+  echo "probe stream on node $i (a process of its own): event $(awk -v a="$at" -v s="$sent" 'BEGIN {printf "%.1f", (a - s) * 1000}') ms after the trigger was sent"
+done
 rss_line "after the fan-out (streams still open)"
 echo >&3
 exec 3>&-
@@ -112,4 +128,5 @@ wait $CLIENT || true
 sleep 1
 rss_line "after the client left"
 for i in $(seq "$NODES"); do log_warnings "$work/serve$i.log" | sed "s/^/node $i: /"; done
+pg_log_summary
 echo "$(load)"

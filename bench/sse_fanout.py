@@ -8,6 +8,12 @@ each, prints READY and waits for a line on stdin; then makes one change (POST
 .../session/request with TRIGGER_TOKEN, to the first port) and measures, for every
 connection, when the next `session` event arrives. Prints the distribution of arrival times
 after the trigger, in all and per port when there are several. Standard library only.
+
+PROBE=1: one stream per port instead (token: the first of TOKENS_FILE), no trigger; prints
+READY, then the wall-clock time (time.time()) at which the next `session` event arrives on
+each port. Run as a second process beside the main client, whose own reading of thousands of
+streams would otherwise be part of the first arrival on every node; the main client prints
+the wall-clock time of its trigger for the comparison.
 """
 import asyncio
 import os
@@ -61,6 +67,31 @@ async def trigger():
     return status.decode().strip()
 
 
+async def probe():
+    streams = []
+    for i, port in enumerate(PORTS):
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(
+            f"GET /api/v1/events HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {TOKENS[0]}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        await writer.drain()
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"probe on port {port}: {status!r}")
+        await next_event(reader, i)
+        streams.append((port, reader, writer))
+    print("READY", flush=True)
+
+    async def arrival(port, reader, i):
+        await next_event(reader, i)
+        return port, time.time()
+
+    for port, at in await asyncio.gather(*(arrival(p, r, i) for i, (p, r, _) in enumerate(streams))):
+        print(f"probe port {port}: event at {at:.6f}", flush=True)
+    print("DONE", flush=True)
+
+
 async def main():
     connected = 0
     started = asyncio.Event()
@@ -88,6 +119,7 @@ async def main():
     started.set()
     await asyncio.sleep(0.2)  # every reader is waiting on its socket again
     t0 = time.perf_counter()
+    print(f"trigger sent at {time.time():.6f}", flush=True)
     status = await trigger()
     results = await asyncio.gather(*tasks)
     print(f"trigger answered: {status}")
@@ -107,4 +139,4 @@ async def main():
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
-asyncio.run(main())
+asyncio.run(probe() if os.environ.get("PROBE") else main())
