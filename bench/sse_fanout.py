@@ -28,10 +28,12 @@ TOKENS = [t.strip() for t in open(os.environ["TOKENS_FILE"]) if t.strip()]
 TRIGGER = os.environ["TRIGGER_TOKEN"]
 
 
-async def connect(i):
-    """Opens stream `i` and reads up to its initial `session` event."""
-    token = TOKENS[i % len(TOKENS)]
-    reader, writer = await asyncio.open_connection(HOST, PORTS[i % len(PORTS)])
+async def connect(i, port=None, token=None):
+    """Opens stream `i` (on PORTS[i % n] with TOKENS[i % n] unless given) and reads up to its
+    initial `session` event."""
+    port = port or PORTS[i % len(PORTS)]
+    token = token or TOKENS[i % len(TOKENS)]
+    reader, writer = await asyncio.open_connection(HOST, port)
     writer.write(
         f"GET /api/v1/events HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
         "Accept: text/event-stream\r\n\r\n".encode()
@@ -39,7 +41,7 @@ async def connect(i):
     await writer.drain()
     status = await reader.readline()
     if b" 200 " not in status:
-        raise RuntimeError(f"connection {i}: {status!r}")
+        raise RuntimeError(f"connection {i} (port {port}): {status!r}")
     await next_event(reader, i)
     return reader, writer
 
@@ -70,16 +72,7 @@ async def trigger():
 async def probe():
     streams = []
     for i, port in enumerate(PORTS):
-        reader, writer = await asyncio.open_connection(HOST, port)
-        writer.write(
-            f"GET /api/v1/events HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {TOKENS[0]}\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
-        )
-        await writer.drain()
-        status = await reader.readline()
-        if b" 200 " not in status:
-            raise RuntimeError(f"probe on port {port}: {status!r}")
-        await next_event(reader, i)
+        reader, writer = await connect(i, port, TOKENS[0])
         streams.append((port, reader, writer))
     print("READY", flush=True)
 
