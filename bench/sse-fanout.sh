@@ -5,81 +5,128 @@
 #
 # The API allows each workstation 10 calls/s with a burst of 50, so the connections are
 # spread over WORKSTATIONS workstations (CONNS/WORKSTATIONS each, within the burst), as a
-# big practice or a vendor's cloud would have. The client is bench/sse_fanout.py (Python
-# asyncio, one process): its own reading time is part of the numbers (an upper bound).
-# Usage: bench/sse-fanout.sh [connections]
+# big practice or a vendor's cloud would have. The connection caps (`max_connections`,
+# `max_connections_per_ip`, 768 and 128 by default) are raised to CONNS + 256: every stream
+# comes from 127.0.0.1. The client is bench/sse_fanout.py (Python asyncio, one process): its
+# own reading time is part of the numbers (an upper bound). A second process holds one more
+# stream per node (the probe) and prints when the event reached it: the arrival on each node
+# without the main client's backlog.
+#
+# Several nodes: DB=postgres NODES=2 bench/sse-fanout.sh 10000
+#   A throwaway PostgreSQL (bench/lib.sh) and NODES `tsgate serve` on it, set up through node
+#   1's configuration; stream i goes to node (i mod NODES) + 1, the change is made through
+#   node 1, and reaches the other nodes' streams through PostgreSQL LISTEN/NOTIFY. Arrival
+#   times in all and per node; RSS and CPU per node, and the PostgreSQL server's CPU.
+# Usage: [DB=sqlite|postgres] [NODES=1] bench/sse-fanout.sh [connections]
+#   WORKSTATIONS=250; NODE_PORT=18280 (node i on NODE_PORT+i), SIM_PORT=18293, PG_PORT=18294;
+#   BIN_DIR=<folder with a prebuilt tsgate> skips the build (otherwise a release build into
+#   $CARGO_TARGET_DIR, default target/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+. bench/lib.sh
 CONNS=${1:-10000}
 WORKSTATIONS=${WORKSTATIONS:-250}
-GW_PORT=${GW_PORT:-18292}
+NODE_PORT=${NODE_PORT:-18280}
 SIM_PORT=${SIM_PORT:-18293}
+PG_PORT=${PG_PORT:-18294}
+DB=${DB:-sqlite}
+NODES=${NODES:-1}
+check_db_nodes
 ulimit -n "$(ulimit -Hn)"
 echo "open files limit: $(ulimit -n)"
 
-cargo build --release -q -p tsgate --bin tsgate
-BIN=$ROOT/target/release/tsgate
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-wait_url() { for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "$1 not up" >&2; exit 1; }
-rss() { grep VmRSS "/proc/$1/status" | awk '{printf "%.1f MiB", $2/1024}'; }
-
-RUST_LOG=warn "$BIN" sim --mode test --listen 127.0.0.1:$SIM_PORT >"$work/sim.log" 2>&1 &
-pids+=($!)
-wait_url http://127.0.0.1:$SIM_PORT/sim/users
+tsgate_binaries
+bench_start
+echo "tsgate: $BIN"
+start_sim "$SIM_PORT"
 users=$(curl -s http://127.0.0.1:$SIM_PORT/sim/users)
 field() { python3 -c "import json,sys; u=[u for u in json.load(sys.stdin) if u['role']=='titolare'][0]; print(u['$1'])" <<<"$users"; }
 USER_ID=$(field user_id)
-cat >"$work/tsgate.toml" <<TOML
-listen = "127.0.0.1:$GW_PORT"
-data_dir = "$work/data"
-environment = "custom"
-a2f_base = "http://127.0.0.1:$SIM_PORT"
-dem_base = "http://127.0.0.1:$SIM_PORT"
-sanitel_certificate_url = "http://127.0.0.1:$SIM_PORT/sim/certificate"
+DB_URL=
+if [ "$DB" = postgres ]; then
+  pg_start "$PG_PORT"
+  pg_fresh_db tsgate
+  DB_URL=$PG_BASE_URL/tsgate
+fi
+write_node_configs "$work" "$NODES" "$DB_URL" "http://127.0.0.1:$SIM_PORT" <<TOML
 min_create_interval_seconds = 0
+
+[limits]
+max_connections = $((CONNS + 256))
+max_connections_per_ip = $((CONNS + 256))
 TOML
 export RUST_LOG=warn
-printf '%s\n%s\n' "$(field password)" "$(field pin)" | "$BIN" user add -c "$work/tsgate.toml" \
+printf '%s\n%s\n' "$(field password)" "$(field pin)" | "$BIN" user add -c "$work/node1.toml" \
   --id "$USER_ID" --cf "$(field cf)" --region "$(field region)" --asl "$(field asl)" --specialization F >/dev/null
 for i in $(seq "$WORKSTATIONS"); do
-  "$BIN" workstation add -c "$work/tsgate.toml" --name "ws $i" --role staff --users "$USER_ID" \
+  "$BIN" workstation add -c "$work/node1.toml" --name "ws $i" --role staff --users "$USER_ID" \
     | sed -n 's/.*: \(tsg_.*\)$/\1/p' >>"$work/tokens.txt"
 done
-TRIGGER=$("$BIN" workstation add -c "$work/tsgate.toml" --name trigger --role admin --users "$USER_ID" | sed -n 's/.*: \(tsg_.*\)$/\1/p')
+TRIGGER=$("$BIN" workstation add -c "$work/node1.toml" --name trigger --role admin --users "$USER_ID" | sed -n 's/.*: \(tsg_.*\)$/\1/p')
 
-"$BIN" serve -c "$work/tsgate.toml" >"$work/serve.log" 2>&1 &
-GW_PID=$!; pids+=($GW_PID)
-wait_url http://127.0.0.1:$GW_PORT/readyz
+start_nodes "$work" "$NODES"
 sleep 1
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "server RSS idle: $(rss $GW_PID)"
+ports=()
+for i in $(seq "$NODES"); do ports+=("$(node_port "$i")"); done
+rss_line() {  # what
+  local line="server RSS $1:" i
+  for i in $(seq "$NODES"); do line+=" node $i $(rss_mib "${node_pids[$((i - 1))]}") MiB"; [ "$i" = "$NODES" ] || line+=","; done
+  echo "$line"
+}
+cpu_now() { local p; for p in "${node_pids[@]}"; do printf '%s ' "$(proc_cpu "$p")"; done; [ -n "$PG_ROOT" ] && pg_cpu || echo; }
+cpu_line() {  # what before after seconds
+  local -a a b; read -r -a a <<<"$2"; read -r -a b <<<"$3"
+  local parts=() i
+  for i in $(seq "$NODES"); do parts+=("node $i $(cpu_diff "${a[$((i - 1))]}" "${b[$((i - 1))]}" "$4")"); done
+  [ -n "$PG_ROOT" ] && parts+=("PostgreSQL $(cpu_diff "${a[$NODES]}" "${b[$NODES]}" "$4")")
+  echo "CPU $1: $(printf '%s; ' "${parts[@]}" | sed 's/; $//')"
+}
+echo "$(load)"
+rss_line idle
 
 mkfifo "$work/in"
-PORT=$GW_PORT CONNS=$CONNS USER_ID=$USER_ID TOKENS_FILE=$work/tokens.txt TRIGGER_TOKEN=$TRIGGER \
+cpu0=$(cpu_now); t0=$(date +%s%N)
+PORTS=$(IFS=,; echo "${ports[*]}") CONNS=$CONNS USER_ID=$USER_ID TOKENS_FILE=$work/tokens.txt TRIGGER_TOKEN=$TRIGGER \
   python3 bench/sse_fanout.py <"$work/in" >"$work/client.log" 2>&1 &
 CLIENT=$!; pids+=($CLIENT)
 exec 3>"$work/in"
-until grep -q READY "$work/client.log"; do
+until grep -qs READY "$work/client.log"; do
   kill -0 $CLIENT 2>/dev/null || { cat "$work/client.log"; exit 1; }
   sleep 0.2
 done
+cpu_line "connecting the streams" "$cpu0" "$(cpu_now)" "$(secs_since "$t0")"
 grep connected "$work/client.log"
+# The probe: one more stream per node in a process of its own (see bench/sse_fanout.py).
+PROBE=1 PORTS=$(IFS=,; echo "${ports[*]}") USER_ID=$USER_ID TOKENS_FILE=$work/tokens.txt TRIGGER_TOKEN=$TRIGGER \
+  python3 bench/sse_fanout.py >"$work/probe.log" 2>&1 &
+PROBE_PID=$!; pids+=($PROBE_PID)
+until grep -qs READY "$work/probe.log"; do
+  kill -0 $PROBE_PID 2>/dev/null || { cat "$work/probe.log"; exit 1; }
+  sleep 0.1
+done
 sleep 1
-echo "server RSS with $CONNS streams open: $(rss $GW_PID)"
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+rss_line "with $CONNS streams open"
+echo "$(load)"
+cpu0=$(cpu_now); t0=$(date +%s%N)
 echo >&3
-until grep -q DONE "$work/client.log"; do
+until grep -qs DONE "$work/client.log"; do
   kill -0 $CLIENT 2>/dev/null || { cat "$work/client.log"; exit 1; }
   sleep 0.2
 done
-grep -E "trigger|event received" "$work/client.log"
-echo "server RSS after the fan-out (streams still open): $(rss $GW_PID)"
+cpu_line "from the trigger to the last event received (sampled every 0.2 s)" "$cpu0" "$(cpu_now)" "$(secs_since "$t0")"
+grep -E "trigger answered|event received" "$work/client.log"
+wait $PROBE_PID || { cat "$work/probe.log"; exit 1; }
+sent=$(sed -n 's/^trigger sent at //p' "$work/client.log")
+for i in $(seq "$NODES"); do
+  at=$(sed -n "s/^probe port $(node_port "$i"): event at //p" "$work/probe.log")
+  echo "probe stream on node $i (a process of its own): event $(awk -v a="$at" -v s="$sent" 'BEGIN {printf "%.1f", (a - s) * 1000}') ms after the trigger was sent"
+done
+rss_line "after the fan-out (streams still open)"
 echo >&3
 exec 3>&-
 wait $CLIENT || true
 sleep 1
-echo "server RSS after the client left: $(rss $GW_PID)"
+rss_line "after the client left"
+for i in $(seq "$NODES"); do log_warnings "$work/serve$i.log" | sed "s/^/node $i: /"; done
+pg_log_summary
+echo "$(load)"
