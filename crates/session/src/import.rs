@@ -163,14 +163,14 @@ pub enum ImportError {
     JsonStructure(String),
 }
 
-/// Parses and validates an import file; rows that name no environment are production ones
-/// ([`parse_import_in`] names the default).
+/// Parses and validates an import file; rows that name no environment are test ones
+/// (production only when said: [`parse_import_in`] takes the installation's).
 pub fn parse_import(
     bytes: &[u8],
     format: ImportFormat,
     default_practice: Option<&PracticeId>,
 ) -> Result<ImportPlan, ImportError> {
-    parse_import_in(bytes, format, default_practice, Environment::Production)
+    parse_import_in(bytes, format, default_practice, Environment::Test)
 }
 
 /// Parses and validates an import file.
@@ -1146,7 +1146,7 @@ mod tests {
         assert_eq!((p.region.as_str(), p.asl.as_str()), ("130", "202"));
         assert_eq!(p.ssa, "000000");
         assert_eq!(p.role, Role::Titolare);
-        assert_eq!(p.environment, Environment::Production);
+        assert_eq!(p.environment, Environment::Test, "production only when said");
         assert_eq!(p.display_name.as_deref(), Some("Dr.ssa Rossi"));
         let (pw, pin) = first.credentials.as_ref().unwrap();
         assert_eq!(

@@ -184,7 +184,15 @@ impl Ctx<'_> {
     }
 
     fn upstream_ok(&mut self) {
-        self.next.upstream.last_success_at = Some(self.now);
+        // To the minute is all the "last answer at 10:30" message needs: a busy proxy then
+        // writes the record once a minute, not at every call (several nodes serving one
+        // doctor's calls would otherwise race on the row).
+        let stale = self.next.upstream.last_success_at.is_none_or(|at| {
+            self.now - at >= SUCCESS_PRECISION || self.next.upstream.down_since.is_some()
+        });
+        if stale {
+            self.next.upstream.last_success_at = Some(self.now);
+        }
         self.next.upstream.down_since = None;
         if self
             .next
@@ -727,6 +735,9 @@ fn ceil_to_millisecond(t: OffsetDateTime) -> OffsetDateTime {
         t + time::Duration::nanoseconds(i64::from(1_000_000 - below))
     }
 }
+
+/// How fresh "the last answer of Sistema TS" is kept (see `upstream_ok`).
+const SUCCESS_PRECISION: time::Duration = time::Duration::minutes(1);
 
 /// Applies `event` to `record` at `now`.
 pub fn decide(
