@@ -3,6 +3,7 @@
 //! users and workstations added with the CLI, then only the public surfaces: the JSON API,
 //! the SOAP proxy, the simulator's `/sim/*` endpoints, the files in the data folder and the
 //! processes' output. Every test has its own processes, ports and temporary folder.
+//! `mailbox_nodes` also runs a real Dovecot (Debian package `dovecot-imapd`).
 
 mod admin_audit;
 mod administration;
@@ -13,6 +14,7 @@ mod faults;
 mod flow;
 mod hours;
 mod limits;
+mod mailbox_nodes;
 mod nodes;
 mod secrets;
 mod support;

@@ -94,7 +94,7 @@ async fn accepted_directly(sim: &Sim, doctor: &SimUser, code: &str) -> bool {
 }
 
 /// The warnings and errors the nodes logged, for a failure's message.
-fn problems(nodes: &[&Gateway]) -> String {
+pub(crate) fn problems(nodes: &[&Gateway]) -> String {
     nodes
         .iter()
         .flat_map(|node| {
@@ -120,15 +120,9 @@ async fn three_nodes_on_one_database_make_one_create_and_tell_each_other() {
     let options = GatewayOptions {
         // Short, so that the replacement below need not wait a minute.
         min_create_interval_seconds: Some(5),
-        extra_toml: Some(format!(
-            "database_url = \"{database}\"\nmaster_key_file = \"{}\"\nnode_name = \"a\"",
-            dir.path().join("master.key").display()
-        )),
         ..GatewayOptions::default()
     };
-    let node_a = dir.path().join("a");
-    std::fs::create_dir_all(&node_a).unwrap();
-    let a = Gateway::start(&node_a, &sim, options).await;
+    let a = Gateway::first_node(dir.path(), &database, &sim, options).await;
     let (node_b, node_c) = (dir.path().join("b"), dir.path().join("c"));
     let (b, c) = futures::join!(a.another_node(&node_b), a.another_node(&node_c));
     let nodes = [&a, &b, &c];
@@ -262,15 +256,9 @@ async fn a_node_killed_during_a_create_is_taken_over_once_its_lease_runs_out() {
         // create_timeout = upstream timeout + 15 s: the lease of a dead node lasts 20 s.
         upstream_timeout_seconds: Some(5),
         min_create_interval_seconds: Some(5),
-        extra_toml: Some(format!(
-            "database_url = \"{database}\"\nmaster_key_file = \"{}\"\nnode_name = \"a\"",
-            dir.path().join("master.key").display()
-        )),
         ..GatewayOptions::default()
     };
-    let node_a = dir.path().join("a");
-    std::fs::create_dir_all(&node_a).unwrap();
-    let mut a = Gateway::start(&node_a, &sim, options).await;
+    let mut a = Gateway::first_node(dir.path(), &database, &sim, options).await;
     let b = a.another_node(&dir.path().join("b")).await;
 
     // A's create hangs at Sistema TS; A is killed while it waits.

@@ -154,10 +154,16 @@ pub struct Sim {
 impl Sim {
     /// Starts a simulator in production mode with enforcement `block` (its defaults).
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    /// [`Sim::start`] with more arguments for `tsgate sim` (e.g. `--maildir`).
+    pub async fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let mut proc_ = Proc::spawn(
             Command::new(bin())
                 .args(["sim", "--listen", &format!("127.0.0.1:{port}")])
+                .args(extra)
                 .env("RUST_LOG", "warn"),
             dir.join("sim.log"),
         );
@@ -422,6 +428,27 @@ impl Gateway {
         };
         gw.spawn().await;
         gw
+    }
+
+    /// Node `a` of several on one PostgreSQL `database`: its folder `dir/a`, the master key
+    /// every node shares in `dir`. More nodes come from [`Gateway::another_node`].
+    pub async fn first_node(
+        dir: &Path,
+        database: &str,
+        sim: &Sim,
+        mut options: GatewayOptions,
+    ) -> Self {
+        let shared = format!(
+            "database_url = \"{database}\"\nmaster_key_file = \"{}\"\nnode_name = \"a\"",
+            dir.join("master.key").display()
+        );
+        options.extra_toml = Some(match options.extra_toml.take() {
+            Some(extra) => format!("{shared}\n{extra}"),
+            None => shared,
+        });
+        let node = dir.join("a");
+        std::fs::create_dir_all(&node).unwrap();
+        Self::start(&node, sim, options).await
     }
 
     /// Another `tsgate serve` on the same database (a `database_url` in `extra_toml`): the
