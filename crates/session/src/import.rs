@@ -1146,7 +1146,11 @@ mod tests {
         assert_eq!((p.region.as_str(), p.asl.as_str()), ("130", "202"));
         assert_eq!(p.ssa, "000000");
         assert_eq!(p.role, Role::Titolare);
-        assert_eq!(p.environment, Environment::Test, "production only when said");
+        assert_eq!(
+            p.environment,
+            Environment::Test,
+            "production only when said"
+        );
         assert_eq!(p.display_name.as_deref(), Some("Dr.ssa Rossi"));
         let (pw, pin) = first.credentials.as_ref().unwrap();
         assert_eq!(

@@ -245,8 +245,14 @@ pub fn backends(store: &Arc<AnyStore>, manager: &SessionManager) -> Backends {
 /// Starts the automatic requests over `manager` (see `tsgate_session::auto`): every `pace`,
 /// each user is planned against their working hours and mailbox, and what is due is sent.
 ///
-/// The first pass runs before this returns, so that a proxied call arriving right after the
-/// start already knows whether it may be held for an automatic request.
+/// How long a start waits for the autopilot's first pass before serving: long enough for a
+/// practice (a proxied call arriving right after the start then knows whether it may be
+/// held for an automatic request), not for a vendor's 100,000 doctors, whose first pass
+/// goes on in the background.
+const FIRST_PASS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the periodic task of automatic requests and waits for its first pass up to
+/// [`FIRST_PASS_WAIT`].
 pub async fn start_autopilot(
     store: &Arc<AnyStore>,
     manager: &SessionManager,
@@ -262,10 +268,16 @@ pub async fn start_autopilot(
         Some(Arc::new(mailboxes.clone())),
         file_hours,
     );
-    if let Err(e) = pilot.run_pass(lease.hold().await).await {
-        tracing::warn!(error = %sistemats::error::describe_chain(&e), "automatic requests: first pass failed");
+    let (done, first_pass) = tokio::sync::oneshot::channel();
+    let task = pilot.spawn_telling(pace, Some(lease), Some(done));
+    if tokio::time::timeout(FIRST_PASS_WAIT, first_pass)
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            "automatic requests: the first pass over every doctor goes on in the background"
+        );
     }
-    let task = pilot.spawn(pace, Some(lease));
     (pilot, task)
 }
 

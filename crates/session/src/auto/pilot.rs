@@ -468,8 +468,20 @@ impl Autopilot {
         period: std::time::Duration,
         lease: Option<Arc<Lease>>,
     ) -> tokio::task::JoinHandle<()> {
+        self.spawn_telling(period, lease, None)
+    }
+
+    /// [`Self::spawn`], whose first pass starts at once and, when done, is told on
+    /// `first_pass` (a node with many doctors need not wait for it before serving).
+    pub fn spawn_telling(
+        &self,
+        period: std::time::Duration,
+        lease: Option<Arc<Lease>>,
+        first_pass: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         let mut changes = self.inner.manager.subscribe();
+        let mut first_pass = first_pass;
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -494,6 +506,9 @@ impl Autopilot {
                 };
                 if let Err(e) = this.run_pass(acting).await {
                     tracing::warn!(error = %describe_chain(&e), "automatic requests: pass failed");
+                }
+                if let Some(done) = first_pass.take() {
+                    let _ = done.send(());
                 }
             }
         })
