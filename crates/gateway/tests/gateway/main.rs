@@ -13,5 +13,6 @@ mod proxy;
 mod requests;
 mod schedule;
 mod stack;
+mod support;
 mod tls;
 mod upstream;
