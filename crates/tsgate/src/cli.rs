@@ -47,6 +47,26 @@ pub enum Command {
     /// Validates configuration, master key, database, upstream reachability, the login to
     /// each certified mailbox, certificate expiry.
     Check(ConfigArgs),
+    /// Writes one file for the support desk (a .zip: LEGGIMI.txt and tsgate-support.json):
+    /// version, configuration without secrets, the checks of `check`, recent errors, mailbox
+    /// diagnostics, each doctor's session and history, the audit in numbers. No passwords,
+    /// PINs, codes, tokens or patient data.
+    SupportBundle(SupportBundleArgs),
+}
+
+/// `tsgate support-bundle`.
+#[derive(Debug, Args)]
+pub struct SupportBundleArgs {
+    /// The file to write, or a folder for the default name
+    /// (`tsgate-support-<practice>-<UTC time>.zip` in the current folder).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The practice whose doctors are described. Default: the only practice of an
+    /// installation that has one; with several, the installation in numbers.
+    #[arg(long)]
+    pub practice: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// Where the configuration comes from (shared by the commands that use the database).

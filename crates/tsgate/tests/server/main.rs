@@ -14,3 +14,4 @@ mod limits;
 mod nodes;
 mod secrets;
 mod support;
+mod support_bundle;
