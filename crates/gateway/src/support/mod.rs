@@ -297,7 +297,7 @@ pub async fn collect(
             }
         }
     }
-    recent_errors.sort_by(|a, b| b.at.cmp(&a.at));
+    recent_errors.sort_by_key(|e| std::cmp::Reverse(e.at));
     recent_errors.truncate(MAX_RECENT_ERRORS);
     bundle.recent_errors = recent_errors;
     Ok(bundle)

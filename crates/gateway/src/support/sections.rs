@@ -531,7 +531,7 @@ impl AuditSummary {
                 count,
             })
             .collect();
-        counts.sort_by(|a, b| b.count.cmp(&a.count));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.count));
         Self {
             since,
             until,
