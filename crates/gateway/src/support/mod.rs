@@ -16,6 +16,7 @@
 //! named by their Sistema TS user id), or patient data can be in it: there is no field for
 //! them.
 
+mod audit;
 mod sections;
 mod summary;
 
@@ -29,9 +30,10 @@ use tsgate_session::{
     UserProfile,
 };
 
+pub use audit::{AuditCount, AuditSummary, HistoryLine, RecentError};
 pub use sections::{
-    AuditCount, AuditSummary, Automatic, BuildInfo, DiagnosticLine, Doctor, ErrorLine, HistoryLine,
-    MailboxLine, NodeInfo, PracticeLine, RecentError, SessionLine, WorkstationLine,
+    Automatic, BuildInfo, DiagnosticLine, Doctor, ErrorLine, MailboxLine, NodeInfo, PracticeLine,
+    SessionLine, WorkstationLine,
 };
 
 /// The version of the bundle's JSON layout.
@@ -220,7 +222,7 @@ pub async fn collect(
     let named = practice.is_some();
     let mut recent_errors: Vec<RecentError> = audit
         .iter()
-        .filter(|e| sections::is_failure(e))
+        .filter(|e| audit::is_failure(e))
         .map(|e| RecentError::audited(e, named))
         .collect();
     let (installation, installation_note) = match installation {
