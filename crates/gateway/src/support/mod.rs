@@ -9,7 +9,8 @@
 //! configuration file and the checks) as an [`Installation`]; [`Bundle::to_zip`] writes the
 //! file: `LEGGIMI.txt` for people and `tsgate-support.json` for programs.
 //!
-//! **Built from an allow-list.** Every field of the bundle is named in [`sections`] and
+//! **Built from an allow-list.** Every field of the bundle is named in `sections.rs` or
+//! `audit.rs` (and the binary's configuration summary) and
 //! copied one by one from the domain's types; nothing is serialized whole and nothing is
 //! masked after the fact. So no password, PIN, code (at most its `…2920` hint), workstation
 //! token, mailbox password, certified address, doctor's name or fiscal code (doctors are
