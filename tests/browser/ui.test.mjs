@@ -666,6 +666,21 @@ try {
     await shot(desktop, "18-desktop-admin-audit");
   });
 
+  await test("admin downloads the support bundle with one click: a .zip named for the practice", async () => {
+    await desktop.locator("#assistenza").scrollIntoViewIfNeeded();
+    const text = await desktop.textContent("#assistenza");
+    assert(text.includes("Non contiene password, PIN, codici ID-SESSIONE"), `section: ${text}`);
+    const [download] = await Promise.all([
+      desktop.waitForEvent("download", { timeout: WAIT }),
+      desktop.click('[data-testid="support-bundle"]'),
+    ]);
+    const name = download.suggestedFilename();
+    assert(/^tsgate-support-default-\d{8}-\d{6}\.zip$/.test(name), `file name ${name}`);
+    const bytes = readFileSync(await download.path());
+    assert(bytes.length > 500 && bytes.subarray(0, 2).toString() === "PK", `not a zip: ${bytes.length} bytes`);
+    await shot(desktop, "18c-desktop-admin-support");
+  });
+
   await test("help page: the flow diagram says requests and renewals are automatic, and the troubleshooting guide", async () => {
     await phone.goto(BASE + "/aiuto");
     assert(await phone.locator("figure svg title").textContent() !== "", "no diagram");

@@ -556,7 +556,8 @@
     user_removed: "medico rimosso", credentials_changed: "password e PIN cambiati", mailbox_set: "casella impostata",
     practice_hours_set: "orari dello studio", schedule_set: "orari e automatiche del medico",
     practice_set: "studio creato o rinominato", member_added: "medico aggiunto allo studio",
-    member_removed: "medico tolto dallo studio", imported: "importazione"
+    member_removed: "medico tolto dallo studio", imported: "importazione",
+    support_bundle: "pacchetto di supporto scaricato"
   };
 
   // "workstation <id> (admin)" as "postazione «Reception» (amministrazione)".

@@ -30,6 +30,7 @@ pub mod notices;
 pub mod proxy;
 mod server;
 mod state;
+pub mod support;
 mod tls;
 mod ui;
 mod workstations;

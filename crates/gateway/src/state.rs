@@ -60,6 +60,9 @@ struct Inner {
     notices: Notices,
     workstations: WorkstationCache,
     held_calls: crate::proxy::held::HeldCalls,
+    support: OnceLock<crate::support::SharedReport>,
+    /// When this state was built: the start of serving, for the support bundle's uptime.
+    started_at: time::OffsetDateTime,
 }
 
 impl fmt::Debug for Inner {
@@ -69,6 +72,7 @@ impl fmt::Debug for Inner {
             .field("backends", &self.backends)
             .field("mailboxes", &self.mailboxes.get().is_some())
             .field("autopilot", &self.autopilot.get().is_some())
+            .field("support", &self.support.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +109,8 @@ impl AppState {
                 autopilot: OnceLock::new(),
                 notices: Notices::new(),
                 held_calls: crate::proxy::held::HeldCalls::new(config_max_held),
+                support: OnceLock::new(),
+                started_at: time::OffsetDateTime::now_utc(),
             }),
         })
     }
@@ -129,6 +135,22 @@ impl AppState {
 
     pub(crate) fn autopilot(&self) -> Option<&Autopilot> {
         self.inner.autopilot.get()
+    }
+
+    /// Gives the support bundle (`GET /api/v1/support-bundle`) the configuration and the
+    /// checks, which only the binary knows (without it the bundle says they are missing).
+    /// Can be called once; returns `false` if already set.
+    pub fn set_support(&self, report: crate::support::SharedReport) -> bool {
+        self.inner.support.set(report).is_ok()
+    }
+
+    pub(crate) fn support(&self) -> Option<&crate::support::SharedReport> {
+        self.inner.support.get()
+    }
+
+    /// When this gateway started.
+    pub(crate) fn started_at(&self) -> time::OffsetDateTime {
+        self.inner.started_at
     }
 
     /// Asks long-lived responses (SSE streams) to end, so that graceful shutdown completes.

@@ -142,11 +142,13 @@ pub enum AdminAction {
     MemberRemoved,
     /// A bulk import ran (the row counts what it changed).
     Imported,
+    /// A support bundle was downloaded (the row says how many doctors it describes).
+    SupportBundle,
 }
 
 impl AdminAction {
     /// Every action, for filters and tests.
-    pub const ALL: [AdminAction; 14] = [
+    pub const ALL: [AdminAction; 15] = [
         Self::UserAdded,
         Self::UserUpdated,
         Self::UserRemoved,
@@ -161,6 +163,7 @@ impl AdminAction {
         Self::MemberAdded,
         Self::MemberRemoved,
         Self::Imported,
+        Self::SupportBundle,
     ];
 
     /// Stable snake_case name, as stored and as the API shows it.
@@ -180,6 +183,7 @@ impl AdminAction {
             Self::MemberAdded => "member_added",
             Self::MemberRemoved => "member_removed",
             Self::Imported => "imported",
+            Self::SupportBundle => "support_bundle",
         }
     }
 }

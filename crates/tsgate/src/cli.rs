@@ -59,6 +59,11 @@ pub enum Command {
     /// password and code under it, with tsgate stopped. The old key is kept as
     /// `master.key.retired-<id>` for the backups made before.
     RotateKey(ConfigArgs),
+    /// Writes one file for the support desk (a .zip: LEGGIMI.txt and tsgate-support.json):
+    /// version, configuration without secrets, the checks of `check`, recent errors, mailbox
+    /// diagnostics, each doctor's session and history, the audit in numbers. No passwords,
+    /// PINs, codes, tokens or patient data.
+    SupportBundle(SupportBundleArgs),
 }
 
 /// `tsgate backup`.
@@ -80,6 +85,21 @@ pub struct RestoreArgs {
     /// A file written by `tsgate backup`.
     #[arg(value_name = "BACKUP_FILE")]
     pub backup: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `tsgate support-bundle`.
+#[derive(Debug, Args)]
+pub struct SupportBundleArgs {
+    /// The file to write, or a folder for the default name
+    /// (`tsgate-support-<practice>-<UTC time>.zip` in the current folder).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The practice whose doctors are described. Default: the only practice of an
+    /// installation that has one; with several, the installation in numbers.
+    #[arg(long)]
+    pub practice: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

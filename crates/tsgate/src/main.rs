@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod logging;
 mod panic;
+mod support;
 mod upstream;
 
 use std::process::ExitCode;

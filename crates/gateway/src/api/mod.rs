@@ -12,6 +12,7 @@ mod practices;
 pub(crate) mod requests;
 mod schedule;
 mod session;
+mod support;
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts};
@@ -148,6 +149,7 @@ pub(crate) fn api_routes() -> RouteTable {
         )
         .add(Method::POST, import::IMPORT_PATH, import::import)
         .add(Method::GET, "/api/v1/audit", audit::query)
+        .add(Method::GET, support::SUPPORT_BUNDLE_PATH, support::download)
         .add(Method::GET, EVENTS_PATH, events::stream)
         .add(Method::GET, "/api/v1/openapi.json", ops::openapi)
         // Working hours and automatic requests.

@@ -14,5 +14,6 @@ mod proxy;
 mod requests;
 mod schedule;
 mod stack;
+mod support;
 mod tls;
 mod upstream;

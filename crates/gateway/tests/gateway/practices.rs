@@ -132,6 +132,7 @@ async fn no_answer_ever_crosses_practices() {
                     | "/metrics"
                     | "/api/v1/practice/hours"
                     | "/api/v1/import"
+                    | "/api/v1/support-bundle"
             );
             if !own_scope {
                 assert!(

@@ -11,6 +11,7 @@ mod secrets;
 mod serve;
 mod session;
 mod sim;
+mod support_bundle;
 mod user;
 mod workstation;
 
@@ -65,6 +66,7 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::Backup(args) => backup::backup(args).await,
         Command::Restore(args) => backup::restore(args).await,
         Command::RotateKey(args) => rotate_key::run(args).await,
+        Command::SupportBundle(args) => support_bundle::run(args).await,
     }
 }
 
@@ -82,13 +84,16 @@ pub struct Pace {
 
 /// Besides Ctrl-C and SIGTERM, the gateway also stops when `stop` resolves (`demo
 /// --play-week` at the end of the week; `std::future::pending()` otherwise). `on_ready`
-/// gets the running autopilot.
+/// gets the running autopilot. `config` is what the support bundle of the admin page shows
+/// (without secrets) and checks.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_gateway(
     gateway: tsgate_gateway::GatewayConfig,
     listener: tokio::net::TcpListener,
     store: &std::sync::Arc<tsgate_store::AnyStore>,
     manager: &tsgate_session::SessionManager,
     pace: Pace,
+    config: &crate::config::Config,
     on_ready: impl FnOnce(&tsgate_session::auto::Autopilot),
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
@@ -116,6 +121,10 @@ pub async fn run_gateway(
     let state = tsgate_gateway::AppState::new(gateway, crate::app::backends(store, manager))
         .context("cannot start the gateway")
         .map_err(Failure::Config)?;
+    state.set_support(std::sync::Arc::new(support_bundle::ServingReport {
+        config: config.clone(),
+        store: store.clone(),
+    }));
     let mailboxes = crate::app::start_mailboxes(store, manager, &state)
         .await
         .map_err(Failure::Config)?;

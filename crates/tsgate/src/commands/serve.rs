@@ -41,6 +41,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         &store,
         &manager,
         pace,
+        &config,
         |_| tracing::info!(%listen, scheme, ?environment, "tsgate serving"),
         std::future::pending(),
     )

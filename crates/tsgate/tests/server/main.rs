@@ -18,3 +18,4 @@ mod mailbox_nodes;
 mod nodes;
 mod secrets;
 mod support;
+mod support_bundle;

@@ -219,6 +219,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         &store,
         &manager,
         pace,
+        &config,
         |pilot| {
             print_banner(&info, &json_path, started.elapsed());
             if !args.no_browser {
