@@ -75,12 +75,12 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     }
 
     match app::load_certificate(&config).await {
-        Ok(cert) => match cert.expiry_warning(OffsetDateTime::now_utc()) {
+        Ok(cert) => match cert.expiry_notice(OffsetDateTime::now_utc()) {
             None => println!(
                 "ok    SanitelCF certificate valid until {}",
                 cert.not_after().date()
             ),
-            Some(warning) => println!("WARN  SanitelCF certificate: {warning}"),
+            Some(notice) => println!("WARN  SanitelCF certificate: {}", notice.english()),
         },
         Err(e) => {
             failed += 1;
