@@ -66,7 +66,7 @@ pub async fn open_keyed(config: &Config, access: Access) -> anyhow::Result<tsgat
     let database = config.database()?;
     AnyStore::open_keyed(&database, &source, access)
         .await
-        .with_context(|| format!("cannot open the database {database}"))
+        .map_err(|e| anyhow!("cannot open the database {database}: {}", e.english()))
 }
 
 /// The SanitelCF certificate from its file, or from the simulator URL (custom environment).

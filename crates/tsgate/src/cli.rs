@@ -437,7 +437,11 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 pub struct SessionArgs {
     /// Sistema TS user id (as in `tsgate user show USER`; `--user USER` is still accepted).
-    #[arg(value_name = "USER", required_unless_present = "user_flag", conflicts_with = "user_flag")]
+    #[arg(
+        value_name = "USER",
+        required_unless_present = "user_flag",
+        conflicts_with = "user_flag"
+    )]
     pub user: Option<String>,
     /// The former spelling of USER, kept for scripts.
     #[arg(long = "user", id = "user_flag", value_name = "USER", hide = true)]
@@ -552,7 +556,11 @@ pub struct HoursReopenArgs {
 #[derive(Debug, Args)]
 pub struct HoursResetArgs {
     /// The doctor who follows the practice's hours again (`--user USER` is still accepted).
-    #[arg(value_name = "USER", required_unless_present = "user_flag", conflicts_with = "user_flag")]
+    #[arg(
+        value_name = "USER",
+        required_unless_present = "user_flag",
+        conflicts_with = "user_flag"
+    )]
     pub user: Option<String>,
     /// The former spelling of USER, kept for scripts.
     #[arg(long = "user", id = "user_flag", value_name = "USER", hide = true)]

@@ -203,8 +203,7 @@ impl AutomaticConfig {
             p.push(format!(
                 "automatic.renew_before_minutes ({}) must be more than automatic.mail_wait_minutes \
                  ({}): the mail of a renewal must have time to arrive before the code ends",
-                self.renew_before_minutes,
-                self.mail_wait_minutes
+                self.renew_before_minutes, self.mail_wait_minutes
             ));
         }
         problems
@@ -371,7 +370,7 @@ impl LimitsConfig {
         let p = &mut problems;
         let bytes = "bytes";
         in_range(
-                p,
+            p,
             "api_body_bytes",
             self.api_body_bytes,
             Self::MIN_BODY_BYTES,
@@ -379,7 +378,7 @@ impl LimitsConfig {
             bytes,
         );
         in_range(
-                p,
+            p,
             "proxy_body_bytes",
             self.proxy_body_bytes,
             Self::MIN_BODY_BYTES,
@@ -387,7 +386,7 @@ impl LimitsConfig {
             bytes,
         );
         in_range(
-                p,
+            p,
             "api_timeout_seconds",
             self.api_timeout_seconds,
             1,
@@ -395,7 +394,7 @@ impl LimitsConfig {
             "seconds",
         );
         in_range(
-                p,
+            p,
             "proxy_upstream_timeout_seconds",
             self.proxy_upstream_timeout_seconds,
             1,
@@ -413,7 +412,7 @@ impl LimitsConfig {
             in_range(p, key, value, 1, Self::MAX_TIMEOUT_SECONDS, "seconds");
         }
         in_range(
-                p,
+            p,
             "body_rate_grace_seconds",
             self.body_rate_grace_seconds,
             0,
@@ -421,7 +420,7 @@ impl LimitsConfig {
             "seconds",
         );
         in_range(
-                p,
+            p,
             "body_min_bytes_per_second",
             self.body_min_bytes_per_second,
             0,
@@ -429,7 +428,7 @@ impl LimitsConfig {
             "bytes per second (0 = no minimum)",
         );
         in_range(
-                p,
+            p,
             "max_connections_per_ip",
             self.max_connections_per_ip,
             1,
@@ -437,7 +436,7 @@ impl LimitsConfig {
             "connections",
         );
         in_range(
-                p,
+            p,
             "max_connections",
             self.max_connections,
             1,
@@ -445,7 +444,7 @@ impl LimitsConfig {
             "connections",
         );
         in_range(
-                p,
+            p,
             "proxy_hold_seconds",
             self.proxy_hold_seconds,
             0,
@@ -453,7 +452,7 @@ impl LimitsConfig {
             "seconds (0 = never held)",
         );
         in_range(
-                p,
+            p,
             "max_held_calls",
             self.max_held_calls,
             1,
@@ -461,7 +460,7 @@ impl LimitsConfig {
             "calls",
         );
         in_range(
-                p,
+            p,
             "proxy_pool_max_idle",
             self.proxy_pool_max_idle,
             0,
@@ -486,7 +485,7 @@ impl LimitsConfig {
             );
             if per_second > 0 {
                 in_range(
-                p,
+                    p,
                     &format!("{name}_burst"),
                     burst,
                     1,
@@ -739,7 +738,9 @@ impl Config {
             Some(_) if self.database.is_some() => {
                 bail!("database (a SQLite file) and database_url name the database twice: keep one")
             }
-            Some(url) => Ok(tsgate_store::Database::from_url(&url.0)?),
+            Some(url) => {
+                tsgate_store::Database::from_url(&url.0).map_err(|e| anyhow::anyhow!(e.english()))
+            }
         }
     }
 
@@ -829,7 +830,7 @@ mod tests {
         for (toml, error) in [
             (
                 "database_url = \"mysql://db/tsgate\"\n",
-                "URL del database non valido",
+                "invalid database_url",
             ),
             (
                 "database = \"x.db\"\ndatabase_url = \"postgres://db/tsgate\"\n",

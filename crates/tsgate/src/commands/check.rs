@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tsgate_mailbox::{DiagnosticCode, MailboxSettings, MailboxStatus};
+use tsgate_session::MailboxRepo as _;
 use tsgate_session::UserId;
 use tsgate_session::mailbox::UserMailbox;
-use tsgate_session::{Health as _, MailboxRepo as _};
+use tsgate_store::sqlite::backup;
+use tsgate_store::{KeyFile, KeyRing, MasterKey, SqliteStore};
 
 use super::Failure;
 use crate::app;
@@ -14,6 +16,9 @@ use crate::cli::ConfigArgs;
 use crate::config::Config;
 
 /// Runs every check; exit code 1 if any failed, 2 if the configuration itself is invalid.
+/// Writes nothing: no data folder, master key or database is created, and an existing
+/// SQLite database is read from a copy (a first run or an older schema is reported, not
+/// fixed).
 pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     let config = Config::load(args.config.as_deref()).map_err(Failure::Config)?;
     println!(
@@ -24,35 +29,10 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     // The certified mailboxes, read while the database is open and tried last.
     let mut mailboxes = None;
 
-    match app::open_store(&config).await {
-        Ok(store) => {
-            match store.ping().await {
-                // The path of a SQLite file, or the URL without its password.
-                Ok(()) => println!(
-                    "ok    master key and database {}",
-                    config.database().map(|d| d.to_string()).unwrap_or_default()
-                ),
-                Err(e) => {
-                    failed += 1;
-                    println!("FAIL  database: {}", sistemats::error::describe_chain(&e));
-                }
-            }
-            match store.list_mailboxes().await {
-                Ok(list) => mailboxes = Some(list),
-                Err(e) => {
-                    failed += 1;
-                    println!(
-                        "FAIL  certified mailboxes: cannot read their settings: {}",
-                        sistemats::error::describe_chain(&e)
-                    );
-                }
-            }
-            store.close().await;
-        }
-        Err(e) => {
-            failed += 1;
-            println!("FAIL  master key or database: {e:#}");
-        }
+    match inspect_store(&config).await {
+        StoreCheck::Checked(list) => mailboxes = Some(list),
+        StoreCheck::NotYet => {}
+        StoreCheck::Failed(n) => failed += n,
     }
 
     if let Some(certificate) = &config.tls_certificate {
@@ -119,6 +99,171 @@ pub async fn run(args: ConfigArgs) -> Result<(), Failure> {
     }
 }
 
+/// What [`inspect_store`] found.
+enum StoreCheck {
+    /// The key opens the database: its certified mailboxes, to try.
+    Checked(Vec<(UserId, UserMailbox)>),
+    /// No key or database yet: a first run creates them.
+    NotYet,
+    /// This many checks failed (already printed).
+    Failed(usize),
+}
+
+/// The master key and the database, read without writing anything; prints one line each.
+async fn inspect_store(config: &Config) -> StoreCheck {
+    let database = match config.database() {
+        Ok(d) => d,
+        Err(e) => {
+            println!("FAIL  database: {e:#}");
+            return StoreCheck::Failed(1);
+        }
+    };
+    let first_run = "`tsgate serve` or the first `tsgate user add` creates it";
+    // The key, as the server would take it, but never created here.
+    let keys = match MasterKey::from_env() {
+        Err(_) => {
+            println!(
+                "FAIL  master key: TSGATE_MASTER_KEY is set but is not a key (base64 of 32 bytes); \
+                 unset it to use the key file {}",
+                config.master_key_path().display()
+            );
+            return StoreCheck::Failed(1);
+        }
+        Ok(Some(key)) => {
+            println!("ok    master key from TSGATE_MASTER_KEY ({})", key.id());
+            Some(KeyRing::new(key))
+        }
+        Ok(None) => {
+            let file = KeyFile::new(config.master_key_path());
+            if file.path().exists() {
+                match file.load().and_then(|key| Ok((key, file.pending()?))) {
+                    Ok((key, pending)) => {
+                        println!("ok    master key {} ({})", file.path().display(), key.id());
+                        let ring = KeyRing::new(key);
+                        Some(match pending {
+                            Some(next) => ring.with_retired(next),
+                            None => ring,
+                        })
+                    }
+                    Err(e) => {
+                        println!(
+                            "FAIL  master key {}: {}",
+                            file.path().display(),
+                            e.english()
+                        );
+                        return StoreCheck::Failed(1);
+                    }
+                }
+            } else {
+                println!(
+                    "WARN  no master key yet at {}: {first_run}",
+                    file.path().display()
+                );
+                None
+            }
+        }
+    };
+    match (&database, keys) {
+        (tsgate_store::Database::Sqlite(path), keys) if !path.exists() => {
+            let _ = keys;
+            println!("WARN  no database yet at {}: {first_run}", path.display());
+            StoreCheck::NotYet
+        }
+        (tsgate_store::Database::Sqlite(path), None) => {
+            println!(
+                "FAIL  database {} exists but its master key is missing: put the key file \
+                 back at {} (from where you saved it) or set TSGATE_MASTER_KEY; without it the \
+                 stored passwords cannot be read",
+                path.display(),
+                config.master_key_path().display()
+            );
+            StoreCheck::Failed(1)
+        }
+        (tsgate_store::Database::Sqlite(path), Some(keys)) => inspect_sqlite(path, keys).await,
+        (tsgate_store::Database::Postgres(_), None) => {
+            println!(
+                "WARN  no master key: PostgreSQL database {database} not opened (it would need \
+                 the key)"
+            );
+            StoreCheck::NotYet
+        }
+        (tsgate_store::Database::Postgres(_), Some(_)) => {
+            // A PostgreSQL database is shared by the nodes: opened like a server would.
+            match app::open_store(config).await {
+                Ok(store) => {
+                    let found = match store.list_mailboxes().await {
+                        Ok(list) => {
+                            println!("ok    database {database}");
+                            StoreCheck::Checked(list)
+                        }
+                        Err(e) => {
+                            println!(
+                                "FAIL  database {database}: cannot read the mailbox settings ({})",
+                                sistemats::error::describe_chain(&e)
+                            );
+                            StoreCheck::Failed(1)
+                        }
+                    };
+                    store.close().await;
+                    found
+                }
+                Err(e) => {
+                    println!("FAIL  database {database}: {e:#}");
+                    StoreCheck::Failed(1)
+                }
+            }
+        }
+    }
+}
+
+/// Checks a copy of the SQLite database at `path` (made in a private temporary folder, as
+/// `tsgate backup` does) and reads its mailboxes from the copy: the database itself is
+/// neither migrated nor changed.
+async fn inspect_sqlite(path: &std::path::Path, keys: KeyRing) -> StoreCheck {
+    let fail = |e: &dyn std::fmt::Display| {
+        println!("FAIL  database {}: {e}", path.display());
+        StoreCheck::Failed(1)
+    };
+    let scratch = match tempfile::Builder::new().prefix("tsgate-check-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return fail(&format!("cannot make a temporary folder: {e}")),
+    };
+    let copy = scratch.path().join("check.db");
+    let found = match backup::backup(path, &copy, false, Some(&keys)).await {
+        Ok(found) => found,
+        Err(e) => return fail(&e.english()),
+    };
+    let supported = backup::supported_schema();
+    if found.schema_version < supported {
+        println!(
+            "ok    database {} ({} users; schema {}, `tsgate serve` updates it to {supported})",
+            path.display(),
+            found.users,
+            found.schema_version
+        );
+    } else {
+        println!(
+            "ok    database {} ({} users), opened with the master key",
+            path.display(),
+            found.users
+        );
+    }
+    match SqliteStore::open(&copy, keys).await {
+        Ok(store) => {
+            let list = store.list_mailboxes().await;
+            store.close().await;
+            match list {
+                Ok(list) => StoreCheck::Checked(list),
+                Err(e) => fail(&format!(
+                    "cannot read the mailbox settings ({})",
+                    sistemats::error::describe_chain(&e)
+                )),
+            }
+        }
+        Err(e) => fail(&e.english()),
+    }
+}
+
 /// A TCP + TLS + HTTP round trip to the base URL: any HTTP answer counts as reachable.
 async fn reachable(base: &str) -> Result<(), String> {
     let client = reqwest::Client::builder()
@@ -178,17 +323,18 @@ async fn check_mailboxes(list: Vec<(UserId, UserMailbox)>) -> usize {
             (None, Some(_)) => println!("ok    {what}: login accepted"),
             (Some(error), _) => {
                 failed += 1;
+                // The diagnostic's message is Italian, for the doctor; this line is English.
                 println!(
                     "FAIL  {what}: {}{}",
-                    error.message,
+                    english(error.code),
                     next_step(error.code, user)
                 );
             }
             (None, None) => {
                 failed += 1;
                 println!(
-                    "FAIL  {what}: nessuna risposta dalla casella entro {} secondi: controlla \
-                     indirizzo e porta e che il server di tsgate raggiunga Internet.",
+                    "FAIL  {what}: no answer from the mailbox within {} seconds: check host and \
+                     port, and that the tsgate server reaches the Internet",
                     MAILBOX_TIMEOUT.as_secs()
                 );
             }
@@ -197,9 +343,9 @@ async fn check_mailboxes(list: Vec<(UserId, UserMailbox)>) -> usize {
             match warning.code {
                 DiagnosticCode::OcrUnavailable if !ocr_warned => {
                     ocr_warned = true;
-                    println!("WARN  reading codes in images: {}", warning.message);
+                    println!("WARN  reading codes in images: {}", english(warning.code));
                 }
-                DiagnosticCode::MailboxFull => println!("WARN  {what}: {}", warning.message),
+                DiagnosticCode::MailboxFull => println!("WARN  {what}: {}", english(warning.code)),
                 _ => {}
             }
         }
@@ -222,6 +368,29 @@ async fn check_mailbox(settings: &MailboxSettings) -> MailboxStatus {
     tokio::time::timeout(MAILBOX_TIMEOUT, tsgate_mailbox::check(&settings))
         .await
         .unwrap_or_default()
+}
+
+/// A mailbox diagnostic in English (its message is the Italian one the doctor reads).
+fn english(code: DiagnosticCode) -> &'static str {
+    match code {
+        DiagnosticCode::Settings => "the settings cannot work (see `tsgate user show`)",
+        DiagnosticCode::LoginRefused => "the server refused the user name or the password",
+        DiagnosticCode::Tls => {
+            "the secure connection failed (certificate, host name or TLS version)"
+        }
+        DiagnosticCode::Connection => "cannot connect: check host and port, and the network",
+        DiagnosticCode::Protocol => "the server answered something unexpected: is it IMAP?",
+        DiagnosticCode::MailboxFull => "the mailbox is (almost) full: new mails may be refused",
+        DiagnosticCode::NoMail => "no mail with a code arrived in time",
+        DiagnosticCode::FoundInJunk => "the Sistema TS mail was in the spam folder",
+        DiagnosticCode::CodeRejected => "a code was found but Sistema TS did not accept it",
+        DiagnosticCode::CodeUnreadable => "a Sistema TS mail arrived but no code was found in it",
+        DiagnosticCode::OcrUnavailable => {
+            "tesseract is not installed or does not work: codes in images must be typed by hand \
+             (install the Debian `tesseract-ocr` package)"
+        }
+        DiagnosticCode::GaveUp => "a request was given up after the waiting time",
+    }
 }
 
 /// The command that fixes a mailbox problem, after the diagnostic (which says what is wrong).

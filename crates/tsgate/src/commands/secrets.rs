@@ -21,7 +21,11 @@ pub struct Secret {
 impl Secret {
     /// The only secret a command reads.
     pub const fn only(what: &'static str) -> Self {
-        Self { what, line: 1, of: 1 }
+        Self {
+            what,
+            line: 1,
+            of: 1,
+        }
     }
 
     /// Secret number `line` of `of`.

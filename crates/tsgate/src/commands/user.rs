@@ -303,11 +303,9 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
                 "--keep-password: no mailbox stored yet"
             )));
         }
-        (_, false) => {
-            Password::new(
-                read_secret(Secret::only("mailbox (IMAP) password")).map_err(Failure::Config)?,
-            )
-        }
+        (_, false) => Password::new(
+            read_secret(Secret::only("mailbox (IMAP) password")).map_err(Failure::Config)?,
+        ),
     };
     let mut settings =
         MailboxSettings::new(args.host, args.security.tls(), args.username, password);

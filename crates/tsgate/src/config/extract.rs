@@ -7,8 +7,8 @@
 //! problem names its key as written in the file, where it came from (the file or a `TSGATE_`
 //! variable), the accepted values, and for an unknown key the closest known one.
 
-use figment::error::Kind;
 use figment::Figment;
+use figment::error::Kind;
 use figment::value::Value;
 use serde::Deserialize as _;
 
@@ -82,10 +82,16 @@ fn describe(figment: &Figment, path: &[String], kind: &Kind) -> String {
             format!("expected {}, found {actual}", plain_expected(expected))
         }
         Kind::InvalidValue(actual, expected) => {
-            format!("{actual} is not valid: expected {}", plain_expected(expected))
+            format!(
+                "{actual} is not valid: expected {}",
+                plain_expected(expected)
+            )
         }
         Kind::InvalidLength(n, expected) => {
-            format!("{n} items is not valid: expected {}", plain_expected(expected))
+            format!(
+                "{n} items is not valid: expected {}",
+                plain_expected(expected)
+            )
         }
         Kind::MissingField(_) => "missing: this key has no default, give it".to_owned(),
         Kind::Message(message) => message.clone(),
@@ -178,10 +184,12 @@ fn replace(value: &mut Value, path: &[String], fallback: Option<Value>) -> bool 
                 Some(v) => v,
                 None => return false,
             },
-            Value::Array(_, items) => match part.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                Some(v) => v,
-                None => return false,
-            },
+            Value::Array(_, items) => {
+                match part.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(v) => v,
+                    None => return false,
+                }
+            }
             _ => return false,
         };
     }
