@@ -7,6 +7,7 @@
 mod admin_audit;
 mod administration;
 mod backup;
+mod cli_errors;
 mod crash;
 mod credentials;
 mod faults;
