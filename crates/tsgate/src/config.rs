@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -141,14 +141,6 @@ impl Default for AutomaticConfig {
 }
 
 impl AutomaticConfig {
-    /// Checks every key against its range and the two that depend on each other.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        match self.problems().as_slice() {
-            [] => Ok(()),
-            problems => bail!("{}", problems.join("\n")),
-        }
-    }
-
     /// Every key out of its range, and the two that depend on each other, one line each.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -355,14 +347,6 @@ impl LimitsConfig {
     const MAX_BODY_RATE: u64 = 10_000_000;
     /// Longest hold of a proxied call: 2 minutes (practice software times out before).
     const MAX_HOLD_SECONDS: u64 = 120;
-
-    /// Checks every key against its range; the error names the key and the range.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        match self.problems().as_slice() {
-            [] => Ok(()),
-            problems => bail!("{}", problems.join("\n")),
-        }
-    }
 
     /// Every key out of its range, one line each.
     pub fn problems(&self) -> Vec<String> {
@@ -635,6 +619,7 @@ impl Config {
 
     /// Checks the combinations and ranges the types cannot express; the error lists every
     /// problem, one per line.
+    #[cfg(test)]
     pub fn validate(&self) -> anyhow::Result<()> {
         let problems = self.problems();
         if problems.is_empty() {

@@ -93,6 +93,13 @@ pub async fn backup(args: BackupArgs) -> Result<(), Failure> {
 /// `tsgate restore BACKUP_FILE`.
 pub async fn restore(args: RestoreArgs) -> Result<(), Failure> {
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
+    // Before anything else (the key, the folders): a mistyped name is the likeliest error.
+    if !args.backup.is_file() {
+        return Err(Failure::Config(anyhow!(
+            "backup file {} not found: give a file written by `tsgate backup`",
+            args.backup.display()
+        )));
+    }
     let db = match config.database().map_err(Failure::Config)? {
         Database::Sqlite(path) => path,
         Database::Postgres(url) => {
