@@ -93,13 +93,6 @@ pub async fn backup(args: BackupArgs) -> Result<(), Failure> {
 /// `tsgate restore BACKUP_FILE`.
 pub async fn restore(args: RestoreArgs) -> Result<(), Failure> {
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
-    // Before anything else (the key, the folders): a mistyped name is the likeliest error.
-    if !args.backup.is_file() {
-        return Err(Failure::Config(anyhow!(
-            "backup file {} not found: give a file written by `tsgate backup`",
-            args.backup.display()
-        )));
-    }
     let db = match config.database().map_err(Failure::Config)? {
         Database::Sqlite(path) => path,
         Database::Postgres(url) => {
@@ -109,6 +102,14 @@ pub async fn restore(args: RestoreArgs) -> Result<(), Failure> {
             )));
         }
     };
+    // Before the key and the folders (PostgreSQL got its advice above): a mistyped name is
+    // the likeliest error.
+    if !args.backup.is_file() {
+        return Err(Failure::Config(anyhow!(
+            "backup file {} not found: give a file written by `tsgate backup`",
+            args.backup.display()
+        )));
+    }
     if let Some(folder) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)
             .map_err(|e| Failure::Config(anyhow!("cannot create {}: {e}", folder.display())))?;
