@@ -262,6 +262,14 @@ fn upscale_png(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(encoded)
 }
 
+/// How tesseract ended, in Italian (`ExitStatus`'s own text is English).
+fn exit_text(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("tesseract è terminato con il codice {code}"),
+        None => "tesseract è stato interrotto".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,13 +308,5 @@ mod tests {
         assert_eq!(at(32, 30), 255, "transparent shown as white");
         assert_eq!(at(0, 0), 255, "border");
         assert!(upscale_png(b"GIF89a").is_none());
-    }
-}
-
-/// How tesseract ended, in Italian (`ExitStatus`'s own text is English).
-fn exit_text(status: std::process::ExitStatus) -> String {
-    match status.code() {
-        Some(code) => format!("tesseract è terminato con il codice {code}"),
-        None => "tesseract è stato interrotto".to_owned(),
     }
 }
