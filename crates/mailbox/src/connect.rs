@@ -51,7 +51,10 @@ impl ConnectError {
                     std::io::ErrorKind::ConnectionRefused => "connessione rifiutata".to_owned(),
                     std::io::ErrorKind::TimedOut => "tempo scaduto".to_owned(),
                     std::io::ErrorKind::NotFound => "server sconosciuto".to_owned(),
-                    kind => kind.to_string(),
+                    kind => {
+                        tracing::debug!(error = %e, "mailbox connection failed");
+                        text::io_error(kind).to_owned()
+                    }
                 };
                 Diagnostic::new(
                     DiagnosticCode::Connection,
@@ -120,8 +123,15 @@ fn tls_detail(e: &std::io::Error) -> Option<String> {
         rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
             "certificato emesso da un'autorità sconosciuta".to_owned()
         }
-        rustls::Error::InvalidCertificate(other) => format!("certificato non valido: {other:?}"),
-        other => other.to_string(),
+        // rustls words the rest in English: the detail goes to the log only.
+        rustls::Error::InvalidCertificate(other) => {
+            tracing::debug!(error = ?other, "mailbox certificate refused");
+            "certificato non valido".to_owned()
+        }
+        other => {
+            tracing::debug!(error = %other, "mailbox TLS failed");
+            "errore nel protocollo TLS".to_owned()
+        }
     })
 }
 
@@ -143,7 +153,10 @@ async fn tls_wrap(
         .await
         .map_err(|e| match tls_detail(&e) {
             Some(detail) => ConnectError::Tls(detail),
-            None => ConnectError::Tls(e.kind().to_string()),
+            None => {
+                tracing::debug!(error = %e, "mailbox TLS handshake failed");
+                ConnectError::Tls(text::io_error(e.kind()).to_owned())
+            }
         })?;
     Ok(Box::new(stream))
 }
@@ -201,7 +214,10 @@ async fn open_inner(
             plain
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
-                .map_err(|e| ConnectError::Protocol(format!("STARTTLS: {e}")))?;
+                .map_err(|e| {
+                    tracing::debug!(error = %e, "STARTTLS refused");
+                    ConnectError::Protocol("STARTTLS rifiutato".to_owned())
+                })?;
             let stream = tls_wrap(plain.into_inner(), settings, tls_config()?).await?;
             Client::new(stream)
         }
@@ -224,7 +240,13 @@ async fn open_inner(
         Err((async_imap::error::Error::ConnectionLost, _)) => Err(ConnectError::Connect(
             std::io::Error::from(std::io::ErrorKind::ConnectionReset),
         )),
-        // Error texts of the library never contain the password (LOGIN is not echoed).
-        Err((e, _)) => Err(ConnectError::Protocol(e.to_string())),
+        // The library's texts are English (and never contain the password: LOGIN is not
+        // echoed): the log gets them, the diagnosis an Italian summary.
+        Err((e, _)) => {
+            tracing::debug!(error = %e, "unexpected answer to LOGIN");
+            Err(ConnectError::Protocol(
+                "risposta inattesa al login".to_owned(),
+            ))
+        }
     }
 }

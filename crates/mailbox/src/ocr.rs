@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
 use crate::extract::{Analysis, Via, find_codes};
+use crate::status::text;
 
 /// Why OCR could not run. Messages are Italian and say what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,9 +113,9 @@ impl Ocr {
         match tokio::time::timeout(self.timeout, run).await {
             Err(_) => Err(OcrError::Timeout),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(OcrError::Missing),
-            Ok(Err(e)) => Err(OcrError::Failed(e.kind().to_string())),
+            Ok(Err(e)) => Err(OcrError::Failed(text::io_error(e.kind()).to_owned())),
             Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(OcrError::Failed(format!("uscita {status}"))),
+            Ok(Ok(status)) => Err(OcrError::Failed(exit_text(status))),
         }
     }
 
@@ -167,7 +168,7 @@ impl Ocr {
             .spawn()
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => OcrError::Missing,
-                kind => OcrError::Failed(kind.to_string()),
+                kind => OcrError::Failed(text::io_error(kind).to_owned()),
             })?;
         let mut stdin = child
             .stdin
@@ -182,7 +183,7 @@ impl Ocr {
         let output = tokio::time::timeout(self.timeout, child.wait_with_output())
             .await
             .map_err(|_| OcrError::Timeout)?
-            .map_err(|e| OcrError::Failed(e.kind().to_string()))?;
+            .map_err(|e| OcrError::Failed(text::io_error(e.kind()).to_owned()))?;
         let _ = writer.await;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -192,8 +193,10 @@ impl Ocr {
                 .unwrap_or("")
                 .chars()
                 .take(120)
-                .collect();
-            return Err(OcrError::Failed(first));
+                .collect::<String>();
+            // tesseract speaks English: its words go to the log, the diagnosis stays Italian.
+            tracing::debug!(stderr = %first, "tesseract failed");
+            return Err(OcrError::Failed(exit_text(output.status)));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
@@ -257,6 +260,14 @@ fn upscale_png(bytes: &[u8]) -> Option<Vec<u8>> {
         writer.write_image_data(&out).ok()?;
     }
     Some(encoded)
+}
+
+/// How tesseract ended, in Italian (`ExitStatus`'s own text is English).
+fn exit_text(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("tesseract è terminato con il codice {code}"),
+        None => "tesseract è stato interrotto".to_owned(),
+    }
 }
 
 #[cfg(test)]

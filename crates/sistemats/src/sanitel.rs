@@ -27,19 +27,28 @@ pub const OFFICIAL_NOT_AFTER: OffsetDateTime = time::macros::datetime!(2027-01-2
 pub const EXPIRY_WARNING_WINDOW: time::Duration = time::Duration::days(60);
 
 /// Why the SanitelCF certificate or the simulator key cannot be used.
+///
+/// `Display` is Italian, for the doctor; [`SanitelError::english`] is the same for the
+/// command line and the logs. Neither mixes the two languages: the English details of the
+/// parsers are only in the English text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SanitelError {
-    /// The file is neither a PEM nor a DER X.509 certificate.
+    /// The file is neither a PEM nor a DER X.509 certificate (the parser's detail, English).
     #[error(
-        "certificato SanitelCF non leggibile ({0}). Scaricare di nuovo il certificato dal kit di Sistema TS e aggiornarlo in tsgate"
+        "certificato SanitelCF non leggibile: non è un certificato X.509 (PEM o DER). Scaricare di nuovo il certificato dal kit di Sistema TS e aggiornarlo in tsgate"
     )]
     Certificate(String),
     /// The certificate does not hold an RSA public key.
     #[error("il certificato indicato non contiene una chiave RSA: non è il certificato SanitelCF")]
     NotRsa,
     /// Reading the file failed.
-    #[error("impossibile leggere il file del certificato SanitelCF: {0}")]
-    Io(String),
+    #[error("impossibile leggere il file del certificato SanitelCF {}: {}", path.display(), io_italian(*kind))]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        kind: std::io::ErrorKind,
+    },
     /// Encryption failed (value too long for the key, or no system randomness).
     #[error("cifratura con il certificato SanitelCF non riuscita")]
     Encrypt,
@@ -49,9 +58,55 @@ pub enum SanitelError {
     /// The ciphertext is not base64, not for this key, or not UTF-8 once decrypted.
     #[error("valore cifrato non valido o non cifrato con il certificato atteso")]
     Decrypt,
-    /// Key or certificate generation failed.
-    #[error("generazione della coppia di chiavi di prova non riuscita: {0}")]
+    /// Key or certificate generation failed (the generator's detail, English).
+    #[error("generazione della coppia di chiavi di prova non riuscita")]
     Generate(String),
+}
+
+impl SanitelError {
+    /// The same as `Display`, in English, for the command line and the logs.
+    pub fn english(&self) -> String {
+        match self {
+            Self::Certificate(detail) => format!(
+                "not an X.509 certificate in PEM or DER ({detail}); download the SanitelCF \
+                 certificate from the Sistema TS kit again"
+            ),
+            Self::NotRsa => {
+                "the certificate holds no RSA key: it is not the SanitelCF certificate".to_owned()
+            }
+            Self::Io { path, kind } => {
+                format!("cannot read {}: {}", path.display(), io_english(*kind))
+            }
+            Self::Encrypt => "encryption with the SanitelCF certificate failed".to_owned(),
+            Self::Key => "invalid private key: an RSA key in PKCS#8 PEM is needed".to_owned(),
+            Self::Decrypt => {
+                "invalid encrypted value, or not encrypted with the expected certificate".to_owned()
+            }
+            Self::Generate(detail) => format!("cannot generate the test key pair: {detail}"),
+        }
+    }
+}
+
+/// An I/O failure said in Italian (the standard library's texts are English).
+fn io_italian(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind;
+    match kind {
+        ErrorKind::NotFound => "il file non esiste",
+        ErrorKind::PermissionDenied => "permesso negato",
+        ErrorKind::IsADirectory => "è una cartella, non un file",
+        _ => "errore di lettura",
+    }
+}
+
+/// An I/O failure said in English, plainly.
+fn io_english(kind: std::io::ErrorKind) -> String {
+    use std::io::ErrorKind;
+    match kind {
+        ErrorKind::NotFound => "no such file".to_owned(),
+        ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        ErrorKind::IsADirectory => "it is a folder, not a file".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// The SanitelCF certificate: encrypts identifiers for Sistema TS.
@@ -104,8 +159,10 @@ impl SanitelCertificate {
     /// From a file, PEM or DER.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, SanitelError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| SanitelError::Io(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| SanitelError::Io {
+            path: path.to_owned(),
+            kind: e.kind(),
+        })?;
         Self::from_bytes(&bytes)
     }
 
@@ -120,7 +177,7 @@ impl SanitelCertificate {
         let not_after = i64::try_from(secs)
             .ok()
             .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-            .ok_or_else(|| SanitelError::Certificate("data di scadenza non valida".into()))?;
+            .ok_or_else(|| SanitelError::Certificate("invalid expiry date".into()))?;
         Ok(Self {
             key,
             subject: tbs.subject().to_string(),
@@ -156,23 +213,79 @@ impl SanitelCertificate {
     /// An Italian warning when the certificate has expired or expires within
     /// [`EXPIRY_WARNING_WINDOW`]; `None` otherwise.
     pub fn expiry_warning(&self, now: OffsetDateTime) -> Option<String> {
-        let date = format!(
-            "{:02}/{:02}/{}",
-            self.not_after.day(),
-            u8::from(self.not_after.month()),
-            self.not_after.year()
-        );
+        self.expiry_notice(now).map(|n| n.to_string())
+    }
+
+    /// Whether the certificate has expired or expires within [`EXPIRY_WARNING_WINDOW`]:
+    /// `Display` in Italian, [`ExpiryNotice::english`] for the command line and the logs.
+    pub fn expiry_notice(&self, now: OffsetDateTime) -> Option<ExpiryNotice> {
         if self.not_after <= now {
-            Some(format!(
-                "Il certificato SanitelCF è scaduto il {date}: Sistema TS rifiuterà PIN cifrati con esso. Scaricare il nuovo certificato dal portale Sistema TS e aggiornarlo in tsgate"
-            ))
+            Some(ExpiryNotice::Expired {
+                not_after: self.not_after,
+            })
         } else if self.expires_within(now, EXPIRY_WARNING_WINDOW) {
-            let days = (self.not_after - now).whole_days();
-            Some(format!(
-                "Il certificato SanitelCF scade il {date} (tra {days} giorni). Procurarsi il nuovo certificato dal portale Sistema TS e aggiornarlo in tsgate prima della scadenza"
-            ))
+            Some(ExpiryNotice::Soon {
+                not_after: self.not_after,
+                days: (self.not_after - now).whole_days(),
+            })
         } else {
             None
+        }
+    }
+}
+
+/// The certificate is expired or expires soon ([`SanitelCertificate::expiry_notice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryNotice {
+    /// It expired at `not_after`.
+    Expired {
+        /// End of validity.
+        not_after: OffsetDateTime,
+    },
+    /// It expires at `not_after`, in `days` days.
+    Soon {
+        /// End of validity.
+        not_after: OffsetDateTime,
+        /// Whole days left.
+        days: i64,
+    },
+}
+
+impl ExpiryNotice {
+    /// The same as `Display`, in English.
+    pub fn english(&self) -> String {
+        match self {
+            Self::Expired { not_after } => format!(
+                "the SanitelCF certificate expired on {}: Sistema TS will refuse PINs encrypted \
+                 with it; download the new certificate from the Sistema TS portal and set \
+                 sanitel_certificate to it",
+                not_after.date()
+            ),
+            Self::Soon { not_after, days } => format!(
+                "the SanitelCF certificate expires on {} (in {days} days): download the new \
+                 certificate from the Sistema TS portal and set sanitel_certificate to it \
+                 before then",
+                not_after.date()
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ExpiryNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let date =
+            |d: &OffsetDateTime| format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
+        match self {
+            Self::Expired { not_after } => write!(
+                f,
+                "Il certificato SanitelCF è scaduto il {}: Sistema TS rifiuterà PIN cifrati con esso. Scaricare il nuovo certificato dal portale Sistema TS e aggiornarlo in tsgate",
+                date(not_after)
+            ),
+            Self::Soon { not_after, days } => write!(
+                f,
+                "Il certificato SanitelCF scade il {} (tra {days} giorni). Procurarsi il nuovo certificato dal portale Sistema TS e aggiornarlo in tsgate prima della scadenza",
+                date(not_after)
+            ),
         }
     }
 }

@@ -176,6 +176,78 @@ impl std::fmt::Display for Holder {
 }
 
 impl Error {
+    /// The same as `Display`, always in English, for the command line and the logs: the
+    /// messages an operator acts on are Italian for the web UI, and an English sentence of
+    /// the command line must not embed them.
+    pub fn english(&self) -> String {
+        match self {
+            Self::UnknownKeyId => "a secret is sealed under a master key other than the one in \
+                 use: start tsgate with the key file used before"
+                .to_owned(),
+            Self::WrongMasterKey => "the master key does not match this database: use the key \
+                 file it was created with (without it the stored passwords, PINs and codes are \
+                 lost and must be entered again)"
+                .to_owned(),
+            Self::KeyFile { path, source } => format!(
+                "cannot read or create the master key file {}: {source}",
+                path.display()
+            ),
+            Self::KeyFilePermissions { path, mode } => format!(
+                "the master key file {} can be read by other users (mode {mode:o}): run \
+                 `chmod 600 {}` and start again",
+                path.display(),
+                path.display()
+            ),
+            Self::InvalidKey(_) => "invalid master key: it must be 32 bytes in base64".to_owned(),
+            Self::InvalidDatabaseUrl(url) => format!(
+                "invalid database_url \"{url}\": use postgres://user:password@host:port/database \
+                 for PostgreSQL, or sqlite://path/tsgate.db for SQLite"
+            ),
+            Self::MissingKeyFile(path) => format!(
+                "the master key file {} does not exist: copy it back (mode 600) from where you \
+                 saved it",
+                path.display()
+            ),
+            Self::KeyMismatch { data, current } => format!(
+                "the secrets of this database are sealed under master key {data}, not the one in \
+                 use ({current}): the key file with id {data} is needed"
+            ),
+            Self::InUse { database, by } => {
+                let by = match by {
+                    Holder::Process => {
+                        "another tsgate process (tsgate serve or a command)".to_owned()
+                    }
+                    Holder::Server { node, seconds } => format!(
+                        "tsgate serve (node \"{node}\" holds the periodic lease for {seconds} more \
+                         seconds)"
+                    ),
+                };
+                format!("the database {database} is in use by {by}: stop it and try again")
+            }
+            Self::Maintenance { database } => format!(
+                "tsgate restore or tsgate rotate-key is running on the database {database}: wait \
+                 for it to finish and try again"
+            ),
+            Self::NoDatabase(path) => format!("the database {} does not exist", path.display()),
+            Self::NotTsgateDatabase { path, .. } => {
+                format!("{} is not a tsgate database", path.display())
+            }
+            Self::SchemaTooNew { found, supported } => format!(
+                "the database was written by a newer tsgate (schema {found}; this version reads \
+                 up to {supported}): use that version or a later one"
+            ),
+            Self::Integrity { path, report } => {
+                format!("the integrity check of {} failed: {report}", path.display())
+            }
+            Self::Exists(path) => format!("the file {} already exists", path.display()),
+            Self::File { path, source } => {
+                format!("file operation on {} failed: {source}", path.display())
+            }
+            // The other texts are English already.
+            other => other.to_string(),
+        }
+    }
+
     /// [`Error::InUse`] by the server whose node `owner` holds the `periodic` lease until
     /// `until_ms` (Unix milliseconds).
     pub(crate) fn served(database: String, owner: &str, until_ms: i64) -> Self {

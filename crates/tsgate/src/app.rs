@@ -66,14 +66,16 @@ pub async fn open_keyed(config: &Config, access: Access) -> anyhow::Result<tsgat
     let database = config.database()?;
     AnyStore::open_keyed(&database, &source, access)
         .await
-        .with_context(|| format!("cannot open the database {database}"))
+        .map_err(|e| anyhow!("cannot open the database {database}: {}", e.english()))
 }
 
 /// The SanitelCF certificate from its file, or from the simulator URL (custom environment).
 pub async fn load_certificate(config: &Config) -> anyhow::Result<SanitelCertificate> {
     if let Some(path) = &config.sanitel_certificate {
+        // The library's Display is Italian (for doctors); the command line and the log are
+        // English.
         return SanitelCertificate::from_file(path)
-            .with_context(|| format!("cannot read the SanitelCF certificate {}", path.display()));
+            .map_err(|e| anyhow!("sanitel_certificate: {}", e.english()));
     }
     let url = config
         .sanitel_certificate_url
@@ -94,13 +96,13 @@ pub async fn load_certificate(config: &Config) -> anyhow::Result<SanitelCertific
         .text()
         .await?;
     SanitelCertificate::from_pem(&pem)
-        .with_context(|| format!("{url} did not return a certificate"))
+        .map_err(|e| anyhow!("{url} did not return a certificate: {}", e.english()))
 }
 
 /// Warns in the log when the SanitelCF certificate is close to expiry or expired.
 pub fn warn_certificate_expiry(certificate: &SanitelCertificate) {
-    if let Some(warning) = certificate.expiry_warning(OffsetDateTime::now_utc()) {
-        tracing::warn!(not_after = %certificate.not_after(), "{warning}");
+    if let Some(notice) = certificate.expiry_notice(OffsetDateTime::now_utc()) {
+        tracing::warn!(not_after = %certificate.not_after(), "{}", notice.english());
     }
 }
 

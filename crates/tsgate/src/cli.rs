@@ -456,24 +456,38 @@ pub enum SessionCommand {
 /// `tsgate session status|insert|revoke`.
 #[derive(Debug, Args)]
 pub struct SessionArgs {
-    /// Sistema TS user id.
-    #[arg(long)]
-    pub user: String,
+    /// Sistema TS user id (as in `tsgate user show USER`; `--user USER` is still accepted).
+    #[arg(
+        value_name = "USER",
+        required_unless_present = "user_flag",
+        conflicts_with = "user_flag"
+    )]
+    pub user: Option<String>,
+    /// The former spelling of USER, kept for scripts.
+    #[arg(long = "user", id = "user_flag", value_name = "USER", hide = true)]
+    pub user_flag: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+impl SessionArgs {
+    /// The user, given as USER or as `--user USER` (clap requires exactly one).
+    pub fn user(&self) -> &str {
+        self.user
+            .as_deref()
+            .or(self.user_flag.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 /// `tsgate session request`.
 #[derive(Debug, Args)]
 pub struct SessionRequestArgs {
-    /// Sistema TS user id.
-    #[arg(long)]
-    pub user: String,
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// Replace a code that is still valid.
     #[arg(long)]
     pub replace: bool,
-    #[command(flatten)]
-    pub config: ConfigArgs,
 }
 
 /// `tsgate hours …`. Without `--user` they are about the practice's hours (the default of
@@ -561,11 +575,28 @@ pub struct HoursReopenArgs {
 /// `tsgate hours reset`.
 #[derive(Debug, Args)]
 pub struct HoursResetArgs {
-    /// The doctor who follows the practice's hours again.
-    #[arg(long)]
-    pub user: String,
+    /// The doctor who follows the practice's hours again (`--user USER` is still accepted).
+    #[arg(
+        value_name = "USER",
+        required_unless_present = "user_flag",
+        conflicts_with = "user_flag"
+    )]
+    pub user: Option<String>,
+    /// The former spelling of USER, kept for scripts.
+    #[arg(long = "user", id = "user_flag", value_name = "USER", hide = true)]
+    pub user_flag: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+impl HoursResetArgs {
+    /// The user, given as USER or as `--user USER` (clap requires exactly one).
+    pub fn user(&self) -> &str {
+        self.user
+            .as_deref()
+            .or(self.user_flag.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 /// `tsgate sim`.

@@ -10,12 +10,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tsgate_session::Policy;
 use tsgate_session::hours::{HoursSpec, WorkingHours};
+
+mod extract;
 
 /// An example configuration with every key and its default, shipped in the docs.
 #[cfg(test)]
@@ -139,59 +141,64 @@ impl Default for AutomaticConfig {
 }
 
 impl AutomaticConfig {
-    /// Checks every key against its range and the two that depend on each other.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// Every key out of its range, and the two that depend on each other, one line each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let p = &mut problems;
         let t = "automatic";
-        bounded(t, "lead_minutes", self.lead_minutes, 0, 240, "minutes")?;
+        bounded(p, t, "lead_minutes", self.lead_minutes, 0, 240, "minutes");
         bounded(
+            p,
             t,
             "renew_before_minutes",
             self.renew_before_minutes,
             5,
             480,
             "minutes",
-        )?;
-        bounded(t, "daily_cap", self.daily_cap, 1, 24, "requests")?;
+        );
+        bounded(p, t, "daily_cap", self.daily_cap, 1, 24, "requests");
         bounded(
+            p,
             t,
             "mail_wait_minutes",
             self.mail_wait_minutes,
             1,
             60,
             "minutes",
-        )?;
+        );
         bounded(
+            p,
             t,
             "backoff_minutes",
             self.backoff_minutes,
             1,
             240,
             "minutes",
-        )?;
+        );
         bounded(
+            p,
             t,
             "backoff_max_minutes",
             self.backoff_max_minutes,
             1,
             1440,
             "minutes",
-        )?;
+        );
         if self.backoff_max_minutes < self.backoff_minutes {
-            bail!(
+            p.push(format!(
                 "automatic.backoff_max_minutes ({}) must be at least automatic.backoff_minutes ({})",
                 self.backoff_max_minutes,
                 self.backoff_minutes
-            );
+            ));
         }
         if self.renew_before_minutes <= self.mail_wait_minutes {
-            bail!(
+            p.push(format!(
                 "automatic.renew_before_minutes ({}) must be more than automatic.mail_wait_minutes \
                  ({}): the mail of a renewal must have time to arrive before the code ends",
-                self.renew_before_minutes,
-                self.mail_wait_minutes
-            );
+                self.renew_before_minutes, self.mail_wait_minutes
+            ));
         }
-        Ok(())
+        problems
     }
 
     /// The automatic-request rules of `policy` set from this table.
@@ -299,22 +306,30 @@ fn rate_quota(per_second: u32, burst: u32) -> Option<tsgate_gateway::RateQuota> 
 }
 
 /// One bound of a numeric key of `[limits]`, checked with an error that names the key.
-fn in_range<T>(key: &str, value: T, min: T, max: T, unit: &str) -> anyhow::Result<()>
+fn in_range<T>(problems: &mut Vec<String>, key: &str, value: T, min: T, max: T, unit: &str)
 where
     T: PartialOrd + std::fmt::Display,
 {
-    bounded("limits", key, value, min, max, unit)
+    bounded(problems, "limits", key, value, min, max, unit)
 }
 
 /// One bound of a numeric key of `table`, checked with an error that names the key.
-fn bounded<T>(table: &str, key: &str, value: T, min: T, max: T, unit: &str) -> anyhow::Result<()>
-where
+fn bounded<T>(
+    problems: &mut Vec<String>,
+    table: &str,
+    key: &str,
+    value: T,
+    min: T,
+    max: T,
+    unit: &str,
+) where
     T: PartialOrd + std::fmt::Display,
 {
     if value < min || value > max {
-        bail!("{table}.{key} must be between {min} and {max} {unit} (found {value})");
+        problems.push(format!(
+            "{table}.{key} must be between {min} and {max} {unit} (found {value})"
+        ));
     }
-    Ok(())
 }
 
 impl LimitsConfig {
@@ -333,37 +348,43 @@ impl LimitsConfig {
     /// Longest hold of a proxied call: 2 minutes (practice software times out before).
     const MAX_HOLD_SECONDS: u64 = 120;
 
-    /// Checks every key against its range; the error names the key and the range.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// Every key out of its range, one line each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let p = &mut problems;
         let bytes = "bytes";
         in_range(
+            p,
             "api_body_bytes",
             self.api_body_bytes,
             Self::MIN_BODY_BYTES,
             Self::MAX_BODY_BYTES,
             bytes,
-        )?;
+        );
         in_range(
+            p,
             "proxy_body_bytes",
             self.proxy_body_bytes,
             Self::MIN_BODY_BYTES,
             Self::MAX_BODY_BYTES,
             bytes,
-        )?;
+        );
         in_range(
+            p,
             "api_timeout_seconds",
             self.api_timeout_seconds,
             1,
             Self::MAX_TIMEOUT_SECONDS,
             "seconds",
-        )?;
+        );
         in_range(
+            p,
             "proxy_upstream_timeout_seconds",
             self.proxy_upstream_timeout_seconds,
             1,
             Self::MAX_TIMEOUT_SECONDS,
             "seconds",
-        )?;
+        );
         for (key, value) in [
             (
                 "header_read_timeout_seconds",
@@ -372,57 +393,64 @@ impl LimitsConfig {
             ("body_timeout_seconds", self.body_timeout_seconds),
             ("idle_timeout_seconds", self.idle_timeout_seconds),
         ] {
-            in_range(key, value, 1, Self::MAX_TIMEOUT_SECONDS, "seconds")?;
+            in_range(p, key, value, 1, Self::MAX_TIMEOUT_SECONDS, "seconds");
         }
         in_range(
+            p,
             "body_rate_grace_seconds",
             self.body_rate_grace_seconds,
             0,
             Self::MAX_TIMEOUT_SECONDS,
             "seconds",
-        )?;
+        );
         in_range(
+            p,
             "body_min_bytes_per_second",
             self.body_min_bytes_per_second,
             0,
             Self::MAX_BODY_RATE,
             "bytes per second (0 = no minimum)",
-        )?;
+        );
         in_range(
+            p,
             "max_connections_per_ip",
             self.max_connections_per_ip,
             1,
             Self::MAX_CONNECTIONS,
             "connections",
-        )?;
+        );
         in_range(
+            p,
             "max_connections",
             self.max_connections,
             1,
             Self::MAX_CONNECTIONS,
             "connections",
-        )?;
+        );
         in_range(
+            p,
             "proxy_hold_seconds",
             self.proxy_hold_seconds,
             0,
             Self::MAX_HOLD_SECONDS,
             "seconds (0 = never held)",
-        )?;
+        );
         in_range(
+            p,
             "max_held_calls",
             self.max_held_calls,
             1,
             Self::MAX_CONNECTIONS,
             "calls",
-        )?;
+        );
         in_range(
+            p,
             "proxy_pool_max_idle",
             self.proxy_pool_max_idle,
             0,
             1024,
             "connections",
-        )?;
+        );
         for (name, per_second, burst) in [
             ("api_rate", self.api_rate_per_second, self.api_rate_burst),
             (
@@ -432,23 +460,25 @@ impl LimitsConfig {
             ),
         ] {
             in_range(
+                p,
                 &format!("{name}_per_second"),
                 per_second,
                 0,
                 Self::MAX_RATE,
                 "requests per second (0 = unlimited)",
-            )?;
+            );
             if per_second > 0 {
                 in_range(
+                    p,
                     &format!("{name}_burst"),
                     burst,
                     1,
                     Self::MAX_RATE,
                     "requests",
-                )?;
+                );
             }
         }
-        Ok(())
+        problems
     }
 
     /// The gateway's limits; `upstream_timeout_seconds` is the top-level key (see above).
@@ -528,63 +558,140 @@ fn environment() -> Env {
 }
 
 impl Config {
-    /// Defaults, then `file` (if given), then `TSGATE_*` variables.
+    /// Defaults, then `file` (if given), then `TSGATE_*` variables. Every problem is
+    /// reported at once, each with its key (see [`extract`]).
     pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let defaults = Figment::from(Serialized::defaults(Config::default()));
+        let mut figment = defaults.clone();
         if let Some(file) = file {
-            if !file.exists() {
-                bail!("configuration file {} not found", file.display());
+            if !file.is_file() {
+                let looked = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+                bail!(
+                    "configuration file {} not found (looked for {}; given by --config or \
+                     TSGATE_CONFIG): check the path, or start from docs/tsgate.example.toml",
+                    file.display(),
+                    looked.display()
+                );
             }
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(environment());
-        let config: Config = figment.extract().context("invalid configuration")?;
-        config.validate()?;
-        Ok(config)
+        Self::from_figment(&figment, &defaults, file)
     }
 
-    /// Checks the combinations and ranges the types cannot express.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if self.tls_certificate.is_some() != self.tls_key.is_some() {
-            bail!("tls_certificate and tls_key go together: give both, or neither for plain HTTP");
+    /// The configuration of `figment` (`defaults` merged with the sources), checked; the
+    /// error lists every problem, one per line.
+    fn from_figment(
+        figment: &Figment,
+        defaults: &Figment,
+        file: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let (config, mut problems) = extract::extract(figment, defaults);
+        if let Some(config) = &config {
+            problems.extend(config.problems());
         }
-        self.database()?;
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => {
+                let count = match problems.len() {
+                    1 => "1 problem".to_owned(),
+                    n => format!("{n} problems"),
+                };
+                let source = match file {
+                    Some(file) => format!("the configuration {} has {count}", file.display()),
+                    None => format!(
+                        "no configuration file was given (neither --config FILE nor \
+                         TSGATE_CONFIG is set), so only the built-in defaults and the TSGATE_* \
+                         variables were read, and they have {count}"
+                    ),
+                };
+                let next = match file {
+                    Some(_) => "fix them and run the command again",
+                    None => {
+                        "pass a configuration file with `--config FILE` or \
+                         `TSGATE_CONFIG=FILE` (every key is in docs/tsgate.example.toml)"
+                    }
+                };
+                bail!("{source}:\n  - {}\n{next}", problems.join("\n  - "))
+            }
+        }
+    }
+
+    /// Checks the combinations and ranges the types cannot express; the error lists every
+    /// problem, one per line.
+    #[cfg(test)]
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", problems.join("\n"))
+        }
+    }
+
+    /// Every combination or range the types cannot express that is wrong, one line each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.tls_certificate.is_some() != self.tls_key.is_some() {
+            problems.push(
+                "tls_certificate and tls_key go together: give both, or neither for plain HTTP"
+                    .to_owned(),
+            );
+        }
+        if let Err(e) = self.database() {
+            problems.push(format!("{e:#}"));
+        }
         if self.http_workers > 256 {
-            bail!(
+            problems.push(format!(
                 "http_workers must be between 0 (one per CPU core) and 256 (found {})",
                 self.http_workers
-            );
+            ));
         }
         match self.environment {
             UpstreamKind::Custom => {
                 if self.a2f_base.is_none() || self.dem_base.is_none() {
-                    bail!("environment = \"custom\" needs a2f_base and dem_base");
+                    problems.push(
+                        "environment = \"custom\" needs a2f_base and dem_base (the simulator's \
+                         address, e.g. http://127.0.0.1:8089)"
+                            .to_owned(),
+                    );
                 }
                 if self.sanitel_certificate.is_none() && self.sanitel_certificate_url.is_none() {
-                    bail!(
-                        "environment = \"custom\" needs sanitel_certificate or sanitel_certificate_url"
+                    problems.push(
+                        "environment = \"custom\" needs sanitel_certificate or \
+                         sanitel_certificate_url"
+                            .to_owned(),
                     );
                 }
             }
             UpstreamKind::Test | UpstreamKind::Production => {
                 if self.a2f_base.is_some() || self.dem_base.is_some() {
-                    bail!("a2f_base/dem_base are only for environment = \"custom\"");
+                    problems
+                        .push("a2f_base/dem_base are only for environment = \"custom\"".to_owned());
                 }
                 if self.sanitel_certificate.is_none() {
-                    bail!(
-                        "sanitel_certificate is required: the SanitelCF certificate file from the Sistema TS kit"
+                    problems.push(
+                        "sanitel_certificate is missing: it is required with environment = \
+                         \"test\" or \"production\"; set it to the SanitelCF certificate file \
+                         from the Sistema TS kit"
+                            .to_owned(),
                     );
                 }
             }
         }
         if self.upstream_timeout_seconds == 0 || self.upstream_timeout_seconds > 110 {
             // The session rules treat a create older than 120 s as lost.
-            bail!("upstream_timeout_seconds must be between 1 and 110");
+            problems.push(format!(
+                "upstream_timeout_seconds must be between 1 and 110 (found {})",
+                self.upstream_timeout_seconds
+            ));
         }
-        self.limits.validate()?;
-        self.automatic.validate()?;
-        self.file_hours()?;
-        Ok(())
+        problems.extend(self.limits.problems());
+        problems.extend(self.automatic.problems());
+        if let Err(e) = self.file_hours() {
+            problems.push(format!("{e:#}"));
+        }
+        problems
     }
 
     /// The practice's working hours of the `[working_hours]` table, checked (`None` without
@@ -616,7 +723,9 @@ impl Config {
             Some(_) if self.database.is_some() => {
                 bail!("database (a SQLite file) and database_url name the database twice: keep one")
             }
-            Some(url) => Ok(tsgate_store::Database::from_url(&url.0)?),
+            Some(url) => {
+                tsgate_store::Database::from_url(&url.0).map_err(|e| anyhow::anyhow!(e.english()))
+            }
         }
     }
 
@@ -663,12 +772,8 @@ mod tests {
 
     /// Defaults, then `toml`, validated: [`Config::load`] without the file and the variables.
     fn from_toml(toml: &str) -> anyhow::Result<Config> {
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::string(toml))
-            .extract()
-            .context("invalid configuration")?;
-        config.validate()?;
-        Ok(config)
+        let defaults = Figment::from(Serialized::defaults(Config::default()));
+        Config::from_figment(&defaults.clone().merge(Toml::string(toml)), &defaults, None)
     }
 
     const CERTIFICATE: &str = "sanitel_certificate = \"/etc/tsgate/SanitelCF.cer\"\n";
@@ -710,7 +815,7 @@ mod tests {
         for (toml, error) in [
             (
                 "database_url = \"mysql://db/tsgate\"\n",
-                "URL del database non valido",
+                "invalid database_url",
             ),
             (
                 "database = \"x.db\"\ndatabase_url = \"postgres://db/tsgate\"\n",

@@ -124,6 +124,29 @@ impl MailboxStatus {
 
 /// Italian texts, in one place so that they stay consistent.
 pub mod text {
+    /// A failed read, write or connection said in Italian: the standard library's texts
+    /// ("uncategorized error", "connection reset") are English, and a diagnosis never mixes
+    /// the two languages.
+    pub fn io_error(kind: std::io::ErrorKind) -> &'static str {
+        use std::io::ErrorKind;
+        match kind {
+            ErrorKind::ConnectionRefused => "connessione rifiutata",
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                "connessione interrotta dal server"
+            }
+            ErrorKind::NotConnected | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+                "connessione chiusa"
+            }
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => "tempo scaduto",
+            ErrorKind::NotFound => "non trovato",
+            ErrorKind::PermissionDenied => "permesso negato",
+            ErrorKind::AddrNotAvailable | ErrorKind::AddrInUse => "indirizzo non disponibile",
+            ErrorKind::InvalidData | ErrorKind::InvalidInput => "dati non validi",
+            ErrorKind::OutOfMemory => "memoria esaurita",
+            _ => "errore di rete o di sistema",
+        }
+    }
+
     pub fn login_refused() -> String {
         "La casella ha rifiutato utente o password: correggili nelle impostazioni della casella \
          (se la password è stata cambiata di recente, inserisci quella nuova)."

@@ -64,7 +64,7 @@ fn loads_pem_der_and_files() {
     }
     assert!(matches!(
         SanitelCertificate::from_file(dir.path().join("missing.cer")),
-        Err(SanitelError::Io(_))
+        Err(SanitelError::Io { .. })
     ));
     assert!(matches!(
         SanitelCertificate::from_bytes(b"garbage"),

@@ -102,6 +102,14 @@ pub async fn restore(args: RestoreArgs) -> Result<(), Failure> {
             )));
         }
     };
+    // Before the key and the folders (PostgreSQL got its advice above): a mistyped name is
+    // the likeliest error.
+    if !args.backup.is_file() {
+        return Err(Failure::Config(anyhow!(
+            "backup file {} not found: give a file written by `tsgate backup`",
+            args.backup.display()
+        )));
+    }
     if let Some(folder) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder)
             .map_err(|e| Failure::Config(anyhow!("cannot create {}: {e}", folder.display())))?;

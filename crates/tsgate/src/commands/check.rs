@@ -11,7 +11,8 @@ use tsgate_mailbox::{DiagnosticCode, MailboxSettings, MailboxStatus};
 use tsgate_session::UserId;
 use tsgate_session::mailbox::UserMailbox;
 use tsgate_session::{Health as _, MailboxRepo as _};
-use tsgate_store::AnyStore;
+use tsgate_store::sqlite::backup;
+use tsgate_store::{AnyStore, KeyFile, KeyRing, MasterKey, SqliteStore};
 
 use super::Failure;
 use crate::app;
@@ -82,18 +83,9 @@ pub async fn run_checks(
     // The certified mailboxes, read while the database is open and tried last.
     let mut mailboxes = None;
 
-    let opened = match store {
-        Some(_) => None,
-        None => Some(app::open_store(config).await),
-    };
-    let store: Result<&AnyStore, String> = match (store, &opened) {
-        (Some(s), _) => Ok(s),
-        (None, Some(Ok(s))) => Ok(s.as_ref()),
-        (None, Some(Err(e))) => Err(format!("{e:#}")),
-        (None, None) => Err(String::new()),
-    };
     match store {
-        Ok(store) => {
+        // A serving process: its own store, already open.
+        Some(store) => {
             match store.ping().await {
                 // The path of a SQLite file, or the URL without its password.
                 Ok(()) => push(
@@ -122,10 +114,17 @@ pub async fn run_checks(
                 ),
             }
         }
-        Err(e) => push(&mut checked, Fail, format!("master key or database: {e}")),
-    }
-    if let Some(Ok(own)) = &opened {
-        own.close().await;
+        // The command line: read without writing anything (no key, no database created).
+        None => {
+            let mut said = Vec::new();
+            let found = inspect_store(config, &mut |status, text| said.push((status, text))).await;
+            for (status, text) in said {
+                push(&mut checked, status, text);
+            }
+            if let StoreCheck::Checked(list) = found {
+                mailboxes = Some(list);
+            }
+        }
     }
 
     if let Some(certificate) = &config.tls_certificate {
@@ -153,7 +152,7 @@ pub async fn run_checks(
     }
 
     match app::load_certificate(config).await {
-        Ok(cert) => match cert.expiry_warning(OffsetDateTime::now_utc()) {
+        Ok(cert) => match cert.expiry_notice(OffsetDateTime::now_utc()) {
             None => push(
                 &mut checked,
                 Fine,
@@ -162,10 +161,10 @@ pub async fn run_checks(
                     cert.not_after().date()
                 ),
             ),
-            Some(warning) => push(
+            Some(notice) => push(
                 &mut checked,
                 Warn,
-                format!("SanitelCF certificate: {warning}"),
+                format!("SanitelCF certificate: {}", notice.english()),
             ),
         },
         Err(e) => push(&mut checked, Fail, format!("SanitelCF certificate: {e:#}")),
@@ -202,6 +201,213 @@ pub async fn run_checks(
             .collect();
     }
     checked
+}
+
+/// What [`inspect_store`] found.
+enum StoreCheck {
+    /// The key opens the database: its certified mailboxes, to try.
+    Checked(Vec<(UserId, UserMailbox)>),
+    /// No key or database yet: a first run creates them.
+    NotYet,
+    /// A check failed (already said).
+    Failed,
+}
+
+/// The master key and the database, read without writing anything; says one line each.
+async fn inspect_store(
+    config: &Config,
+    say: &mut (dyn FnMut(CheckStatus, String) + Send),
+) -> StoreCheck {
+    let database = match config.database() {
+        Ok(d) => d,
+        Err(e) => {
+            say(CheckStatus::Fail, format!("database: {e:#}"));
+            return StoreCheck::Failed;
+        }
+    };
+    let first_run = "`tsgate serve` or the first `tsgate user add` creates it";
+    // The key, as the server would take it, but never created here.
+    let keys = match MasterKey::from_env() {
+        Err(_) => {
+            say(
+                CheckStatus::Fail,
+                format!(
+                    "master key: TSGATE_MASTER_KEY is set but is not a key (base64 of 32 bytes); \
+                 unset it to use the key file {}",
+                    config.master_key_path().display()
+                ),
+            );
+            return StoreCheck::Failed;
+        }
+        Ok(Some(key)) => {
+            say(
+                CheckStatus::Ok,
+                format!("master key from TSGATE_MASTER_KEY ({})", key.id()),
+            );
+            Some(KeyRing::new(key))
+        }
+        Ok(None) => {
+            let file = KeyFile::new(config.master_key_path());
+            if file.path().exists() {
+                match file.load().and_then(|key| Ok((key, file.pending()?))) {
+                    Ok((key, pending)) => {
+                        say(
+                            CheckStatus::Ok,
+                            format!("master key {} ({})", file.path().display(), key.id()),
+                        );
+                        let ring = KeyRing::new(key);
+                        Some(match pending {
+                            Some(next) => ring.with_retired(next),
+                            None => ring,
+                        })
+                    }
+                    Err(e) => {
+                        say(
+                            CheckStatus::Fail,
+                            format!("master key {}: {}", file.path().display(), e.english()),
+                        );
+                        return StoreCheck::Failed;
+                    }
+                }
+            } else {
+                say(
+                    CheckStatus::Warn,
+                    format!(
+                        "no master key yet at {}: {first_run}",
+                        file.path().display()
+                    ),
+                );
+                None
+            }
+        }
+    };
+    match (&database, keys) {
+        (tsgate_store::Database::Sqlite(path), keys) if !path.exists() => {
+            let _ = keys;
+            say(
+                CheckStatus::Warn,
+                format!("no database yet at {}: {first_run}", path.display()),
+            );
+            StoreCheck::NotYet
+        }
+        (tsgate_store::Database::Sqlite(path), None) => {
+            say(
+                CheckStatus::Fail,
+                format!(
+                    "database {} exists but its master key is missing: put the key file \
+                 back at {} (from where you saved it) or set TSGATE_MASTER_KEY; without it the \
+                 stored passwords cannot be read",
+                    path.display(),
+                    config.master_key_path().display()
+                ),
+            );
+            StoreCheck::Failed
+        }
+        (tsgate_store::Database::Sqlite(path), Some(keys)) => inspect_sqlite(path, keys, say).await,
+        (tsgate_store::Database::Postgres(_), None) => {
+            say(
+                CheckStatus::Warn,
+                format!(
+                    "no master key: PostgreSQL database {database} not opened (it would need \
+                 the key)"
+                ),
+            );
+            StoreCheck::NotYet
+        }
+        (tsgate_store::Database::Postgres(_), Some(_)) => {
+            // A PostgreSQL database is shared by the nodes: opened like a server would.
+            match app::open_store(config).await {
+                Ok(store) => {
+                    let found = match store.list_mailboxes().await {
+                        Ok(list) => {
+                            say(CheckStatus::Ok, format!("database {database}"));
+                            StoreCheck::Checked(list)
+                        }
+                        Err(e) => {
+                            say(
+                                CheckStatus::Fail,
+                                format!(
+                                    "database {database}: cannot read the mailbox settings ({})",
+                                    sistemats::error::describe_chain(&e)
+                                ),
+                            );
+                            StoreCheck::Failed
+                        }
+                    };
+                    store.close().await;
+                    found
+                }
+                Err(e) => {
+                    say(CheckStatus::Fail, format!("database {database}: {e:#}"));
+                    StoreCheck::Failed
+                }
+            }
+        }
+    }
+}
+
+/// Checks a copy of the SQLite database at `path` (made in a private temporary folder, as
+/// `tsgate backup` does) and reads its mailboxes from the copy: the database itself is
+/// neither migrated nor changed.
+async fn inspect_sqlite(
+    path: &std::path::Path,
+    keys: KeyRing,
+    say: &mut (dyn FnMut(CheckStatus, String) + Send),
+) -> StoreCheck {
+    let fail = |say: &mut (dyn FnMut(CheckStatus, String) + Send), e: &dyn std::fmt::Display| {
+        say(
+            CheckStatus::Fail,
+            format!("database {}: {e}", path.display()),
+        );
+        StoreCheck::Failed
+    };
+    let scratch = match tempfile::Builder::new().prefix("tsgate-check-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return fail(say, &format!("cannot make a temporary folder: {e}")),
+    };
+    let copy = scratch.path().join("check.db");
+    let found = match backup::backup(path, &copy, false, Some(&keys)).await {
+        Ok(found) => found,
+        Err(e) => return fail(say, &e.english()),
+    };
+    let supported = backup::supported_schema();
+    if found.schema_version < supported {
+        say(
+            CheckStatus::Ok,
+            format!(
+                "database {} ({} users; schema {}, `tsgate serve` updates it to {supported})",
+                path.display(),
+                found.users,
+                found.schema_version
+            ),
+        );
+    } else {
+        say(
+            CheckStatus::Ok,
+            format!(
+                "database {} ({} users), opened with the master key",
+                path.display(),
+                found.users
+            ),
+        );
+    }
+    match SqliteStore::open(&copy, keys).await {
+        Ok(store) => {
+            let list = store.list_mailboxes().await;
+            store.close().await;
+            match list {
+                Ok(list) => StoreCheck::Checked(list),
+                Err(e) => fail(
+                    say,
+                    &format!(
+                        "cannot read the mailbox settings ({})",
+                        sistemats::error::describe_chain(&e)
+                    ),
+                ),
+            }
+        }
+        Err(e) => fail(say, &e.english()),
+    }
 }
 
 /// A TCP + TLS + HTTP round trip to the base URL: any HTTP answer counts as reachable.
@@ -269,13 +475,18 @@ async fn check_mailboxes(list: &[(UserId, UserMailbox)]) -> (Vec<Check>, Vec<Mai
             )),
             (Some(error), _) => lines.push(Check::new(
                 CheckStatus::Fail,
-                format!("{what}: {}{}", error.message, next_step(error.code, user)),
+                // The diagnostic's message is Italian, for the doctor; this line is English.
+                format!(
+                    "{what}: {}{}",
+                    english(error.code),
+                    next_step(error.code, user)
+                ),
             )),
             (None, None) => lines.push(Check::new(
                 CheckStatus::Fail,
                 format!(
-                    "{what}: nessuna risposta dalla casella entro {} secondi: controlla \
-                     indirizzo e porta e che il server di tsgate raggiunga Internet.",
+                    "{what}: no answer from the mailbox within {} seconds: check host and \
+                     port, and that the tsgate server reaches the Internet",
                     MAILBOX_TIMEOUT.as_secs()
                 ),
             )),
@@ -286,12 +497,12 @@ async fn check_mailboxes(list: &[(UserId, UserMailbox)]) -> (Vec<Check>, Vec<Mai
                     ocr_warned = true;
                     lines.push(Check::new(
                         CheckStatus::Warn,
-                        format!("reading codes in images: {}", warning.message),
+                        format!("reading codes in images: {}", english(warning.code)),
                     ));
                 }
                 DiagnosticCode::MailboxFull => lines.push(Check::new(
                     CheckStatus::Warn,
-                    format!("{what}: {}", warning.message),
+                    format!("{what}: {}", english(warning.code)),
                 )),
                 _ => {}
             }
@@ -316,6 +527,29 @@ async fn check_mailbox(settings: &MailboxSettings) -> MailboxStatus {
     tokio::time::timeout(MAILBOX_TIMEOUT, tsgate_mailbox::check(&settings))
         .await
         .unwrap_or_default()
+}
+
+/// A mailbox diagnostic in English (its message is the Italian one the doctor reads).
+fn english(code: DiagnosticCode) -> &'static str {
+    match code {
+        DiagnosticCode::Settings => "the settings cannot work (see `tsgate user show`)",
+        DiagnosticCode::LoginRefused => "the server refused the user name or the password",
+        DiagnosticCode::Tls => {
+            "the secure connection failed (certificate, host name or TLS version)"
+        }
+        DiagnosticCode::Connection => "cannot connect: check host and port, and the network",
+        DiagnosticCode::Protocol => "the server answered something unexpected: is it IMAP?",
+        DiagnosticCode::MailboxFull => "the mailbox is (almost) full: new mails may be refused",
+        DiagnosticCode::NoMail => "no mail with a code arrived in time",
+        DiagnosticCode::FoundInJunk => "the Sistema TS mail was in the spam folder",
+        DiagnosticCode::CodeRejected => "a code was found but Sistema TS did not accept it",
+        DiagnosticCode::CodeUnreadable => "a Sistema TS mail arrived but no code was found in it",
+        DiagnosticCode::OcrUnavailable => {
+            "tesseract is not installed or does not work: codes in images must be typed by hand \
+             (install the Debian `tesseract-ocr` package)"
+        }
+        DiagnosticCode::GaveUp => "a request was given up after the waiting time",
+    }
 }
 
 /// The command that fixes a mailbox problem, after the diagnostic (which says what is wrong).

@@ -276,7 +276,7 @@ async fn reopen(args: HoursReopenArgs) -> Result<(), Failure> {
 }
 
 async fn reset(args: HoursResetArgs) -> Result<(), Failure> {
-    let user = user_id(&args.user)?;
+    let user = user_id(args.user())?;
     let ctx = open(&args.config).await?;
     let result = async {
         let mut schedule = ctx.schedule(&user).await?;

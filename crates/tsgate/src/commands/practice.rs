@@ -20,7 +20,13 @@ pub async fn run(command: PracticeCommand) -> Result<(), Failure> {
 
 /// A practice id from the command line.
 pub fn practice_id(value: &str) -> Result<PracticeId, Failure> {
-    PracticeId::new(value.trim()).map_err(|e| Failure::Config(anyhow!("{e}")))
+    // The domain's text is Italian (the UI shows it); the command line says it in English.
+    PracticeId::new(value.trim()).map_err(|_| {
+        Failure::Config(anyhow!(
+            "'{value}' is not a practice id: 1 to 64 lower-case letters, digits, '-', '_' or \
+             '.', starting with a letter or a digit (e.g. studio-rossi); see `tsgate practice list`"
+        ))
+    })
 }
 
 async fn add(args: PracticeAddArgs) -> Result<(), Failure> {

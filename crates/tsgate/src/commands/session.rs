@@ -8,27 +8,28 @@
 use tsgate_session::{Actor, SessionView};
 
 use super::Failure;
-use super::secrets::read_secret;
+use super::secrets::{Secret, read_secret};
 use super::user::user_id;
 use crate::app;
-use crate::cli::{SessionArgs, SessionCommand};
+use crate::cli::SessionCommand;
 use crate::config::Config;
 
 /// Runs one `session` subcommand.
 pub async fn run(command: SessionCommand) -> Result<(), Failure> {
     let (args, action) = match command {
         SessionCommand::Status(a) => (a, Action::Status),
-        SessionCommand::Request(a) => (
-            SessionArgs {
-                user: a.user,
-                config: a.config,
-            },
-            Action::Request { replace: a.replace },
-        ),
+        SessionCommand::Request(a) => (a.session, Action::Request { replace: a.replace }),
         SessionCommand::Insert(a) => (a, Action::Insert),
         SessionCommand::Revoke(a) => (a, Action::Revoke),
     };
-    let user = user_id(&args.user)?;
+    let user = user_id(args.user())?;
+    // Asked before anything is opened: an empty code leaves nothing half done.
+    let code = match action {
+        Action::Insert => {
+            Some(read_secret(Secret::only("ID-SESSIONE code")).map_err(Failure::Config)?)
+        }
+        _ => None,
+    };
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
     let store = app::open_store(&config).await.map_err(Failure::Config)?;
     let manager = app::manager(&config, store.clone(), app::CLI_NODE)
@@ -41,7 +42,7 @@ pub async fn run(command: SessionCommand) -> Result<(), Failure> {
             .await
             .map(|o| o.view),
         Action::Insert => {
-            let raw = read_secret("ID-SESSIONE: ").map_err(Failure::Refused)?;
+            let raw = code.unwrap_or_default();
             manager.submit_code(&user, &raw, Actor::Cli).await
         }
         Action::Revoke => manager.revoke(&user, Actor::Cli).await,

@@ -13,7 +13,7 @@ use tsgate_session::{
 use tsgate_store::AnyStore;
 
 use super::Failure;
-use super::secrets::read_secret;
+use super::secrets::{Secret, read_secret};
 use crate::app;
 use crate::cli::{ConfigArgs, SetMailboxArgs, UserAddArgs, UserCommand, UserRefArgs};
 use crate::config::Config;
@@ -140,8 +140,10 @@ async fn add(args: UserAddArgs) -> Result<(), Failure> {
         return Err(Failure::Config(anyhow!("{}", text.join("\n"))));
     }
     let practice = super::practice::practice_id(&args.practice)?;
-    let password = Password::new(read_secret("Password Sistema TS: ").map_err(Failure::Refused)?);
-    let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
+    let password = Password::new(
+        read_secret(Secret::nth("Sistema TS password", 1, 2)).map_err(Failure::Config)?,
+    );
+    let pin = Pin::new(read_secret(Secret::nth("Sistema TS PIN", 2, 2)).map_err(Failure::Config)?);
     let store = store(&args.config).await?;
     let existed = store
         .user(&id)
@@ -269,9 +271,10 @@ async fn set_credentials(args: UserRefArgs) -> Result<(), Failure> {
     let id = user_id(&args.user)?;
     let store = store(&args.config).await?;
     existing_user(&store, &id).await?;
-    let password =
-        Password::new(read_secret("Nuova password Sistema TS: ").map_err(Failure::Refused)?);
-    let pin = Pin::new(read_secret("PIN: ").map_err(Failure::Refused)?);
+    let password = Password::new(
+        read_secret(Secret::nth("new Sistema TS password", 1, 2)).map_err(Failure::Config)?,
+    );
+    let pin = Pin::new(read_secret(Secret::nth("Sistema TS PIN", 2, 2)).map_err(Failure::Config)?);
     let today = time::OffsetDateTime::now_utc().date();
     store
         .set_credentials(&id, &password, &pin, Some(today))
@@ -300,9 +303,9 @@ async fn set_mailbox(args: SetMailboxArgs) -> Result<(), Failure> {
                 "--keep-password: no mailbox stored yet"
             )));
         }
-        (_, false) => {
-            Password::new(read_secret("Password della casella: ").map_err(Failure::Refused)?)
-        }
+        (_, false) => Password::new(
+            read_secret(Secret::only("mailbox (IMAP) password")).map_err(Failure::Config)?,
+        ),
     };
     let mut settings =
         MailboxSettings::new(args.host, args.security.tls(), args.username, password);

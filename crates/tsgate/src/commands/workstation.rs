@@ -104,7 +104,7 @@ async fn set_users(args: WorkstationSetUsersArgs) -> Result<(), Failure> {
 fn role(value: &str) -> Result<WorkstationRole, Failure> {
     WorkstationRole::parse(value).ok_or_else(|| {
         Failure::Config(anyhow!(
-            "--role must be admin, doctor, staff, backend or vendor"
+            "--role {value} is not a role: use admin, doctor, staff, backend or vendor"
         ))
     })
 }

@@ -8,6 +8,7 @@
 mod admin_audit;
 mod administration;
 mod backup;
+mod cli_errors;
 mod crash;
 mod credentials;
 mod faults;

@@ -30,7 +30,7 @@ use tsgate_session::{
 use tsgate_sim::{SimConfig, TestUser};
 use tsgate_store::AnyStore;
 
-use super::secrets::read_secret;
+use super::secrets::{Secret, read_secret};
 use super::user::audit_as;
 use super::{Failure, Pace, run_gateway};
 use crate::app;
@@ -402,7 +402,7 @@ async fn set_demo_mailboxes(
         .ok_or_else(|| anyhow!("--imap must be HOST:PORT, e.g. 127.0.0.1:10143"))?;
     let password = match std::env::var(DEMO_IMAP_PASSWORD_ENV) {
         Ok(p) if !p.is_empty() => p,
-        _ => read_secret("Password IMAP degli utenti demo: ")?,
+        _ => read_secret(Secret::only("IMAP password of the demo users"))?,
     };
     for user in sim_users {
         let (Some(email), Ok(id)) = (&user.email, UserId::new(user.user_id.as_str())) else {
