@@ -17,7 +17,10 @@ log() { printf '\n==> %s\n' "$*"; }
 #   throwaway cluster, as the postgres user when run as root);
 # - tesseract reads codes drawn as images; DejaVu is the font the simulator draws them with;
 # - Chromium (driven by npm playwright-core) runs the web UI tests; nginx and wrk are used
-#   only by the benchmarks under bench/, which install them themselves.
+#   only by the benchmarks under bench/, which install them themselves;
+# - the Debian package test (scripts/package-test.sh): systemd-analyze checks the unit,
+#   dpkg-shlibdeps (dpkg-dev) computes the package's Depends, deb-systemd-helper
+#   (init-system-helpers) enables the unit at install, curl talks to the installed binary.
 need_pkgs=()
 command -v xmllint >/dev/null 2>&1 || need_pkgs+=(libxml2-utils)
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
@@ -29,6 +32,10 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgres
 command -v tesseract >/dev/null 2>&1 || need_pkgs+=(tesseract-ocr)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
+command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need_pkgs+=(dpkg-dev)
+command -v deb-systemd-helper >/dev/null 2>&1 || need_pkgs+=(init-system-helpers)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""
@@ -68,9 +75,20 @@ if [ -f tests/browser/run.sh ]; then
   fi
 fi
 
+log "Debian package: cargo deb, systemd-analyze, install, tsgate check and serve, purge"
+# Packages the debug binary of the test build (no release build in the test run); installs
+# into the system only on CI (see the script's header).
+package_status=0
+if [ -x "$TARGET/debug/tsgate" ]; then
+  bash scripts/package-test.sh dev || package_status=$?
+else
+  echo "$TARGET/debug/tsgate was not built (see the cargo test output above)" >&2
+  package_status=1
+fi
+
 echo "disk: $(du -sh "$TARGET" 2>/dev/null | cut -f1) in $TARGET, $(df -h --output=avail . | tail -1 | tr -d ' ') left"
-if [ "$cargo_status" -ne 0 ] || [ "$browser_status" -ne 0 ]; then
-  echo "tests failed (cargo: $cargo_status, browser: $browser_status)" >&2
+if [ "$cargo_status" -ne 0 ] || [ "$browser_status" -ne 0 ] || [ "$package_status" -ne 0 ]; then
+  echo "tests failed (cargo: $cargo_status, browser: $browser_status, package: $package_status)" >&2
   exit 1
 fi
 echo "all tests passed"

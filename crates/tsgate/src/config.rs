@@ -23,6 +23,10 @@ mod extract;
 #[cfg(test)]
 pub const EXAMPLE: &str = include_str!("../../../docs/tsgate.example.toml");
 
+/// The `/etc/tsgate/tsgate.toml` of the Debian package.
+#[cfg(test)]
+pub const PACKAGED: &str = include_str!("../../../packaging/debian/tsgate.toml");
+
 /// A database URL (`database_url`). It may hold the database password: `Debug` never shows
 /// it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -786,6 +790,26 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(parsed, expected);
+    }
+
+    /// The Debian package's file keeps the service's data where its unit lets it write
+    /// (`StateDirectory=tsgate`), and is otherwise the documented defaults.
+    #[test]
+    fn packaged_file_writes_only_to_the_state_directory() {
+        let parsed = from_toml(PACKAGED).unwrap();
+        let expected = Config {
+            data_dir: "/var/lib/tsgate".into(),
+            sanitel_certificate: Some("/etc/tsgate/SanitelCF.cer".into()),
+            ..Config::default()
+        };
+        assert_eq!(parsed, expected);
+        assert!(parsed.database_path().starts_with("/var/lib/tsgate"));
+        assert!(parsed.master_key_path().starts_with("/var/lib/tsgate"));
+        let unit = include_str!("../../../packaging/debian/tsgate.service");
+        assert!(unit.contains("\nStateDirectory=tsgate\n"), "{unit}");
+        assert!(
+            unit.contains("ExecStart=/usr/bin/tsgate serve --config /etc/tsgate/tsgate.toml\n")
+        );
     }
 
     #[test]
