@@ -267,11 +267,9 @@ fi
 log "tsgate check --config $config ($as)"
 sandboxed env "${upstream[@]}" "$tsgate" check --config "$config" | tee "$work/check"
 grep -q '^ok    A2F service reachable' "$work/check" || fail "check did not reach the simulator"
-[ -f "$data/master.key" ] || fail "no master key in $data"
-if $system_install; then
-  [ "$(stat -c '%U %a' "$data/master.key")" = "tsgate 600" ] || fail "master.key is not tsgate's, mode 600"
-  [ "$(stat -c '%U' "$data/tsgate.db")" = tsgate ] || fail "tsgate.db is not tsgate's"
-fi
+# check writes nothing: the first run's key and database come with `serve` (below).
+grep -q 'no master key yet' "$work/check" || fail "check did not say that there is no master key yet"
+[ ! -e "$data/master.key" ] || fail "check created $data/master.key"
 
 log "tsgate serve --config $config ($as), one request"
 port=$(free_port)
@@ -293,6 +291,11 @@ status=0
 wait "$serve_pid" || status=$?
 [ "$status" -eq 0 ] || { cat "$work/serve.out" >&2; fail "serve exited with $status after SIGTERM"; }
 echo "serve stopped cleanly on SIGTERM"
+[ -f "$data/master.key" ] || fail "serve made no master key in $data"
+if $system_install; then
+  [ "$(stat -c '%U %a' "$data/master.key")" = "tsgate 600" ] || fail "master.key is not tsgate's, mode 600"
+  [ "$(stat -c '%U' "$data/tsgate.db")" = tsgate ] || fail "tsgate.db is not tsgate's"
+fi
 
 # --- 5. purge -----------------------------------------------------------------------------
 if $system_install; then

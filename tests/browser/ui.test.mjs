@@ -156,6 +156,13 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true, animations: "disabled" });
 }
 
+/** A small picture of one part of the page for the IT person's guide (docs/GUIDA-TECNICO.md):
+ * `target/browser-screenshots/doc/<name>.jpg`; `bash tests/browser/doc-images.sh` copies them
+ * into docs/img/. */
+async function docShot(page, selector, name) {
+  await page.locator(selector).first().screenshot({ path: join(shots, "doc", `${name}.jpg`), type: "jpeg", quality: 70, animations: "disabled" });
+}
+
 /** Clicks "Richiedi" on the card of `user` (and confirms the replacement if asked); returns
  * the HTTP status of the final answer. */
 async function requestOnce(page, user) {
@@ -546,9 +553,11 @@ try {
     const qr = desktop.locator('[data-testid="new-qr"]');
     await qr.waitFor({ state: "visible", timeout: WAIT });
     assert(await qr.evaluate((img) => img.complete && img.naturalWidth >= 200), "QR code not drawn");
+    await docShot(desktop, "#postazioni", "postazione-nuova");
     const row = desktop.locator('[data-testid="workstation-row"][data-name="Segreteria <prova>"]');
     await row.waitFor({ timeout: WAIT });
     await shot(desktop, "16-desktop-admin");
+    await docShot(desktop, "#utenti", "medici");
 
     const ctx = await browser.newContext({ viewport: { width: 1024, height: 700 }, locale: "it-IT" });
     const staff = await ctx.newPage();
@@ -577,6 +586,7 @@ try {
     const row = desktop.locator('[data-testid="workstation-row"][data-name="Ambulatorio vuoto"]');
     await row.locator('[data-testid="ws-no-doctor"]').waitFor({ timeout: WAIT });
     await shot(desktop, "16c-admin-workstation-without-doctor");
+    await docShot(desktop, '[data-testid="workstation-row"][data-name="Ambulatorio vuoto"]', "postazione-senza-medici");
     await row.locator('[data-testid="ws-doctors"]').click();
     await row.locator(`[data-testid="ws-doctors-form"] input[value="${TIT}"]`).check();
     await row.locator('[data-testid="ws-doctors-save"]').click();
@@ -596,6 +606,7 @@ try {
     const msg = desktop.locator('[data-role="edit-msg"]');
     await msg.filter({ hasText: "(cf)" }).waitFor({ timeout: WAIT });
     await shot(desktop, "16d-admin-edit-doctor-error");
+    await docShot(desktop, '[data-testid="edit-user-box"]', "medico-modifica-errore");
     await edit.locator('input[name="cf"]').fill(cf);
     await edit.locator('input[name="display_name"]').fill("Dott. Modificato");
     await desktop.click('[data-testid="edit-user-save"]');
@@ -664,6 +675,7 @@ try {
     await desktop.locator("#casella").scrollIntoViewIfNeeded();
     await desktop.locator('[data-role="mailbox-state"] p').first().waitFor({ timeout: WAIT });
     await shot(desktop, "18-desktop-admin-audit");
+    await docShot(desktop, "#registro", "registro");
   });
 
   await test("admin downloads the support bundle with one click: a .zip named for the practice", async () => {

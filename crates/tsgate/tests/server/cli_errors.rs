@@ -47,6 +47,8 @@ fn subcommands(path: &[&str]) -> Vec<String> {
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| !l.trim().is_empty())
+        // A command's line starts two spaces in; its wrapped description, further.
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|name| *name != "help")
         .map(str::to_owned)
@@ -320,6 +322,10 @@ fn every_command_names_bad_input_and_exits_2() {
         ),
         (
             "rotate-key",
+            case(&["--config", &typo], "", &["did you mean `environment`?"]),
+        ),
+        (
+            "support-bundle",
             case(&["--config", &typo], "", &["did you mean `environment`?"]),
         ),
     ]);
