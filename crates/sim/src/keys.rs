@@ -23,7 +23,9 @@ pub struct SimKeys {
     /// The same private key for OpenSSL, which decrypts about twenty times faster than the
     /// pure-Rust constant-time implementation: RSA decryption of the PIN and the patient CF
     /// is most of the cost of a simulated InvioPrescritto, and the simulator must sustain
-    /// thousands per second on two cores.
+    /// thousands per second on two cores. Not on Windows, where there is no OpenSSL to link
+    /// (the pure-Rust key decrypts there).
+    #[cfg(not(windows))]
     decrypting: openssl::rsa::Rsa<openssl::pkey::Private>,
     cert_pem: String,
     /// Decrypted values by ciphertext. PKCS#1 v1.5 decryption is deterministic for a given
@@ -88,18 +90,28 @@ impl SimKeys {
     }
 
     fn from_parts(private: PrivateKey, cert_pem: String) -> anyhow::Result<Self> {
-        let der = private.to_pkcs8_der().context("encoding the key")?;
-        let decrypting = openssl::pkey::PKey::private_key_from_pkcs8(der.as_bytes())
-            .and_then(|key| key.rsa())
-            .context("loading the key into OpenSSL")?;
+        #[cfg(not(windows))]
+        let decrypting = {
+            let der = private.to_pkcs8_der().context("encoding the key")?;
+            openssl::pkey::PKey::private_key_from_pkcs8(der.as_bytes())
+                .and_then(|key| key.rsa())
+                .context("loading the key into OpenSSL")?
+        };
         Ok(Self {
             private,
+            #[cfg(not(windows))]
             decrypting,
             cert_pem,
             cache: Mutex::new(HashMap::new()),
         })
     }
 
+    #[cfg(windows)]
+    fn decrypt(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
+        self.private.decrypt(Pkcs1v15Encrypt, ciphertext).ok()
+    }
+
+    #[cfg(not(windows))]
     fn decrypt(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
         let mut clear = vec![0u8; self.decrypting.size() as usize];
         let len = self

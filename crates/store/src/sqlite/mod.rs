@@ -111,6 +111,7 @@ impl SqliteStore {
     /// [`SqliteStore::open`] under a lock already held (a restore opens the copy it is about
     /// to put in place under the lock of the database it replaces).
     pub(crate) async fn open_locked(path: &Path, keys: KeyRing, lock: DbLock) -> Result<Self> {
+        #[cfg(unix)]
         let existed = path.exists();
         let options = SqliteConnectOptions::new()
             .filename(path)
