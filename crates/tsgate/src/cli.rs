@@ -64,6 +64,10 @@ pub enum Command {
     /// diagnostics, each doctor's session and history, the audit in numbers. No passwords,
     /// PINs, codes, tokens or patient data.
     SupportBundle(SupportBundleArgs),
+    /// Windows: installs, removes or runs `tsgate serve` as a Windows service.
+    #[cfg(windows)]
+    #[command(subcommand)]
+    Service(ServiceCommand),
 }
 
 /// `tsgate backup`.
@@ -102,6 +106,34 @@ pub struct SupportBundleArgs {
     pub practice: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+/// `tsgate service …` (Windows only).
+#[cfg(windows)]
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Registers the service "tsgate" (automatic start) that runs `tsgate service run` with
+    /// this configuration. Needs an administrator's prompt.
+    Install {
+        /// The configuration file the service reads (made absolute).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// The account the service runs as; it must be able to write `data_dir` and the log.
+        #[arg(long, default_value = r"NT AUTHORITY\LocalService")]
+        account: String,
+    },
+    /// Stops the service if it runs and removes it (the data folder stays).
+    Uninstall,
+    /// What the service control manager starts: `serve` until the service is stopped, its
+    /// log in a file. Not for a console: use `tsgate serve` there.
+    Run {
+        /// The configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// The log file (default: tsgate.log beside the configuration file).
+        #[arg(long, value_name = "FILE")]
+        log_file: Option<PathBuf>,
+    },
 }
 
 /// Where the configuration comes from (shared by the commands that use the database).

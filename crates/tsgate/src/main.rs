@@ -12,6 +12,8 @@ mod logging;
 mod panic;
 mod support;
 mod upstream;
+#[cfg(windows)]
+mod winservice;
 
 use std::process::ExitCode;
 
@@ -21,8 +23,14 @@ fn main() -> ExitCode {
     // First: the default hook would print a panic's message as is, and it may quote a secret.
     panic::install();
     let cli = cli::Cli::parse();
-    logging::init(cli.verbose);
     sistemats::client::install_crypto_provider();
+    let command = match cli.command {
+        // The service control manager needs this thread; the service makes its own runtime.
+        #[cfg(windows)]
+        cli::Command::Service(command) => return winservice::main(command, cli.verbose),
+        command => command,
+    };
+    logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(commands::run(cli.command)) {
+    match runtime.block_on(commands::run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("tsgate: {failure:#}");

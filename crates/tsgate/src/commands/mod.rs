@@ -18,6 +18,8 @@ mod workstation;
 use std::fmt;
 
 use crate::cli::Command;
+#[cfg(windows)]
+pub use serve::run_until as serve_until;
 
 /// Why a command failed, with the exit code of the contract:
 /// 1 = operation refused (with a message), 2 = usage or configuration error.
@@ -67,6 +69,11 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::Restore(args) => backup::restore(args).await,
         Command::RotateKey(args) => rotate_key::run(args).await,
         Command::SupportBundle(args) => support_bundle::run(args).await,
+        // Started by main before any runtime: the service control manager wants the thread.
+        #[cfg(windows)]
+        Command::Service(_) => Err(Failure::Config(anyhow::anyhow!(
+            "tsgate service is run by main, not here"
+        ))),
     }
 }
 

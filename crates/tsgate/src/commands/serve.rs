@@ -14,6 +14,14 @@ pub const TICK: Duration = Duration::from_secs(15);
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
+    run_until(args, std::future::pending()).await
+}
+
+/// Runs the gateway until Ctrl-C, SIGTERM or `stop` (a Windows service's stop request).
+pub async fn run_until(
+    args: ServeArgs,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Failure> {
     let config = Config::load(args.config.config.as_deref()).map_err(Failure::Config)?;
     let store = app::open_store(&config).await.map_err(Failure::Config)?;
     let manager = app::node_manager(&config, store.clone(), &app::node_name_of(&config))
@@ -43,7 +51,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         pace,
         &config,
         |_| tracing::info!(%listen, scheme, ?environment, "tsgate serving"),
-        std::future::pending(),
+        stop,
     )
     .await
 }
