@@ -17,7 +17,8 @@
 # Installing into the system happens only where that is harmless: as root with CI=true (CI
 # machines are thrown away) or with PACKAGE_TEST_INSTALL=1, and never where a tsgate user
 # or /usr/bin/tsgate already exists. Otherwise the package is unpacked into a scratch folder
-# (dpkg -x) and that copy of the binary runs the same checks as the current user.
+# (dpkg -x) and that copy of the binary runs check and serve as the current user, with no
+# sandbox and no user or permission checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
