@@ -62,10 +62,10 @@ stage="$TARGET/package-stage"
 rm -rf "$stage"
 mkdir -p "$stage/release"
 ln "$BIN" "$stage/release/tsgate" 2>/dev/null || cp "$BIN" "$stage/release/tsgate"
-# The test build's package: stripped and quickly compressed (a release keeps cargo-deb's
-# defaults: line tables kept, as [profile.release] asks, and xz at its best).
+# The test build's package: stripped, no dbgsym package, quickly compressed (a release
+# keeps the metadata's choices: line tables in tsgate-dbgsym, xz at its best).
 fast=()
-[ "$PROFILE" = release ] || fast=(--strip --fast)
+[ "$PROFILE" = release ] || fast=(--strip --no-dbgsym --fast)
 t=$SECONDS
 CARGO_TARGET_DIR="$(realpath "$stage")" cargo deb -p tsgate --no-build "${fast[@]}" --output "$out/"
 rm -rf "$stage"
