@@ -83,11 +83,13 @@ fn default_user_role() -> UserRole {
     UserRole::Titolare
 }
 
-fn de_password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<sistemats::Password, D::Error> {
+pub(crate) fn de_password<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<sistemats::Password, D::Error> {
     String::deserialize(d).map(sistemats::Password::new)
 }
 
-fn de_pin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<sistemats::Pin, D::Error> {
+pub(crate) fn de_pin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<sistemats::Pin, D::Error> {
     String::deserialize(d).map(sistemats::Pin::new)
 }
 

@@ -15,7 +15,7 @@ use tsgate_session::{
 };
 
 use super::ApiJson;
-use super::admin::{UserRecord, administered_user, audit_in, user_ids};
+use super::admin::{UserRecord, administered_user, audit_in, de_password, de_pin, user_ids};
 use crate::auth::AdminAuthed;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -150,14 +150,6 @@ pub struct NewCredentials {
     /// When the password was changed on the Sistema TS portal (`YYYY-MM-DD`; default today).
     #[serde(default)]
     pub password_changed_on: Option<String>,
-}
-
-fn de_password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<sistemats::Password, D::Error> {
-    String::deserialize(d).map(sistemats::Password::new)
-}
-
-fn de_pin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<sistemats::Pin, D::Error> {
-    String::deserialize(d).map(sistemats::Pin::new)
 }
 
 impl fmt::Debug for NewCredentials {
