@@ -397,6 +397,10 @@ impl Mailboxes {
 
     /// Verifies a found code for the users it may belong to, best first.
     async fn verify(&self, watcher: &WatcherHandle, found: &Found) {
+        if watcher.already_accepted(found) {
+            watcher.report(found, Outcome::Rejected);
+            return;
+        }
         let configured: Vec<UserId> = {
             let registry = self.inner.registry.lock().await;
             found

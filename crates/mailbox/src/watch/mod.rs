@@ -189,6 +189,16 @@ impl WatcherHandle {
         self.shared.wake.notify_one();
     }
 
+    /// Whether another code of the same mail was already accepted: the rest of its
+    /// candidates (other OCR readings) need no `checkToken`.
+    pub fn already_accepted(&self, found: &Found) -> bool {
+        self.shared
+            .lock()
+            .outstanding
+            .get(&found.message)
+            .is_some_and(|o| o.accepted)
+    }
+
     /// Tells the outcome of the verification of a found code.
     pub fn report(&self, found: &Found, outcome: Outcome) {
         let mut events = Vec::new();
