@@ -10,6 +10,11 @@
   const root = document.getElementById("cards");
   if (!root) return;
   const myWorkstation = root.dataset.workstation;
+  // A pharmacy's counters are "banchi"; a practice's workstations "postazioni" (text.rs Place).
+  const BANCO = root.dataset.place === "banco";
+  const PLACE = BANCO
+    ? { word: "banco", self: "questo banco", other: "un altro banco", all: "tutti i banchi" }
+    : { word: "postazione", self: "questa postazione", other: "un'altra postazione", all: "tutte le postazioni" };
   // The domain's clock may not be this computer's (the demo moves the simulator's): waiting
   // times are counted on the server's clock, estimated from the page and from each view.
   let serverOffsetMs = 0;
@@ -274,8 +279,8 @@
   // that they survive a reload and name the workstation that asked. Same words as text.rs.
   function requester(line) {
     const a = line.actor || "";
-    if (a === "ws:" + myWorkstation) return "questa postazione";
-    if (a.indexOf("ws:") === 0) return line.workstation_name ? "postazione «" + line.workstation_name + "»" : "un'altra postazione";
+    if (a === "ws:" + myWorkstation) return PLACE.self;
+    if (a.indexOf("ws:") === 0) return line.workstation_name ? PLACE.word + " «" + line.workstation_name + "»" : PLACE.other;
     return { auto: "rinnovo automatico", mailbox: "casella di posta", cli: "riga di comando", system: "tsgate" }[a] || a;
   }
 
@@ -403,7 +408,7 @@
       if (res.status === 200 && res.body) {
         input.value = "";
         update(res.body, false);
-        say(card, "Codice verificato: ora lo usano tutte le postazioni.", "ok");
+        say(card, "Codice verificato: ora lo usano " + PLACE.all + ".", "ok");
       } else if (res.status === 422 && usable(card)) {
         // Refused while a good code is in use (old mail, a code already replaced): nothing is
         // wrong with the card, and the message says so.

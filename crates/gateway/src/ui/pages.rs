@@ -26,6 +26,8 @@ pub(crate) struct Chrome {
     workstation: Option<String>,
     role: Option<&'static str>,
     is_admin: bool,
+    /// "Postazione" or, at a pharmacy's counter, "Banco".
+    place: text::Place,
 }
 
 impl Chrome {
@@ -37,7 +39,15 @@ impl Chrome {
             workstation: signed.map(|s| s.workstation.name.clone()),
             role: signed.map(|s| text::role_word(s.workstation.role)),
             is_admin: signed.is_some_and(|s| s.workstation.may_administer()),
+            place: text::Place::Postazione,
         }
+    }
+
+    /// The same, in a pharmacy's words when `place` is a counter.
+    fn at(mut self, place: text::Place, signed: &SignedIn) -> Self {
+        self.place = place;
+        self.role = Some(place.role_word(signed.workstation.role));
+        self
     }
 }
 
@@ -206,23 +216,19 @@ fn failure(e: ApiError) -> Response {
     )
 }
 
-/// Display names of the configured users.
-async fn display_names(state: &AppState, users: &[UserId]) -> HashMap<UserId, String> {
-    let mut names = HashMap::new();
+/// The profiles of `users` that exist (a lookup failure is logged, not shown).
+async fn profiles(state: &AppState, users: &[UserId]) -> Vec<tsgate_session::UserProfile> {
+    let mut found = Vec::new();
     for user in users {
         match state.backends().store.user(user).await {
-            Ok(Some(profile)) => {
-                if let Some(name) = profile.display_name {
-                    names.insert(profile.user_id, name);
-                }
-            }
+            Ok(Some(profile)) => found.push(profile),
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(cause = %sistemats::error::describe_chain(&e), "ui: user names not available");
             }
         }
     }
-    names
+    found
 }
 
 /// `GET /`: one card per user this workstation acts for.
@@ -236,7 +242,12 @@ pub(crate) async fn doctor(
         Ok(None) => return see_other("/login"),
         Err(e) => return failure(e),
     };
-    let names = display_names(&state, &signed.workstation.users).await;
+    let profiles = profiles(&state, &signed.workstation.users).await;
+    let place = text::Place::of(&profiles.iter().map(|p| p.role).collect::<Vec<_>>());
+    let names: HashMap<UserId, String> = profiles
+        .into_iter()
+        .filter_map(|p| Some((p.user_id, p.display_name?)))
+        .collect();
     let now = state.backends().sessions.now();
     let this_workstation = signed.workstation.id.to_string();
     let mut cards = Vec::new();
@@ -256,7 +267,12 @@ pub(crate) async fn doctor(
                     format!(
                         "{} · {} · {}",
                         tsgate_session::italy::at_time(l.at, now),
-                        text::requester(&l.actor, l.workstation_name.as_deref(), &this_workstation),
+                        text::requester(
+                            &l.actor,
+                            l.workstation_name.as_deref(),
+                            &this_workstation,
+                            place,
+                        ),
                         text::request_outcome(&l.outcome)
                     )
                 })
@@ -276,7 +292,7 @@ pub(crate) async fn doctor(
         ));
     }
     let page = DoctorPage {
-        chrome: Chrome::new("Codici ID-SESSIONE", "home", Some(&signed)),
+        chrome: Chrome::new("Codici ID-SESSIONE", "home", Some(&signed)).at(place, &signed),
         can_copy: signed.workstation.role_sees_codes() && !signed.workstation.users.is_empty(),
         workstation_id: this_workstation,
         server_now: now

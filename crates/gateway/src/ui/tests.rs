@@ -602,3 +602,33 @@ async fn green_and_automatic_folds_the_paste_field_and_shows_the_next_action() {
         "{detail}"
     );
 }
+
+#[test]
+fn a_pharmacy_counter_speaks_of_banchi() {
+    use super::text::{Place, requester};
+    use tsgate_session::Role as UserRole;
+    let counter = Place::of(&[UserRole::Farmacia]);
+    assert_eq!(counter, Place::Banco);
+    assert_eq!(
+        Place::of(&[UserRole::Farmacia, UserRole::Titolare]),
+        Place::Postazione
+    );
+    assert_eq!(Place::of(&[]), Place::Postazione);
+    assert_eq!(counter.before("Banco 2"), "");
+    assert_eq!(counter.before("Cassa"), "Banco ");
+    assert_eq!(Place::Postazione.before("Reception"), "Postazione ");
+    assert_eq!(
+        counter.role_word(tsgate_session::WorkstationRole::Doctor),
+        "farmacista"
+    );
+    assert_eq!(requester("ws:a", None, "a", counter), "questo banco");
+    assert_eq!(
+        requester("ws:b", Some("Banco 1"), "a", counter),
+        "banco «Banco 1»"
+    );
+    assert_eq!(requester("ws:b", None, "a", counter), "un altro banco");
+    assert_eq!(
+        requester("ws:b", Some("Reception"), "a", Place::Postazione),
+        "postazione «Reception»"
+    );
+}

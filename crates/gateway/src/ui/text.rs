@@ -258,13 +258,87 @@ pub(crate) fn request_is_primary(view: &SessionView) -> bool {
     }
 }
 
+/// How a page names a workstation: a practice's "postazione" or, when every user it acts
+/// for is a pharmacy, a pharmacy's counter ("banco").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Postazione,
+    Banco,
+}
+
+impl Place {
+    /// `Banco` when there are users and all are pharmacies.
+    pub(crate) fn of(roles: &[tsgate_session::Role]) -> Self {
+        if !roles.is_empty() && roles.iter().all(|r| *r == tsgate_session::Role::Farmacia) {
+            Self::Banco
+        } else {
+            Self::Postazione
+        }
+    }
+
+    /// The word, lowercase ("postazione", "banco"): `data-place` for the page's script.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Self::Postazione => "postazione",
+            Self::Banco => "banco",
+        }
+    }
+
+    /// What goes before a workstation's name in the page header: "Postazione " or
+    /// "Banco ", nothing when the name already starts with that word ("Banco 2").
+    pub(crate) fn before(self, name: &str) -> &'static str {
+        let word = self.word();
+        let named = name
+            .get(..word.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(word));
+        match (self, named) {
+            (_, true) => "",
+            (Self::Postazione, false) => "Postazione ",
+            (Self::Banco, false) => "Banco ",
+        }
+    }
+
+    /// Whom tsgate serves, as the footer says it.
+    pub(crate) fn everyone(self) -> &'static str {
+        match self {
+            Self::Postazione => "tutto lo studio",
+            Self::Banco => "tutta la farmacia",
+        }
+    }
+
+    /// The role of a workstation in words, in this place's words.
+    pub(crate) fn role_word(self, role: Role) -> &'static str {
+        match (self, role) {
+            (Self::Banco, Role::Doctor) => "farmacista",
+            (Self::Banco, Role::Staff) => "banco senza codice",
+            (_, role) => role_word(role),
+        }
+    }
+}
+
 /// Who made a request, as "Ultime richieste" says it.
-pub(crate) fn requester(actor: &str, name: Option<&str>, this_workstation: &str) -> String {
+pub(crate) fn requester(
+    actor: &str,
+    name: Option<&str>,
+    this_workstation: &str,
+    place: Place,
+) -> String {
+    let banco = place == Place::Banco;
     match actor.strip_prefix("ws:") {
-        Some(id) if id == this_workstation => "questa postazione".into(),
+        Some(id) if id == this_workstation => if banco {
+            "questo banco"
+        } else {
+            "questa postazione"
+        }
+        .into(),
         Some(_) => match name {
-            Some(n) => format!("postazione «{n}»"),
-            None => "un'altra postazione".into(),
+            Some(n) => format!("{} «{n}»", place.word()),
+            None => if banco {
+                "un altro banco"
+            } else {
+                "un'altra postazione"
+            }
+            .into(),
         },
         None => match actor {
             "auto" => "rinnovo automatico".into(),

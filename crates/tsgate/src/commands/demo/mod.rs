@@ -6,6 +6,7 @@
 //! `--imap` both use the real IMAP server (and automatic requests follow their mailbox). `--play-week` plays a working week in a minute ([`week`]).
 
 mod mail;
+mod pharmacy;
 mod week;
 
 use std::path::Path;
@@ -70,6 +71,9 @@ pub struct DemoInfo {
     pub users: Vec<DemoUser>,
     /// Base URL for practice software: `<proxy_url>/<path of the DEM service>`.
     pub proxy_url: String,
+    /// The pharmacy next to the practice, with its two counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pharmacy: Option<pharmacy::DemoPharmacy>,
 }
 
 /// One seeded user.
@@ -143,8 +147,8 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         None,
     );
 
-    // Without a real mail path (--sim-maildir for an IMAP server) the titolare's codes come
-    // by themselves through the demo mailbox.
+    // Without a real mail path (--sim-maildir for an IMAP server) the titolare's and the
+    // pharmacy's codes come by themselves through the demo mailbox.
     let demo_mailbox = args.imap.is_none() && args.sim_maildir.is_none();
     let users = seed_users(&store, &sim.sim.users, demo_mailbox)
         .await
@@ -153,7 +157,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         mail::spawn_reader(
             sim.sim.mailer.subscribe(),
             manager.clone(),
-            titolari(&sim.sim.users),
+            read_by_the_demo(&sim.sim.users),
         )
     });
     let token = demo_token(&store, &args.data_dir, &users)
@@ -182,7 +186,19 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
             .local_addr()
             .map_err(|e| Failure::Config(e.into()))?
     );
+    let previous = std::fs::read(args.data_dir.join("demo.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<DemoInfo>(&bytes).ok());
+    let pharmacy = pharmacy::seed(
+        &store,
+        &sim.sim.users,
+        &ui_url,
+        previous.as_ref().and_then(|p| p.pharmacy.as_ref()),
+    )
+    .await
+    .map_err(Failure::Config)?;
     let info = DemoInfo {
+        pharmacy,
         login_url: format!("{ui_url}/login?token={}", token.expose_secret()),
         proxy_url: format!("{ui_url}/ts/{}", token.expose_secret()),
         ui_url,
@@ -302,11 +318,17 @@ async fn play_week(
     }
 }
 
-/// The titolari of the simulator with a certified address, for the demo mailbox.
-fn titolari(sim_users: &[TestUser]) -> Vec<(String, UserId)> {
+/// The users whose mail the demo mailbox reads: the simulator's titolari and its pharmacy
+/// with a certified address (the substitute pastes his codes).
+fn read_by_the_demo(sim_users: &[TestUser]) -> Vec<(String, UserId)> {
     sim_users
         .iter()
-        .filter(|u| u.role == tsgate_sim::Role::Titolare)
+        .filter(|u| {
+            matches!(
+                u.role,
+                tsgate_sim::Role::Titolare | tsgate_sim::Role::Farmacia
+            )
+        })
         .filter_map(|u| Some((u.email.clone()?, UserId::new(u.user_id.as_str()).ok()?)))
         .collect()
 }
@@ -486,6 +508,16 @@ fn print_banner(info: &DemoInfo, json_path: &Path, elapsed: Duration) {
     println!("  Workstation token:      {}", info.workstation_token);
     for user in &info.users {
         println!("  Test user:              {} ({})", user.user_id, user.role);
+    }
+    if let Some(pharmacy) = &info.pharmacy {
+        println!("  Pharmacy:               {} (farmacia)", pharmacy.user_id);
+        for counter in &pharmacy.counters {
+            println!(
+                "    {:<21} {}",
+                format!("{}:", counter.name),
+                counter.login_url
+            );
+        }
     }
     println!("  Same data as JSON:      {}", json_path.display());
     println!();
