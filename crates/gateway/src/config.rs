@@ -25,6 +25,9 @@ pub struct GatewayConfig {
     /// Base URL of the DEM services the proxy forwards to, e.g.
     /// `https://demservice.sanita.finanze.it` (no trailing path).
     pub upstream_dem_base: String,
+    /// Base URL of the RBE (ricetta bianca, class C) services the proxy forwards to, e.g.
+    /// `https://ricettabiancaservice.sanita.finanze.it` (LIKELY host, PROTOCOL §5.10).
+    pub upstream_rbe_base: String,
     /// Base URL of the A2F service (checked by `/readyz`; the session layer calls it).
     pub upstream_a2f_base: String,
     /// Extra CA certificates (PEM) trusted for the upstream, besides the system roots
@@ -58,6 +61,7 @@ impl Default for GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             // The test environment: production is used only when configured explicitly.
             upstream_dem_base: "https://demservicetest.sanita.finanze.it".into(),
+            upstream_rbe_base: "https://ricettabiancaservicetest.sanita.finanze.it".into(),
             upstream_a2f_base: "https://servizitstest.sanita.finanze.it".into(),
             upstream_ca_pem: None,
             limits: Limits::default(),
@@ -81,6 +85,7 @@ impl GatewayConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (name, url) in [
             ("upstream_dem_base", &self.upstream_dem_base),
+            ("upstream_rbe_base", &self.upstream_rbe_base),
             ("upstream_a2f_base", &self.upstream_a2f_base),
         ] {
             let uri: http::Uri = url

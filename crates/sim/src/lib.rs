@@ -31,6 +31,7 @@ pub mod keys;
 pub mod mail;
 pub mod ops;
 pub mod pdf;
+pub mod rbe;
 pub mod routes;
 pub mod sample;
 pub mod schema;

@@ -3,21 +3,25 @@
 
 use sistemats::a2f;
 use sistemats::dem::Service;
+use sistemats::rbe::RbeService;
 
 use crate::schema::RequestSchema;
 
-/// One SOAP operation: one of the three A2F operations or one of the five DEM services.
+/// One SOAP operation: one of the three A2F operations, one of the five DEM services or one
+/// of the three RBE (ricetta bianca) services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// A2F create, checkToken or revoke.
     A2f(a2f::Operation),
     /// A DEM prescriber service.
     Dem(Service),
+    /// An RBE (ricetta bianca) prescriber service.
+    Rbe(RbeService),
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 11] = [
         Self::A2f(a2f::Operation::Create),
         Self::A2f(a2f::Operation::CheckToken),
         Self::A2f(a2f::Operation::Revoke),
@@ -26,6 +30,9 @@ impl Operation {
         Self::Dem(Service::AnnullaPrescritto),
         Self::Dem(Service::InterrogaNreUtilizzati),
         Self::Dem(Service::DichiarazioneSostituzioneMedico),
+        Self::Rbe(RbeService::Invio),
+        Self::Rbe(RbeService::Visualizza),
+        Self::Rbe(RbeService::Annulla),
     ];
 
     /// Name used in `/sim/stats` and `/sim/control` (`create`, `InvioPrescritto`, …).
@@ -33,6 +40,7 @@ impl Operation {
         match self {
             Self::A2f(op) => op.name(),
             Self::Dem(service) => service.name(),
+            Self::Rbe(service) => service.name(),
         }
     }
 
@@ -43,11 +51,13 @@ impl Operation {
             .find(|op| op.name().eq_ignore_ascii_case(name))
     }
 
-    /// The SOAPAction (without quotes) from the official WSDLs.
+    /// The SOAPAction (without quotes) from the official WSDLs (RBE: the LIKELY ones of
+    /// PROTOCOL §5.10).
     pub fn soap_action(self) -> &'static str {
         match self {
             Self::A2f(op) => op.soap_action(),
             Self::Dem(service) => service.soap_action(),
+            Self::Rbe(service) => service.soap_action(),
         }
     }
 
@@ -56,19 +66,22 @@ impl Operation {
         match self {
             Self::A2f(_) => a2f::SERVICE_PATH,
             Self::Dem(service) => service.path(),
+            Self::Rbe(service) => service.path(),
         }
     }
 
-    /// The schema its request must satisfy.
-    pub fn schema(self) -> RequestSchema {
-        match self {
+    /// The schema its request must satisfy; `None` for the RBE services, whose XSDs are
+    /// not public (their requests are parsed strictly instead).
+    pub fn schema(self) -> Option<RequestSchema> {
+        Some(match self {
             Self::A2f(_) => RequestSchema::A2f,
             Self::Dem(Service::InvioPrescritto) => RequestSchema::Invio,
             Self::Dem(Service::VisualizzaPrescritto) => RequestSchema::Visualizza,
             Self::Dem(Service::AnnullaPrescritto) => RequestSchema::Annulla,
             Self::Dem(Service::InterrogaNreUtilizzati) => RequestSchema::InterrogaNre,
             Self::Dem(Service::DichiarazioneSostituzioneMedico) => RequestSchema::Sostituzione,
-        }
+            Self::Rbe(_) => return None,
+        })
     }
 
     /// Request root element: its namespace and local name.
@@ -76,6 +89,7 @@ impl Operation {
         match self {
             Self::A2f(op) => (a2f::AUTH_NS, op.request_root()),
             Self::Dem(service) => (service.request_namespace(), service.request_root()),
+            Self::Rbe(service) => (service.request_namespace(), service.request_root()),
         }
     }
 }

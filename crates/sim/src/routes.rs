@@ -32,8 +32,15 @@ pub struct Connection {
 /// Builds the router over a shared simulator state.
 pub fn router(sim: Arc<Sim>) -> Router {
     let mut router = Router::new().route(sistemats::a2f::SERVICE_PATH, post(a2f_endpoint));
-    for service in sistemats::dem::Service::ALL {
-        let op = Operation::Dem(service);
+    let business = sistemats::dem::Service::ALL
+        .into_iter()
+        .map(Operation::Dem)
+        .chain(
+            sistemats::rbe::RbeService::ALL
+                .into_iter()
+                .map(Operation::Rbe),
+        );
+    for op in business {
         router = router.route(
             op.path(),
             post(
@@ -95,10 +102,12 @@ async fn soap(
         Ok(user) => user,
         Err(response) => return response,
     };
-    match validate_envelope(&body, op.schema()) {
-        Ok(()) => {}
-        Err(Invalid::Schema(message)) => return client_fault(message),
-        Err(Invalid::Malformed(message)) => return client_fault(message),
+    if let Some(schema) = op.schema() {
+        match validate_envelope(&body, schema) {
+            Ok(()) => {}
+            Err(Invalid::Schema(message)) => return client_fault(message),
+            Err(Invalid::Malformed(message)) => return client_fault(message),
+        }
     }
     let payload = match sistemats::soap::parse(&body) {
         Ok(sistemats::soap::Body::Payload(p)) => p,
@@ -120,6 +129,7 @@ async fn soap(
             crate::a2f::handle(&sim, op, user, &payload, conn.map(|c| c.peer.ip())).await
         }
         Operation::Dem(_) => crate::dem::handle(&sim, user, &headers, &payload),
+        Operation::Rbe(_) => crate::rbe::handle(&sim, user, &headers, &payload),
     }
 }
 
@@ -239,6 +249,8 @@ async fn stats(State(sim): State<Arc<Sim>>) -> Response {
     let mut body = serde_json::to_value(lock(&sim.stats).clone()).unwrap_or_default();
     // What is held in memory now, next to the counters, so a soak can show it stays bounded.
     body["prescriptions_stored"] = sim.prescriptions.len().into();
+    // The ricette bianche (RBE, class C) beside the SSN ones.
+    body["rbe_prescriptions_stored"] = sim.rbe.len().into();
     body["tokens_stored"] = lock(&sim.tokens).len().into();
     Json(body).into_response()
 }

@@ -12,6 +12,7 @@ use crate::dem::store::PrescriptionStore;
 use crate::keys::SimKeys;
 use crate::mail::Mailer;
 use crate::ops::Operation;
+use crate::rbe::RbeStore;
 use crate::sync::lock;
 use crate::tokens::TokenStore;
 use crate::users::TestUser;
@@ -73,7 +74,7 @@ pub struct Stats {
     pub operations: BTreeMap<String, u64>,
     /// Successful `create` calls per user.
     pub creates_by_user: BTreeMap<String, u64>,
-    /// DEM answers that carried error 9101 (warning or blocking).
+    /// DEM and RBE answers that carried error 9101 (warning or blocking).
     pub warnings_9101: u64,
     /// Faults injected so far.
     pub faults_injected: u64,
@@ -96,6 +97,8 @@ pub struct Sim {
     pub tokens: Mutex<TokenStore>,
     /// Prescriptions (the most recent `max_prescriptions`) and NRE allocation.
     pub prescriptions: PrescriptionStore,
+    /// Ricette bianche (RBE, class C): NRBE issued, the most recent `max_prescriptions`.
+    pub rbe: RbeStore,
     /// Counters.
     pub stats: Mutex<Stats>,
     /// Pending fault injections.
@@ -127,6 +130,7 @@ impl Sim {
             }),
             tokens: Mutex::new(TokenStore::default()),
             prescriptions: PrescriptionStore::with_limit(config.max_prescriptions),
+            rbe: RbeStore::with_limit(config.max_prescriptions),
             stats: Mutex::new(stats),
             faults: Mutex::new(Vec::new()),
             mailer: Mailer::new(config)?,

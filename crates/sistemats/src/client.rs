@@ -208,6 +208,25 @@ impl SistemaTsClient {
         classify(&raw)
     }
 
+    /// Sends an RBE (ricetta bianca) envelope to `service_path` on the environment's RBE
+    /// base, like [`SistemaTsClient::call_dem`]. The SOAPAction is the caller's: the
+    /// published ones are not confirmed (`sistemats::rbe::RbeService::soap_action` is the
+    /// default), so a deployment can send another without a new release.
+    pub async fn call_rbe(
+        &self,
+        credentials: &Credentials,
+        service_path: &str,
+        soap_action: &str,
+        envelope: String,
+        code: Option<&SessionCode>,
+    ) -> Result<Element, Error> {
+        let url = self.environment.rbe_url(service_path);
+        let raw = self
+            .post(&url, credentials, soap_action, envelope, code)
+            .await?;
+        classify(&raw)
+    }
+
     /// The HTTP exchange alone: POST with all Sistema TS headers, body read whole.
     pub async fn post(
         &self,

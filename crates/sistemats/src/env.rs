@@ -1,4 +1,4 @@
-//! Sistema TS environments: where the A2F and DEM services live.
+//! Sistema TS environments: where the A2F, DEM and RBE services live.
 //!
 //! Production is never reached by accident: only [`Environment::Production`] may point at the
 //! production hosts, and a [`Environment::Custom`] base that names one of them is refused.
@@ -19,11 +19,17 @@ pub const PRODUCTION_DEM_BASE: &str = "https://demservice.sanita.finanze.it";
 /// Test DEM base URL.
 pub const TEST_DEM_BASE: &str = "https://demservicetest.sanita.finanze.it";
 
+/// Production RBE (ricetta bianca) base URL: LIKELY (one third-party client, PROTOCOL §5.10).
+pub const PRODUCTION_RBE_BASE: &str = "https://ricettabiancaservice.sanita.finanze.it";
+/// Test RBE base URL: LIKELY, like [`PRODUCTION_RBE_BASE`].
+pub const TEST_RBE_BASE: &str = "https://ricettabiancaservicetest.sanita.finanze.it";
+
 /// Host names that belong to production; refused in a custom environment.
 pub const PRODUCTION_HOSTS: &[&str] = &[
     "servizits.sanita.finanze.it",
     "demservice.sanita.finanze.it",
     "mirservice.sanita.finanze.it",
+    "ricettabiancaservice.sanita.finanze.it",
 ];
 
 /// Why an environment is not acceptable.
@@ -57,6 +63,9 @@ pub enum Environment {
         a2f_base: String,
         /// Base URL of the DEM services.
         dem_base: String,
+        /// Base URL of the RBE services; `None`: the DEM base (one server serves both, as
+        /// the simulator does).
+        rbe_base: Option<String>,
     },
 }
 
@@ -65,10 +74,15 @@ impl fmt::Debug for Environment {
         match self {
             Environment::Test => f.write_str("Test"),
             Environment::Production => f.write_str("Production"),
-            Environment::Custom { a2f_base, dem_base } => f
+            Environment::Custom {
+                a2f_base,
+                dem_base,
+                rbe_base,
+            } => f
                 .debug_struct("Custom")
                 .field("a2f_base", a2f_base)
                 .field("dem_base", dem_base)
+                .field("rbe_base", rbe_base)
                 .finish(),
         }
     }
@@ -83,6 +97,25 @@ impl Environment {
         let env = Environment::Custom {
             a2f_base: a2f_base.into().trim_end_matches('/').to_owned(),
             dem_base: dem_base.into().trim_end_matches('/').to_owned(),
+            rbe_base: None,
+        };
+        env.validate()?;
+        Ok(env)
+    }
+
+    /// This custom environment with the RBE services at `rbe_base` rather than at the DEM
+    /// base; refuses malformed URLs and production hosts. Test and production keep their
+    /// own RBE hosts (`self` is returned unchanged).
+    pub fn with_rbe_base(self, rbe_base: impl Into<String>) -> Result<Self, EnvError> {
+        let env = match self {
+            Environment::Custom {
+                a2f_base, dem_base, ..
+            } => Environment::Custom {
+                a2f_base,
+                dem_base,
+                rbe_base: Some(rbe_base.into().trim_end_matches('/').to_owned()),
+            },
+            other => other,
         };
         env.validate()?;
         Ok(env)
@@ -100,8 +133,13 @@ impl Environment {
     /// Checks a custom environment again (its fields are public, so it may have been built
     /// without [`Environment::custom`]). The client calls this before every use.
     pub fn validate(&self) -> Result<(), EnvError> {
-        if let Environment::Custom { a2f_base, dem_base } = self {
-            for base in [a2f_base, dem_base] {
+        if let Environment::Custom {
+            a2f_base,
+            dem_base,
+            rbe_base,
+        } = self
+        {
+            for base in [a2f_base, dem_base].into_iter().chain(rbe_base) {
                 let url =
                     reqwest::Url::parse(base).map_err(|_| EnvError::InvalidUrl(base.clone()))?;
                 if !matches!(url.scheme(), "http" | "https") {
@@ -146,6 +184,26 @@ impl Environment {
             Environment::Production => PRODUCTION_DEM_BASE,
             Environment::Custom { dem_base, .. } => dem_base.trim_end_matches('/'),
         }
+    }
+
+    /// Base URL of the RBE (ricetta bianca) services, without trailing slash.
+    pub fn rbe_base(&self) -> &str {
+        match self {
+            Environment::Test => TEST_RBE_BASE,
+            Environment::Production => PRODUCTION_RBE_BASE,
+            Environment::Custom {
+                rbe_base, dem_base, ..
+            } => rbe_base
+                .as_deref()
+                .unwrap_or(dem_base)
+                .trim_end_matches('/'),
+        }
+    }
+
+    /// Full URL of an RBE service path (`/RicettaBiancaDemPrescrittoServicesWeb/services/…`).
+    pub fn rbe_url(&self, service_path: &str) -> String {
+        let path = service_path.trim_start_matches('/');
+        format!("{}/{}", self.rbe_base(), path)
     }
 
     /// Full URL of the A2F authentication service.
@@ -217,8 +275,25 @@ mod tests {
         let forged = Environment::Custom {
             a2f_base: "http://localhost".into(),
             dem_base: "https://demservice.sanita.finanze.it".into(),
+            rbe_base: None,
         };
         assert!(forged.validate().is_err());
+        let sim = Environment::custom("http://127.0.0.1:1", "http://127.0.0.1:1").unwrap();
+        assert_eq!(sim.rbe_base(), "http://127.0.0.1:1");
+        assert!(matches!(
+            sim.clone()
+                .with_rbe_base("https://ricettabiancaservice.sanita.finanze.it/"),
+            Err(EnvError::ProductionHostInCustom(_))
+        ));
+        let split = sim.with_rbe_base("http://127.0.0.1:2/").unwrap();
+        assert_eq!(
+            split.rbe_url(
+                "/RicettaBiancaDemPrescrittoServicesWeb/services/demInvioPrescrittoRicettaBianca"
+            ),
+            "http://127.0.0.1:2/RicettaBiancaDemPrescrittoServicesWeb/services/demInvioPrescrittoRicettaBianca"
+        );
+        assert_eq!(Environment::Test.rbe_base(), TEST_RBE_BASE);
+        assert_eq!(Environment::Production.rbe_base(), PRODUCTION_RBE_BASE);
         assert!(Environment::custom("ftp://x", "http://y").is_err());
         assert!(Environment::custom("not a url", "http://y").is_err());
         assert!(

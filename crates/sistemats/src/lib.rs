@@ -8,12 +8,16 @@
 //! - [`dem`]: the SAC "ricetta dematerializzata" prescriber services (InvioPrescritto,
 //!   VisualizzaPrescritto, AnnullaPrescritto, InterrogaNreUtilizzati,
 //!   DichiarazioneSostituzioneMedico);
+//! - [`rbe`]: the "ricetta bianca elettronica" (class-C, NRBE) prescriber services on their
+//!   own host (InvioPrescrittoRicettaBianca, VisualizzaPrescrittoRicettaBianca,
+//!   AnnullaPrescrittoRicettaBianca); no official kit is public, see the module's confidence
+//!   notes;
 //! - [`sanitel`]: RSA PKCS#1 v1.5 encryption of PINs and fiscal codes with the SanitelCF
 //!   certificate;
 //! - [`client`]: an HTTPS client that sends these messages with the headers Sistema TS expects.
 //!
 //! The crate has no server and no storage: it only builds, sends and parses messages.
-//! Every message it builds is valid against the official XSDs (checked in its tests with
+//! Every DEM and A2F message it builds is valid against the official XSDs (checked in its tests with
 //! `xmllint --schema`), and every parser matches elements by (namespace, local name), never by
 //! prefix, because the real services change prefixes between operations.
 //!
@@ -26,6 +30,7 @@ pub mod code;
 pub mod dem;
 pub mod env;
 pub mod error;
+pub mod rbe;
 pub mod sanitel;
 pub mod secret;
 pub mod soap;

@@ -325,6 +325,7 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
         tls: tls_settings(config)?,
         listen: config.listen,
         upstream_dem_base: environment.dem_base().to_owned(),
+        upstream_rbe_base: config.rbe_base()?,
         upstream_a2f_base: environment.a2f_base().to_owned(),
         upstream_ca_pem,
         limits: config.limits.to_gateway(config.upstream_timeout_seconds),

@@ -78,6 +78,13 @@ pub struct Config {
     pub a2f_base: Option<String>,
     /// With `custom`: base URL of the DEM services.
     pub dem_base: Option<String>,
+    /// Base URL of the RBE (ricetta bianca, class C) services the proxy forwards to.
+    /// Default: `https://ricettabiancaservicetest.sanita.finanze.it` (test),
+    /// `https://ricettabiancaservice.sanita.finanze.it` (production), `dem_base` (custom).
+    /// Those hosts are LIKELY, not confirmed (docs/PROTOCOL.md §5.10): this key exists so
+    /// that a wrong one can be corrected without a new release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbe_base: Option<String>,
     /// PEM file of a CA to trust for the upstream HTTPS (instead of the system roots).
     pub upstream_ca_file: Option<PathBuf>,
     /// The SanitelCF certificate (DER or PEM) that encrypts PINs. Required for `test` and
@@ -526,6 +533,7 @@ impl Default for Config {
             environment: UpstreamKind::Test,
             a2f_base: None,
             dem_base: None,
+            rbe_base: None,
             upstream_ca_file: None,
             sanitel_certificate: None,
             sanitel_certificate_url: None,
@@ -673,6 +681,13 @@ impl Config {
                     problems
                         .push("a2f_base/dem_base are only for environment = \"custom\"".to_owned());
                 }
+                // Outside production a production host is refused, as in `custom`.
+                if let Some(rbe) = &self.rbe_base
+                    && self.environment == UpstreamKind::Test
+                    && let Err(e) = sistemats::env::Environment::custom(rbe, rbe)
+                {
+                    problems.push(format!("rbe_base: {e}"));
+                }
                 if self.sanitel_certificate.is_none() {
                     problems.push(
                         "sanitel_certificate is missing: it is required with environment = \
@@ -762,10 +777,28 @@ impl Config {
         Ok(match self.environment {
             UpstreamKind::Test => Environment::Test,
             UpstreamKind::Production => Environment::Production,
-            UpstreamKind::Custom => Environment::custom(
-                self.a2f_base.clone().unwrap_or_default(),
-                self.dem_base.clone().unwrap_or_default(),
-            )?,
+            UpstreamKind::Custom => {
+                let env = Environment::custom(
+                    self.a2f_base.clone().unwrap_or_default(),
+                    self.dem_base.clone().unwrap_or_default(),
+                )?;
+                match &self.rbe_base {
+                    Some(rbe) => env.with_rbe_base(rbe)?,
+                    None => env,
+                }
+            }
+        })
+    }
+
+    /// Base URL of the RBE services the proxy forwards to: `rbe_base` when set, otherwise
+    /// the environment's (in `custom`, `dem_base`).
+    pub fn rbe_base(&self) -> anyhow::Result<String> {
+        let environment = self.environment()?;
+        Ok(match (&self.rbe_base, self.environment) {
+            (Some(rbe), UpstreamKind::Test | UpstreamKind::Production) => {
+                rbe.trim_end_matches('/').to_owned()
+            }
+            _ => environment.rbe_base().to_owned(),
         })
     }
 }
@@ -1303,6 +1336,45 @@ mod tests {
         };
         config.validate().unwrap();
         assert!(config.environment().is_err());
+    }
+
+    #[test]
+    fn rbe_base_defaults_and_overrides() {
+        let custom = Config {
+            environment: UpstreamKind::Custom,
+            a2f_base: Some("http://127.0.0.1:8089".into()),
+            dem_base: Some("http://127.0.0.1:8089/".into()),
+            sanitel_certificate_url: Some("http://127.0.0.1:8089/sim/certificate".into()),
+            ..Config::default()
+        };
+        assert_eq!(custom.rbe_base().unwrap(), "http://127.0.0.1:8089");
+        let split = Config {
+            rbe_base: Some("http://127.0.0.1:8090/".into()),
+            ..custom.clone()
+        };
+        assert_eq!(split.rbe_base().unwrap(), "http://127.0.0.1:8090");
+        let to_production = Config {
+            rbe_base: Some("https://ricettabiancaservice.sanita.finanze.it".into()),
+            ..custom
+        };
+        assert!(to_production.rbe_base().is_err());
+
+        let test = from_toml(CERTIFICATE).unwrap();
+        assert_eq!(
+            test.rbe_base().unwrap(),
+            sistemats::env::TEST_RBE_BASE,
+            "the test environment's own RBE host"
+        );
+        let error = from_toml(&format!(
+            "{CERTIFICATE}rbe_base = \"https://ricettabiancaservice.sanita.finanze.it\"\n"
+        ))
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("rbe_base"), "{error:#}");
+        let production = from_toml(&format!(
+            "{CERTIFICATE}environment = \"production\"\nrbe_base = \"https://rbe.example.it/\"\n"
+        ))
+        .unwrap();
+        assert_eq!(production.rbe_base().unwrap(), "https://rbe.example.it");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct ConfigSummary {
     pub a2f_base: Option<String>,
     /// Base URL of the DEM services in use.
     pub dem_base: Option<String>,
+    /// Base URL of the RBE (ricetta bianca) services in use.
+    pub rbe_base: Option<String>,
     /// File of a private CA for the upstream.
     pub upstream_ca_file: Option<String>,
     /// File of the SanitelCF certificate.
@@ -92,6 +94,7 @@ impl ConfigSummary {
             environment: config.environment,
             a2f_base: environment.as_ref().map(|e| public_url(e.a2f_base())),
             dem_base: environment.as_ref().map(|e| public_url(e.dem_base())),
+            rbe_base: config.rbe_base().ok().map(|b| public_url(&b)),
             upstream_ca_file: config.upstream_ca_file.as_deref().map(path),
             sanitel_certificate: config.sanitel_certificate.as_deref().map(path),
             sanitel_certificate_url: config.sanitel_certificate_url.as_deref().map(public_url),
@@ -227,6 +230,7 @@ mod tests {
             environment: UpstreamKind::Custom,
             a2f_base: Some("https://user:Up-Planted-7@sim.example.it".into()),
             dem_base: Some("https://sim.example.it?token=Tok-Planted-5".into()),
+            rbe_base: Some("https://sim.example.it?token=Rbe-Planted-6".into()),
             sanitel_certificate_url: Some("https://sim.example.it/sim/certificate".into()),
             ..Config::default()
         };
@@ -236,6 +240,7 @@ mod tests {
             "Ssl-Planted-3",
             "Up-Planted-7",
             "Tok-Planted-5",
+            "Rbe-Planted-6",
         ] {
             assert!(!json.contains(planted), "{planted} in {json}");
         }

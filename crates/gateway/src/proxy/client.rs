@@ -14,11 +14,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
 
+use super::services::Upstream;
 use crate::config::GatewayConfig;
 
 type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// Connector plus the upstream base it forwards to.
+/// Connector plus the upstream bases it forwards to (DEM, RBE).
 ///
 /// Each thread gets its own pool ([`ProxyClient::client`]): a pooled connection is driven
 /// by a task of the runtime that opened it, so sharing one pool between the per-core
@@ -27,8 +28,10 @@ type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
 pub(crate) struct ProxyClient {
     connector: HttpsConnector<HttpConnector>,
     max_idle: usize,
-    /// `scheme://authority` plus an optional path prefix without trailing `/`.
+    /// `scheme://authority` plus an optional path prefix without trailing `/`: DEM.
     base: String,
+    /// The same for the RBE (ricetta bianca) services.
+    rbe_base: String,
     /// Identifies this client's pools in the threads' caches, and tells them when it is gone.
     alive: Arc<()>,
 }
@@ -84,34 +87,39 @@ impl ProxyClient {
             .enable_http1()
             .wrap_connector(http);
 
-        let base: Uri = config
-            .upstream_dem_base
-            .parse()
-            .map_err(|_| format!("upstream_dem_base non valido: {}", config.upstream_dem_base))?;
-        if base.scheme().is_none() || base.authority().is_none() {
-            return Err(format!(
-                "upstream_dem_base deve essere un indirizzo completo (https://…): {}",
-                config.upstream_dem_base
-            ));
-        }
-        let base = config.upstream_dem_base.trim_end_matches('/').to_owned();
+        let base = |name: &str, url: &str| -> Result<String, String> {
+            let uri: Uri = url
+                .parse()
+                .map_err(|_| format!("{name} non valido: {url}"))?;
+            if uri.scheme().is_none() || uri.authority().is_none() {
+                return Err(format!(
+                    "{name} deve essere un indirizzo completo (https://…): {url}"
+                ));
+            }
+            Ok(url.trim_end_matches('/').to_owned())
+        };
         Ok(Self {
             connector,
             max_idle: limits.proxy_pool_max_idle,
-            base,
+            base: base("upstream_dem_base", &config.upstream_dem_base)?,
+            rbe_base: base("upstream_rbe_base", &config.upstream_rbe_base)?,
             alive: Arc::new(()),
         })
     }
 
-    /// The upstream URI of a service path and optional query.
+    /// The upstream URI of a service path on its host, with the optional query.
     pub(crate) fn uri(
         &self,
+        upstream: Upstream,
         path: &str,
         query: Option<&str>,
     ) -> Result<Uri, http::uri::InvalidUri> {
-        let mut s =
-            String::with_capacity(self.base.len() + path.len() + 1 + query.map_or(0, str::len));
-        s.push_str(&self.base);
+        let base = match upstream {
+            Upstream::Dem => &self.base,
+            Upstream::Rbe => &self.rbe_base,
+        };
+        let mut s = String::with_capacity(base.len() + path.len() + 1 + query.map_or(0, str::len));
+        s.push_str(base);
         s.push_str(path);
         if let Some(q) = query {
             s.push('?');

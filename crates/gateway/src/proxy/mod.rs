@@ -1,5 +1,6 @@
-//! The SOAP proxy: `POST /ts/<workstation-token>/<DEM path>` (or `/ts/<DEM path>` with
-//! `X-Tsgate-Token`) forwarded to Sistema TS with `Authorization2F: Bearer <code>` added.
+//! The SOAP proxy: `POST /ts/<workstation-token>/<DEM or RBE path>` (or `/ts/<path>` with
+//! `X-Tsgate-Token`) forwarded to Sistema TS with `Authorization2F: Bearer <code>` added;
+//! each path goes to its own host ([`services::Upstream`]).
 //!
 //! The request body streams up and the answer streams down; the answer is scanned on the fly
 //! for ErroreRicetta 9101 (see [`scan`]). Every refusal is a SOAP 1.1 Fault with an Italian
@@ -165,7 +166,7 @@ async fn forward(
 
     let uri = state
         .proxy_client()
-        .uri(service.path, parts.uri.query())
+        .uri(service.upstream, service.path, parts.uri.query())
         .map_err(|_| refusal::unknown_path())?;
     let mut upstream = http::Request::builder()
         .method(Method::POST)

@@ -337,6 +337,10 @@ pub(crate) async fn admin(
             "Servizi ricetta (DEM) di Sistema TS",
             c.upstream_dem_base.clone(),
         ),
+        (
+            "Servizi ricetta bianca (RBE) di Sistema TS",
+            c.upstream_rbe_base.clone(),
+        ),
         ("Servizio A2F di Sistema TS", c.upstream_a2f_base.clone()),
         ("Richieste API per postazione", rate(l.api_rate)),
         ("Chiamate SOAP per postazione", rate(l.proxy_rate)),

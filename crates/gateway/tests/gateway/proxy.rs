@@ -524,3 +524,41 @@ async fn held_calls_are_bounded_and_give_up_with_the_usual_fault() {
     assert_eq!(first.headers()["x-tsgate-error"], "no_code");
     assert!(app.upstream.seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn rbe_paths_go_to_the_rbe_host_with_the_code() {
+    const RBE_INVIO: &str =
+        "/RicettaBiancaDemPrescrittoServicesWeb/services/demInvioPrescrittoRicettaBianca";
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    // The fake upstream answers only as the RBE host; the DEM host is down.
+    let app = spawn_app_with(|c| {
+        c.upstream_rbe_base = c.upstream_dem_base.clone();
+        c.upstream_dem_base = format!("http://{dead}");
+    })
+    .await;
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, RBE_INVIO), U1)
+        .await
+        .header("authorization2f", "Bearer stale-or-foreign-code")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = app.upstream.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.path, RBE_INVIO);
+    let all_2f: Vec<_> = seen.headers.get_all("authorization2f").iter().collect();
+    assert_eq!(all_2f.len(), 1);
+    assert_eq!(all_2f[0], format!("Bearer {CODE_U1}").as_str());
+    assert_eq!(seen.headers["authorization"], basic(U1, PASSWORD).as_str());
+
+    // A DEM path still goes to the DEM host (down here): 502, nothing more upstream.
+    let r = post(&app, app.proxy_url(&app.tokens.doctor, INVIO), U1)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(app.upstream.seen.lock().unwrap().len(), 1);
+}

@@ -53,10 +53,11 @@ const REGIONAL_SENTENCE: &str =
     "REGIONE ABRUZZO: Frase di prova di interesse regionale da stampare nel promemoria";
 
 /// Remarks of a call that may go on (a `9101` warning), or the errors that block it.
-type Gate = Result<Vec<ErroreRicetta>, Vec<ErroreRicetta>>;
+pub(crate) type Gate = Result<Vec<ErroreRicetta>, Vec<ErroreRicetta>>;
 
-/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM calls.
-fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &EncryptedValue) -> Gate {
+/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM calls and to
+/// the RBE ones (which take the same PRESCRITTORE ID-SESSIONE).
+pub(crate) fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &EncryptedValue) -> Gate {
     let settings = sim.settings();
     let now = sim.clock.now();
     let presented = headers

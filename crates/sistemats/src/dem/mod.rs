@@ -18,7 +18,7 @@
 
 pub mod annulla;
 mod any;
-mod codec;
+pub(crate) mod codec;
 mod dettaglio;
 mod errore;
 pub mod interroga;
@@ -28,7 +28,7 @@ mod receipt;
 mod service;
 pub mod sostituzione;
 mod types;
-mod validate;
+pub(crate) mod validate;
 pub mod visualizza;
 
 pub use annulla::{AnnullaPrescrittoReceipt, AnnullaPrescrittoRequest};

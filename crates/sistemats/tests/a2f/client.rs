@@ -421,6 +421,7 @@ fn production_is_never_reached_by_accident() {
     let forged = Environment::Custom {
         a2f_base: "https://servizits.sanita.finanze.it".into(),
         dem_base: "http://127.0.0.1:1".into(),
+        rbe_base: None,
     };
     assert!(matches!(
         SistemaTsClient::new(ClientConfig::new(forged)),

@@ -15,5 +15,6 @@ mod dem_flow;
 mod dem_refusals;
 mod enforcement;
 mod faults;
+mod rbe;
 mod support;
 mod two_codes;
