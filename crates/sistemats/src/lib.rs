@@ -8,6 +8,8 @@
 //! - [`dem`]: the SAC "ricetta dematerializzata" prescriber services (InvioPrescritto,
 //!   VisualizzaPrescritto, AnnullaPrescritto, InterrogaNreUtilizzati,
 //!   DichiarazioneSostituzioneMedico);
+//! - [`erogatore`]: the SAC DEM dispenser services of pharmacies (VisualizzaErogato with
+//!   presa in carico, InvioErogato, SospendiErogato, AnnullaErogato);
 //! - [`sanitel`]: RSA PKCS#1 v1.5 encryption of PINs and fiscal codes with the SanitelCF
 //!   certificate;
 //! - [`client`]: an HTTPS client that sends these messages with the headers Sistema TS expects.
@@ -25,6 +27,7 @@ pub mod client;
 pub mod code;
 pub mod dem;
 pub mod env;
+pub mod erogatore;
 pub mod error;
 pub mod sanitel;
 pub mod secret;

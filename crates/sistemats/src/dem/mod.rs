@@ -18,17 +18,17 @@
 
 pub mod annulla;
 mod any;
-mod codec;
+pub(crate) mod codec;
 mod dettaglio;
-mod errore;
+pub(crate) mod errore;
 pub mod interroga;
 pub mod invio;
 mod outcome;
-mod receipt;
+pub(crate) mod receipt;
 mod service;
 pub mod sostituzione;
 mod types;
-mod validate;
+pub(crate) mod validate;
 pub mod visualizza;
 
 pub use annulla::{AnnullaPrescrittoReceipt, AnnullaPrescrittoRequest};
