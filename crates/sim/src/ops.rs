@@ -3,21 +3,25 @@
 
 use sistemats::a2f;
 use sistemats::dem::Service;
+use sistemats::erogatore::ErogatoreService;
 
 use crate::schema::RequestSchema;
 
-/// One SOAP operation: one of the three A2F operations or one of the five DEM services.
+/// One SOAP operation: one of the three A2F operations, one of the five DEM prescriber
+/// services or one of the four DEM dispenser services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// A2F create, checkToken or revoke.
     A2f(a2f::Operation),
     /// A DEM prescriber service.
     Dem(Service),
+    /// A DEM dispenser (erogatore) service.
+    Erogatore(ErogatoreService),
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 12] = [
         Self::A2f(a2f::Operation::Create),
         Self::A2f(a2f::Operation::CheckToken),
         Self::A2f(a2f::Operation::Revoke),
@@ -26,6 +30,10 @@ impl Operation {
         Self::Dem(Service::AnnullaPrescritto),
         Self::Dem(Service::InterrogaNreUtilizzati),
         Self::Dem(Service::DichiarazioneSostituzioneMedico),
+        Self::Erogatore(ErogatoreService::VisualizzaErogato),
+        Self::Erogatore(ErogatoreService::InvioErogato),
+        Self::Erogatore(ErogatoreService::SospendiErogato),
+        Self::Erogatore(ErogatoreService::AnnullaErogato),
     ];
 
     /// Name used in `/sim/stats` and `/sim/control` (`create`, `InvioPrescritto`, …).
@@ -33,6 +41,7 @@ impl Operation {
         match self {
             Self::A2f(op) => op.name(),
             Self::Dem(service) => service.name(),
+            Self::Erogatore(service) => service.name(),
         }
     }
 
@@ -48,6 +57,7 @@ impl Operation {
         match self {
             Self::A2f(op) => op.soap_action(),
             Self::Dem(service) => service.soap_action(),
+            Self::Erogatore(service) => service.soap_action(),
         }
     }
 
@@ -56,6 +66,7 @@ impl Operation {
         match self {
             Self::A2f(_) => a2f::SERVICE_PATH,
             Self::Dem(service) => service.path(),
+            Self::Erogatore(service) => service.path(),
         }
     }
 
@@ -68,6 +79,12 @@ impl Operation {
             Self::Dem(Service::AnnullaPrescritto) => RequestSchema::Annulla,
             Self::Dem(Service::InterrogaNreUtilizzati) => RequestSchema::InterrogaNre,
             Self::Dem(Service::DichiarazioneSostituzioneMedico) => RequestSchema::Sostituzione,
+            Self::Erogatore(ErogatoreService::VisualizzaErogato) => {
+                RequestSchema::VisualizzaErogato
+            }
+            Self::Erogatore(ErogatoreService::InvioErogato) => RequestSchema::InvioErogato,
+            Self::Erogatore(ErogatoreService::SospendiErogato) => RequestSchema::SospendiErogato,
+            Self::Erogatore(ErogatoreService::AnnullaErogato) => RequestSchema::AnnullaErogato,
         }
     }
 
@@ -76,6 +93,7 @@ impl Operation {
         match self {
             Self::A2f(op) => (a2f::AUTH_NS, op.request_root()),
             Self::Dem(service) => (service.request_namespace(), service.request_root()),
+            Self::Erogatore(service) => (service.request_namespace(), service.request_root()),
         }
     }
 }

@@ -32,8 +32,11 @@ pub struct Connection {
 /// Builds the router over a shared simulator state.
 pub fn router(sim: Arc<Sim>) -> Router {
     let mut router = Router::new().route(sistemats::a2f::SERVICE_PATH, post(a2f_endpoint));
-    for service in sistemats::dem::Service::ALL {
-        let op = Operation::Dem(service);
+    // Every DEM service (prescriber and dispenser) has its own path; A2F shares one.
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| !matches!(op, Operation::A2f(_)))
+    {
         router = router.route(
             op.path(),
             post(
@@ -120,6 +123,9 @@ async fn soap(
             crate::a2f::handle(&sim, op, user, &payload, conn.map(|c| c.peer.ip())).await
         }
         Operation::Dem(_) => crate::dem::handle(&sim, user, &headers, &payload),
+        Operation::Erogatore(service) => {
+            crate::erogatore::handle(&sim, service, user, &headers, &payload)
+        }
     }
 }
 

@@ -53,10 +53,23 @@ const REGIONAL_SENTENCE: &str =
     "REGIONE ABRUZZO: Frase di prova di interesse regionale da stampare nel promemoria";
 
 /// Remarks of a call that may go on (a `9101` warning), or the errors that block it.
-type Gate = Result<Vec<ErroreRicetta>, Vec<ErroreRicetta>>;
+pub(crate) type Gate = Result<Vec<ErroreRicetta>, Vec<ErroreRicetta>>;
 
-/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM calls.
+/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM prescriber calls.
 fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &EncryptedValue) -> Gate {
+    gate_for(sim, headers, user, pin, "PRESCRITTORE")
+}
+
+/// Checks `Authorization2F` for an ID-SESSIONE of `applicazione` (`PRESCRITTORE` on the
+/// prescriber services, `EROGATORE` on the dispenser ones; a code of the other domain is
+/// not valid, PROTOCOL §2.7) per enforcement, then the PIN.
+pub(crate) fn gate_for(
+    sim: &Sim,
+    headers: &HeaderMap,
+    user: &TestUser,
+    pin: &EncryptedValue,
+    applicazione: &str,
+) -> Gate {
     let settings = sim.settings();
     let now = sim.clock.now();
     let presented = headers
@@ -74,10 +87,10 @@ fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &EncryptedValue) -
         if settings.mode == Mode::Test
             && (code == wildcard || code == format!("{wildcard}-{}", user.applicazione()))
         {
-            return user.applicazione() == "PRESCRITTORE";
+            return user.applicazione() == applicazione;
         }
         lock(&sim.tokens)
-            .use_on_dem(code, &user.user_id, "PRESCRITTORE", now)
+            .use_on_dem(code, &user.user_id, applicazione, now)
             .is_ok()
     });
     let mut warnings = Vec::new();
@@ -264,12 +277,13 @@ fn invio(
         stato: StatoProcesso::DaErogare,
         cod_autenticazione: cod_aut.as_str().to_owned(),
         data_inserimento,
+        erogazione: None,
     });
     Ok(receipt)
 }
 
 /// What production answers for an NRE it does not know (5005).
-fn unknown_nre() -> ErroreRicetta {
+pub(crate) fn unknown_nre() -> ErroreRicetta {
     ErroreRicetta::blocking(
         codes::UNKNOWN_NRE,
         "Numero Ricetta Elettronica non presente sul sistema",

@@ -4,7 +4,7 @@ use tsgate_sim::SimConfig;
 #[tokio::test]
 async fn users_and_certificate() {
     let env = Env::new(SimConfig::default()).await;
-    assert_eq!(env.users.len(), 4);
+    assert_eq!(env.users.len(), 5);
     let roles: Vec<&str> = env
         .users
         .iter()
