@@ -10,7 +10,10 @@ async fn users_and_certificate() {
         .iter()
         .map(|u| u["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["titolare", "sostituto", "farmacia", "titolare"]);
+    assert_eq!(
+        roles,
+        ["titolare", "sostituto", "farmacia", "titolare", "farmacia"]
+    );
     let pharmacy = env.user("UV386Q5B");
     assert_eq!(pharmacy["cf"], "BBTMRZ54L19H501T");
     assert_eq!(pharmacy["asl"], "204");
