@@ -3,7 +3,9 @@
 //! A simulator of the two Sistema TS services a prescribing doctor's software talks to:
 //! the **A2F** service that issues, checks and revokes the ID-SESSIONE (second factor), and
 //! the **SAC DEM** prescriber services (InvioPrescritto, VisualizzaPrescritto,
-//! AnnullaPrescritto, InterrogaNreUtilizzati, DichiarazioneSostituzioneMedico).
+//! AnnullaPrescritto, InterrogaNreUtilizzati, DichiarazioneSostituzioneMedico), and the SAC
+//! DEM **dispenser** services a pharmacy uses on the same prescriptions (VisualizzaErogato
+//! with presa in carico, InvioErogato, SospendiErogato, AnnullaErogato).
 //!
 //! It uses the same paths, SOAPActions and namespaces as the real services, validates every
 //! request against the official XSDs (answering `cvc-…` faults like production), checks HTTP
@@ -27,6 +29,7 @@ pub mod a2f;
 pub mod clock;
 pub mod config;
 pub mod dem;
+pub mod erogatore;
 pub mod keys;
 pub mod mail;
 pub mod ops;

@@ -3,12 +3,14 @@
 
 use sistemats::a2f;
 use sistemats::dem::Service;
+use sistemats::erogatore::ErogatoreService;
 use sistemats::rbe::RbeService;
 
 use crate::schema::RequestSchema;
 
-/// One SOAP operation: one of the three A2F operations, one of the five DEM services or one
-/// of the three RBE (ricetta bianca) services.
+/// One SOAP operation: one of the three A2F operations, one of the five DEM prescriber
+/// services, one of the four DEM dispenser services or one of the three RBE (ricetta
+/// bianca) services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// A2F create, checkToken or revoke.
@@ -17,11 +19,13 @@ pub enum Operation {
     Dem(Service),
     /// An RBE (ricetta bianca) prescriber service.
     Rbe(RbeService),
+    /// A DEM dispenser (erogatore) service.
+    Erogatore(ErogatoreService),
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 11] = [
+    pub const ALL: [Operation; 15] = [
         Self::A2f(a2f::Operation::Create),
         Self::A2f(a2f::Operation::CheckToken),
         Self::A2f(a2f::Operation::Revoke),
@@ -33,6 +37,10 @@ impl Operation {
         Self::Rbe(RbeService::Invio),
         Self::Rbe(RbeService::Visualizza),
         Self::Rbe(RbeService::Annulla),
+        Self::Erogatore(ErogatoreService::VisualizzaErogato),
+        Self::Erogatore(ErogatoreService::InvioErogato),
+        Self::Erogatore(ErogatoreService::SospendiErogato),
+        Self::Erogatore(ErogatoreService::AnnullaErogato),
     ];
 
     /// Name used in `/sim/stats` and `/sim/control` (`create`, `InvioPrescritto`, …).
@@ -41,6 +49,7 @@ impl Operation {
             Self::A2f(op) => op.name(),
             Self::Dem(service) => service.name(),
             Self::Rbe(service) => service.name(),
+            Self::Erogatore(service) => service.name(),
         }
     }
 
@@ -58,6 +67,7 @@ impl Operation {
             Self::A2f(op) => op.soap_action(),
             Self::Dem(service) => service.soap_action(),
             Self::Rbe(service) => service.soap_action(),
+            Self::Erogatore(service) => service.soap_action(),
         }
     }
 
@@ -67,6 +77,7 @@ impl Operation {
             Self::A2f(_) => a2f::SERVICE_PATH,
             Self::Dem(service) => service.path(),
             Self::Rbe(service) => service.path(),
+            Self::Erogatore(service) => service.path(),
         }
     }
 
@@ -80,6 +91,12 @@ impl Operation {
             Self::Dem(Service::AnnullaPrescritto) => RequestSchema::Annulla,
             Self::Dem(Service::InterrogaNreUtilizzati) => RequestSchema::InterrogaNre,
             Self::Dem(Service::DichiarazioneSostituzioneMedico) => RequestSchema::Sostituzione,
+            Self::Erogatore(ErogatoreService::VisualizzaErogato) => {
+                RequestSchema::VisualizzaErogato
+            }
+            Self::Erogatore(ErogatoreService::InvioErogato) => RequestSchema::InvioErogato,
+            Self::Erogatore(ErogatoreService::SospendiErogato) => RequestSchema::SospendiErogato,
+            Self::Erogatore(ErogatoreService::AnnullaErogato) => RequestSchema::AnnullaErogato,
             Self::Rbe(_) => return None,
         })
     }
@@ -90,6 +107,7 @@ impl Operation {
             Self::A2f(op) => (a2f::AUTH_NS, op.request_root()),
             Self::Dem(service) => (service.request_namespace(), service.request_root()),
             Self::Rbe(service) => (service.request_namespace(), service.request_root()),
+            Self::Erogatore(service) => (service.request_namespace(), service.request_root()),
         }
     }
 }

@@ -32,15 +32,11 @@ pub struct Connection {
 /// Builds the router over a shared simulator state.
 pub fn router(sim: Arc<Sim>) -> Router {
     let mut router = Router::new().route(sistemats::a2f::SERVICE_PATH, post(a2f_endpoint));
-    let business = sistemats::dem::Service::ALL
+    // Every DEM service (prescriber and dispenser) has its own path; A2F shares one.
+    for op in Operation::ALL
         .into_iter()
-        .map(Operation::Dem)
-        .chain(
-            sistemats::rbe::RbeService::ALL
-                .into_iter()
-                .map(Operation::Rbe),
-        );
-    for op in business {
+        .filter(|op| !matches!(op, Operation::A2f(_)))
+    {
         router = router.route(
             op.path(),
             post(
@@ -130,6 +126,9 @@ async fn soap(
         }
         Operation::Dem(_) => crate::dem::handle(&sim, user, &headers, &payload),
         Operation::Rbe(_) => crate::rbe::handle(&sim, user, &headers, &payload),
+        Operation::Erogatore(service) => {
+            crate::erogatore::handle(&sim, service, user, &headers, &payload)
+        }
     }
 }
 

@@ -37,6 +37,14 @@ pub enum RequestSchema {
     InterrogaNre,
     /// DichiarazioneSostituzioneMedicoRichiesta.
     Sostituzione,
+    /// VisualizzaErogatoRichiesta (dispenser).
+    VisualizzaErogato,
+    /// InvioErogatoRichiesta (dispenser).
+    InvioErogato,
+    /// SospendiErogatoRichiesta (dispenser).
+    SospendiErogato,
+    /// AnnullaErogatoRichiesta (dispenser).
+    AnnullaErogato,
 }
 
 #[cfg(not(windows))]
@@ -49,6 +57,10 @@ impl RequestSchema {
             Self::Annulla => "AnnullaPrescrittoRichiesta.xsd",
             Self::InterrogaNre => "InterrogaNreUtilRichiesta.xsd",
             Self::Sostituzione => "DichiarazioneSostituzioneMedicoRichiesta.xsd",
+            Self::VisualizzaErogato => "VisualizzaErogatoRichiesta.xsd",
+            Self::InvioErogato => "InvioErogatoRichiesta.xsd",
+            Self::SospendiErogato => "SospendiErogatoRichiesta.xsd",
+            Self::AnnullaErogato => "AnnullaErogatoRichiesta.xsd",
         }
     }
 }
@@ -97,6 +109,27 @@ fn schema_files() -> Vec<(&'static str, String)> {
         "AnnullaPrescrittoRicevuta.xsd",
         "InterrogaNreUtilRicevuta.xsd",
         "DichiarazioneSostituzioneMedicoRicevuta.xsd",
+    ]);
+    // The dispenser kit (spec/erogatore/): each service imports its own TipiDati file, all in
+    // the shared tipodati namespace; the names do not clash with the prescriber ones.
+    macro_rules! erogatore {
+        ($($name:literal),* $(,)?) => {
+            [$(($name, include_str!(concat!("../../../spec/erogatore/", $name)).to_owned())),*]
+        };
+    }
+    files.extend(erogatore![
+        "TipiDatiVisualizzaErogato.xsd",
+        "TipiDatiInvioErogato.xsd",
+        "TipiDatiSospendiErogato.xsd",
+        "TipiDatiAnnullaErogato.xsd",
+        "VisualizzaErogatoRichiesta.xsd",
+        "InvioErogatoRichiesta.xsd",
+        "SospendiErogatoRichiesta.xsd",
+        "AnnullaErogatoRichiesta.xsd",
+        "VisualizzaErogatoRicevuta.xsd",
+        "InvioErogatoRicevuta.xsd",
+        "SospendiErogatoRicevuta.xsd",
+        "AnnullaErogatoRicevuta.xsd",
     ]);
     files
 }
@@ -167,6 +200,10 @@ pub fn warm_up() -> Result<(), String> {
         RequestSchema::Annulla,
         RequestSchema::InterrogaNre,
         RequestSchema::Sostituzione,
+        RequestSchema::VisualizzaErogato,
+        RequestSchema::InvioErogato,
+        RequestSchema::SospendiErogato,
+        RequestSchema::AnnullaErogato,
     ] {
         with_validator(schema, |_| Ok(()))?;
     }

@@ -84,7 +84,8 @@ fn user(
 }
 
 /// The fixed test identities: a titolare, his substitute, a pharmacy (the kit's public test
-/// user ids) and a doctor without a certified e-mail. Passwords and PINs are invented.
+/// user ids), a doctor without a certified e-mail and a second pharmacy (invented, to test
+/// a prescription taken in charge by another pharmacy). Passwords and PINs are invented.
 pub fn default_users() -> Vec<TestUser> {
     vec![
         user(
@@ -126,6 +127,16 @@ pub fn default_users() -> Vec<TestUser> {
             Role::Titolare,
             None,
             ("PRO", "VAW"),
+        ),
+        user(
+            "FARMSIM2",
+            "VRDLGU60M01A345B",
+            "Farmacia2.2026",
+            "5678901234",
+            ("130", "204", "78910"),
+            Role::Farmacia,
+            Some("farmsim2@farmacie.sim.tsgate.test"),
+            ("VRD", "LGU"),
         ),
     ]
 }

@@ -12,6 +12,8 @@
 //!   own host (InvioPrescrittoRicettaBianca, VisualizzaPrescrittoRicettaBianca,
 //!   AnnullaPrescrittoRicettaBianca); no official kit is public, see the module's confidence
 //!   notes;
+//! - [`erogatore`]: the SAC DEM dispenser services of pharmacies (VisualizzaErogato with
+//!   presa in carico, InvioErogato, SospendiErogato, AnnullaErogato);
 //! - [`sanitel`]: RSA PKCS#1 v1.5 encryption of PINs and fiscal codes with the SanitelCF
 //!   certificate;
 //! - [`client`]: an HTTPS client that sends these messages with the headers Sistema TS expects.
@@ -29,6 +31,7 @@ pub mod client;
 pub mod code;
 pub mod dem;
 pub mod env;
+pub mod erogatore;
 pub mod error;
 pub mod rbe;
 pub mod sanitel;

@@ -55,9 +55,22 @@ const REGIONAL_SENTENCE: &str =
 /// Remarks of a call that may go on (a `9101` warning), or the errors that block it.
 pub(crate) type Gate = Result<Vec<ErroreRicetta>, Vec<ErroreRicetta>>;
 
-/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM calls and to
-/// the RBE ones (which take the same PRESCRITTORE ID-SESSIONE).
+/// Checks `Authorization2F` (per enforcement) and the PIN, common to all DEM prescriber calls
+/// and to the RBE ones (which take the same PRESCRITTORE ID-SESSIONE).
 pub(crate) fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &EncryptedValue) -> Gate {
+    gate_for(sim, headers, user, pin, "PRESCRITTORE")
+}
+
+/// Checks `Authorization2F` for an ID-SESSIONE of `applicazione` (`PRESCRITTORE` on the
+/// prescriber services, `EROGATORE` on the dispenser ones; a code of the other domain is
+/// not valid, PROTOCOL §2.7) per enforcement, then the PIN.
+pub(crate) fn gate_for(
+    sim: &Sim,
+    headers: &HeaderMap,
+    user: &TestUser,
+    pin: &EncryptedValue,
+    applicazione: &str,
+) -> Gate {
     let settings = sim.settings();
     let now = sim.clock.now();
     let presented = headers
@@ -75,10 +88,10 @@ pub(crate) fn gate(sim: &Sim, headers: &HeaderMap, user: &TestUser, pin: &Encryp
         if settings.mode == Mode::Test
             && (code == wildcard || code == format!("{wildcard}-{}", user.applicazione()))
         {
-            return user.applicazione() == "PRESCRITTORE";
+            return user.applicazione() == applicazione;
         }
         lock(&sim.tokens)
-            .use_on_dem(code, &user.user_id, "PRESCRITTORE", now)
+            .use_on_dem(code, &user.user_id, applicazione, now)
             .is_ok()
     });
     let mut warnings = Vec::new();
@@ -265,12 +278,13 @@ fn invio(
         stato: StatoProcesso::DaErogare,
         cod_autenticazione: cod_aut.as_str().to_owned(),
         data_inserimento,
+        erogazione: None,
     });
     Ok(receipt)
 }
 
 /// What production answers for an NRE it does not know (5005).
-fn unknown_nre() -> ErroreRicetta {
+pub(crate) fn unknown_nre() -> ErroreRicetta {
     ErroreRicetta::blocking(
         codes::UNKNOWN_NRE,
         "Numero Ricetta Elettronica non presente sul sistema",

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng as _;
 use sistemats::dem::{InvioPrescrittoRequest, Nre, NreError, StatoProcesso};
+use sistemats::erogatore::DettaglioPrescrizioneInvioErogato;
 
 use crate::sync::lock;
 
@@ -25,6 +26,24 @@ pub struct Prescription {
     pub cod_autenticazione: String,
     /// `yyyy-MM-dd HH:mm:ss`.
     pub data_inserimento: String,
+    /// The pharmacy that took it in charge and what it dispensed (`None` while no pharmacy
+    /// holds it).
+    pub erogazione: Option<Erogazione>,
+}
+
+/// A prescription taken in charge by a pharmacy (VisualizzaErogato) and what happened next.
+#[derive(Debug, Clone, Default)]
+pub struct Erogazione {
+    /// Sistema TS user id of the pharmacy holding it.
+    pub holder: String,
+    /// `statoProcesso` before a suspension, restored when the suspension is revoked.
+    pub before_suspension: Option<StatoProcesso>,
+    /// `codAutenticazione` of the last InvioErogato.
+    pub cod_autenticazione: Option<String>,
+    /// `dataSpedizione` of the last InvioErogato.
+    pub data_spedizione: Option<String>,
+    /// The dispensed lines of the last InvioErogato.
+    pub dettagli: Vec<DettaglioPrescrizioneInvioErogato>,
 }
 
 impl Prescription {
@@ -218,6 +237,7 @@ mod tests {
             stato: StatoProcesso::DaErogare,
             cod_autenticazione: String::new(),
             data_inserimento: String::new(),
+            erogazione: None,
         }
     }
 

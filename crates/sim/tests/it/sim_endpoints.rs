@@ -4,13 +4,16 @@ use tsgate_sim::SimConfig;
 #[tokio::test]
 async fn users_and_certificate() {
     let env = Env::new(SimConfig::default()).await;
-    assert_eq!(env.users.len(), 4);
+    assert_eq!(env.users.len(), 5);
     let roles: Vec<&str> = env
         .users
         .iter()
         .map(|u| u["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["titolare", "sostituto", "farmacia", "titolare"]);
+    assert_eq!(
+        roles,
+        ["titolare", "sostituto", "farmacia", "titolare", "farmacia"]
+    );
     let pharmacy = env.user("UV386Q5B");
     assert_eq!(pharmacy["cf"], "BBTMRZ54L19H501T");
     assert_eq!(pharmacy["asl"], "204");

@@ -22,6 +22,9 @@ pub enum KnownCode {
     NotaAifaNonValida,
     /// `9101`: the ID-SESSIONE (Authorization2F) is missing or invalid.
     SecondoFattore,
+    /// `5011`: a dispenser asked for a prescription another user (pharmacy) has taken in
+    /// charge (PROTOCOL §5.12, LIKELY).
+    PresaInCaricoAltroUtente,
 }
 
 impl KnownCode {
@@ -34,6 +37,7 @@ impl KnownCode {
             "5221" => Self::ErogataNonSsn,
             "1020" => Self::NotaAifaNonValida,
             "9101" => Self::SecondoFattore,
+            "5011" => Self::PresaInCaricoAltroUtente,
             _ => return None,
         })
     }
@@ -47,6 +51,7 @@ impl KnownCode {
             Self::ErogataNonSsn => "5221",
             Self::NotaAifaNonValida => "1020",
             Self::SecondoFattore => "9101",
+            Self::PresaInCaricoAltroUtente => "5011",
         }
     }
 
@@ -69,6 +74,9 @@ impl KnownCode {
                 "Nota AIFA non valida: correggi la nota nella riga indicata e invia di nuovo la ricetta."
             }
             Self::SecondoFattore => "ID-SESSIONE mancante o non valido: richiedi un nuovo codice",
+            Self::PresaInCaricoAltroUtente => {
+                "Ricetta già presa in carico da un'altra farmacia: non puoi erogarla finché chi l'ha presa in carico non la rilascia. Chiedi all'assistito dove l'ha presentata."
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ mod a2f_token;
 mod dem_flow;
 mod dem_refusals;
 mod enforcement;
+mod erogatore;
 mod faults;
 mod rbe;
 mod support;

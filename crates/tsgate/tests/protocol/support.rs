@@ -17,6 +17,7 @@ use sistemats::dem::{
     Sensitive, format_data_ora,
 };
 use sistemats::env::Environment;
+use sistemats::erogatore::{Erogatore, ErogatoreReceipt, ErogatoreRequest, Testata};
 use sistemats::error::Error;
 use sistemats::sanitel::SanitelCertificate;
 use sistemats::{Password, Pin, SessionCode};
@@ -67,6 +68,20 @@ impl SimUser {
     /// Basic user, password and PIN.
     pub fn credentials(&self) -> Credentials {
         Credentials::new(&self.user_id, self.password.clone(), self.pin.clone())
+    }
+
+    /// The `applicazione` of this user's ID-SESSIONE: `EROGATORE` for a pharmacy.
+    pub fn application(&self) -> Application {
+        if self.role == "farmacia" {
+            Application::Dispenser
+        } else {
+            Application::Prescriber
+        }
+    }
+
+    /// A pharmacy's three codes, as the dispenser requests carry them.
+    pub fn erogatore(&self) -> Erogatore {
+        Erogatore::new(&self.region, &self.asl, &self.ssa)
     }
 
     /// The identity a doctor configures (user id, CF, region, ASL, SSA).
@@ -210,6 +225,19 @@ impl Harness {
         self.user_where("sostituto", |u| u.role == "sostituto")
     }
 
+    /// The first test pharmacy.
+    pub fn farmacia(&self) -> &SimUser {
+        self.user_where("pharmacy", |u| u.role == "farmacia")
+    }
+
+    /// A second pharmacy, different from [`Self::farmacia`].
+    pub fn altra_farmacia(&self) -> &SimUser {
+        let first = self.farmacia().user_id.clone();
+        self.user_where("second pharmacy", |u| {
+            u.role == "farmacia" && u.user_id != first
+        })
+    }
+
     /// The doctor without a certified e-mail.
     pub fn without_mail(&self) -> &SimUser {
         self.user_where("user without e-mail", |u| u.email.is_none())
@@ -315,13 +343,8 @@ impl Harness {
     // ----- A2F -----------------------------------------------------------------------------
 
     pub fn create_request(&self, user: &SimUser) -> CreateRequest {
-        CreateRequest::new(
-            &user.identity(),
-            &user.pin,
-            Application::Prescriber,
-            &self.cert,
-        )
-        .expect("valid create request")
+        CreateRequest::new(&user.identity(), &user.pin, user.application(), &self.cert)
+            .expect("valid create request")
     }
 
     pub async fn create_with(
@@ -356,7 +379,7 @@ impl Harness {
             &user.identity(),
             &user.pin,
             code,
-            Application::Prescriber,
+            user.application(),
             &self.cert,
         )
         .expect("valid token request")
@@ -454,6 +477,54 @@ impl Harness {
         self.dem_with(&self.client, user, request, code)
             .await
             .unwrap_or_else(|e| panic!("{} failed: {e:?}", Q::SERVICE.name()))
+    }
+}
+
+impl Harness {
+    // ----- DEM dispenser ---------------------------------------------------------------------
+
+    /// The header of a dispenser request by `pharmacy` for `nre`, with the patient's fiscal
+    /// code read from the health card (encrypted).
+    pub fn testata(&self, pharmacy: &SimUser, nre: &sistemats::dem::Nre) -> Testata {
+        let mut t = Testata::new(
+            self.encrypt(pharmacy.pin.expose_secret()),
+            pharmacy.erogatore(),
+            nre,
+        );
+        t.cf_assistito = Some(self.encrypt(PATIENT_CF));
+        t
+    }
+
+    /// Validates, sends and reads a dispenser call with the given ID-SESSIONE (if any).
+    pub async fn erogatore<Q: ErogatoreRequest + Debug, R: ErogatoreReceipt + Debug>(
+        &self,
+        user: &SimUser,
+        request: &Q,
+        code: Option<&SessionCode>,
+    ) -> R {
+        assert_eq!(Q::SERVICE, R::SERVICE, "request and receipt of one service");
+        self.record_debug(request);
+        if let Err(problem) = request.validate() {
+            panic!("test request not valid: {problem:?}");
+        }
+        let result = self
+            .client
+            .call_dem(
+                &user.credentials(),
+                Q::SERVICE.path(),
+                Q::SERVICE.soap_action(),
+                request.to_envelope(),
+                code,
+            )
+            .await
+            .map(|payload| {
+                R::from_payload(&payload)
+                    .unwrap_or_else(|e| panic!("{} receipt unreadable: {e:?}", R::SERVICE.name()))
+            });
+        self.record_result(&result);
+        let receipt = result.unwrap_or_else(|e| panic!("{} failed: {e:?}", Q::SERVICE.name()));
+        self.record(&receipt.outcome());
+        receipt
     }
 }
 
