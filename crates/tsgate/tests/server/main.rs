@@ -17,6 +17,7 @@ mod hours;
 mod limits;
 mod mailbox_nodes;
 mod nodes;
+mod pharmacy;
 mod rbe;
 mod secrets;
 mod support;
