@@ -1,14 +1,16 @@
 //! The doctor prescribes through tsgate's proxy and the pharmacy dispenses the same
 //! prescription through it, each with its own ID-SESSIONE (PRESCRITTORE for the doctor,
 //! EROGATORE for the pharmacy, PROTOCOL.md §2.7): unchanged practice and pharmacy software,
-//! the simulator on enforcement "block", no 9101.
+//! every dispenser service through the proxy, the simulator on enforcement "block", no 9101.
 
 use serde_json::Value;
 use sistemats::dem::{EncryptedValue, Nre, format_data_ora};
 use sistemats::erogatore::{
-    DettaglioPrescrizioneInvioErogato, Erogatore, ErogatoreReceipt, ErogatoreRequest,
-    InvioErogatoReceipt, InvioErogatoRequest, Testata, TipoOperazioneInvio,
-    TipoOperazioneVisualizza, VisualizzaErogatoReceipt, VisualizzaErogatoRequest,
+    AnnullaErogatoReceipt, AnnullaErogatoRequest, DettaglioPrescrizioneInvioErogato, Erogatore,
+    ErogatoreReceipt, ErogatoreRequest, InvioErogatoReceipt, InvioErogatoRequest,
+    SospendiErogatoReceipt, SospendiErogatoRequest, Testata, TipoOperazioneInvio,
+    TipoOperazioneSospendi, TipoOperazioneVisualizza, VisualizzaErogatoReceipt,
+    VisualizzaErogatoRequest,
 };
 use sistemats::soap::{self, Body};
 
@@ -190,6 +192,21 @@ async fn a_prescription_made_at_the_practice_is_dispensed_at_the_pharmacy() {
     let taken: VisualizzaErogatoReceipt = receipt(&body);
     assert!(taken.outcome().is_accepted(), "{:?}", taken.outcome());
     assert!(!taken.second_factor_problem());
+    // The patient comes back later: suspended, then taken up again.
+    for tipo in [
+        TipoOperazioneSospendi::InizioSospensione,
+        TipoOperazioneSospendi::RevocaSospensione,
+    ] {
+        let sospendi = SospendiErogatoRequest::new(testata(), tipo);
+        let (status, body) = through_counter(&counter, &pharmacy, &sospendi).await;
+        assert_eq!(status, 200, "{body}");
+        let suspended: SospendiErogatoReceipt = receipt(&body);
+        assert!(
+            suspended.outcome().is_accepted(),
+            "{:?}",
+            suspended.outcome()
+        );
+    }
     let line = DettaglioPrescrizioneInvioErogato {
         cod_prod_prest_erog: Some("012345678".into()),
         descr_prod_prest_erog: Some("PARACETAMOLO 500MG 20 CPR".into()),
@@ -214,11 +231,28 @@ async fn a_prescription_made_at_the_practice_is_dispensed_at_the_pharmacy() {
         dispensed.outcome()
     );
     assert!(dispensed.cod_autenticazione.is_some(), "{dispensed:?}");
+    // A wrong box was handed over: the dispensing is cancelled, through the proxy too.
+    let annulla = AnnullaErogatoRequest::new(testata(), "1");
+    let (status, body) = through_counter(&counter, &pharmacy, &annulla).await;
+    assert_eq!(status, 200, "{body}");
+    let cancelled: AnnullaErogatoReceipt = receipt(&body);
+    assert!(
+        cancelled.outcome().is_accepted(),
+        "{:?}",
+        cancelled.outcome()
+    );
 
     // Each side used its own code; Sistema TS never warned.
     let stats = sim.stats().await;
     assert_eq!(stats["warnings_9101"], 0, "{stats}");
-    assert_eq!(stats["operations"]["InvioErogato"], 1, "{stats}");
+    for op in [
+        "VisualizzaErogato",
+        "SospendiErogato",
+        "InvioErogato",
+        "AnnullaErogato",
+    ] {
+        assert!(stats["operations"][op].as_u64() >= Some(1), "{op}: {stats}");
+    }
     let logs = gw.logs();
     for secret in [&doctor_code, &pharmacy_code, &pharmacy.password] {
         assert!(
