@@ -483,6 +483,57 @@ async fn a_call_without_code_is_held_until_the_automatic_request_brings_one() {
 }
 
 #[tokio::test]
+async fn a_pharmacy_call_without_code_is_held_and_gets_the_pharmacy_code() {
+    use tsgate_session::UserDirectory as _;
+    const VISUALIZZA_EROGATO: &str = "/DemRicettaErogatoServicesWeb/services/demVisualizzaErogato";
+    let app = spawn_app().await;
+    // U2 is a pharmacy: its session is the EROGATORE one, which has no code yet.
+    let mut pharmacy = tsgate_session::testing::profile(&uid(U2));
+    pharmacy.role = tsgate_session::Role::Farmacia;
+    app.domain.store.put_user(&pharmacy).await.unwrap();
+    automatic(&app, U2);
+    let later = tsgate_session::Clock::now(&app.domain.clock) + time::Duration::seconds(1);
+    app.domain.upstream.valid(FRESH, later);
+    let request = app
+        .http
+        .post(app.proxy_url(&app.tokens.other, VISUALIZZA_EROGATO))
+        .header("content-type", "text/xml;charset=UTF-8")
+        .header(
+            "soapaction",
+            "\"http://visualizzaerogato.wsdl.dem.sanita.finanze.it/VisualizzaErogato\"",
+        )
+        .header("authorization", basic(U2, PASSWORD))
+        .body(REQUEST_XML);
+    let call = tokio::spawn(request.send());
+    within("the pharmacy's automatic create", async {
+        while app.domain.upstream.create_count() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        app.upstream.seen.lock().unwrap().is_empty(),
+        "held, not forwarded"
+    );
+    let view = app
+        .domain
+        .manager
+        .submit_code(&uid(U2), FRESH, tsgate_session::Actor::Mailbox)
+        .await
+        .unwrap();
+    assert_eq!(view.application, tsgate_session::Application::Erogatore);
+    let r = within("the held call", call).await.unwrap().unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = app.upstream.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, VISUALIZZA_EROGATO);
+    assert_eq!(
+        seen[0].headers["authorization2f"],
+        format!("Bearer {FRESH}").as_str()
+    );
+}
+
+#[tokio::test]
 async fn held_calls_are_bounded_and_give_up_with_the_usual_fault() {
     let app = spawn_app_with(|c| {
         c.limits.max_held_calls = 1;
