@@ -29,6 +29,7 @@ pub fn spawn_reader(
     tokio::spawn(async move {
         let filter = MailFilter::default();
         let ocr = Ocr::new("tesseract", OCR_TIMEOUT);
+        let mut queues = std::collections::HashMap::new();
         loop {
             let mail = match mails.recv().await {
                 Ok(mail) => mail,
@@ -44,7 +45,21 @@ pub fn spawn_reader(
             else {
                 continue;
             };
-            read_one(&manager, user, &mail.raw, &filter, &ocr).await;
+            // One queue per user: a slow verification of one user's code (Sistema TS slow to
+            // answer `checkToken`) does not delay another user's mail, and each user's mails
+            // are still read in the order they came.
+            let queue = queues.entry(user.clone()).or_insert_with(|| {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<std::sync::Arc<[u8]>>();
+                let (manager, user, filter, ocr) =
+                    (manager.clone(), user.clone(), filter.clone(), ocr.clone());
+                tokio::spawn(async move {
+                    while let Some(raw) = rx.recv().await {
+                        read_one(&manager, &user, &raw, &filter, &ocr).await;
+                    }
+                });
+                tx
+            });
+            let _ = queue.send(mail.raw);
         }
     })
 }
