@@ -11,6 +11,8 @@ import { chromium } from "playwright-core";
 const [demoFile, shots] = process.argv.slice(2);
 const demo = JSON.parse(readFileSync(demoFile, "utf8"));
 const WAIT = 20_000; // guards waits that would hang a broken test; not a speed assertion
+// A code comes by mail: request, mail, checkToken, on a CI machine busy with other builds.
+const MAIL_WAIT = 45_000;
 
 const results = [];
 async function test(name, fn) {
@@ -38,7 +40,7 @@ async function waitLevel(page, user, want) {
   try {
     await page.waitForFunction(
       ([u, l]) => document.querySelector(`[data-testid="session-card"][data-user="${u}"] [data-testid="session-level"]`)?.dataset.level === l,
-      [user, want], { timeout: WAIT });
+      [user, want], { timeout: MAIL_WAIT });
   } catch (e) {
     // What the card says instead, so that a failure explains itself.
     const text = (await card(page, user).innerText()).replace(/\s+/g, " ").slice(0, 400);
